@@ -1,0 +1,1 @@
+"""SageMaker pipeline definitions and the step scripts they run."""
