@@ -3,7 +3,8 @@
 Runs in the SageMaker scikit-learn 1.2-1 processing image (and on a laptop), so it needs
 only pandas, numpy and scikit-learn, and avoids APIs newer than that image's versions.
 
-Reads every ``*.csv`` under ``<base>/input/raw/`` (header row, one target column) and writes:
+Reads every ``*.csv`` under ``<base>/input/raw/``, subfolders included (each with a header
+row and the target column), and writes:
 
 - ``<base>/output/train/train.csv``, ``validation/validation.csv``, ``test/test.csv``:
   label first, no header, as the built-in XGBoost algorithm wants CSV input;
@@ -69,10 +70,12 @@ def min_rows_per_class(validation_fraction: float, test_fraction: float) -> int:
 
 
 def read_raw_csvs(input_dir: Path) -> pd.DataFrame:
-    """Read and concatenate every ``*.csv`` in ``input_dir``; all must share one header."""
+    """Read and concatenate every ``*.csv`` under ``input_dir``; all must share one header."""
     if not input_dir.is_dir():
         raise PreprocessError(f"input directory {input_dir} does not exist")
-    files = sorted(input_dir.glob("*.csv"))
+    # Recursive and sorted: an S3 prefix arrives as a directory tree (say, one folder per
+    # day), and a fixed file order keeps the split reproducible.
+    files = sorted(input_dir.rglob("*.csv"))
     if not files:
         raise PreprocessError(f"no *.csv files in {input_dir}")
     frames: list[pd.DataFrame] = []

@@ -215,11 +215,11 @@ def test_same_seed_gives_the_same_split_and_another_seed_does_not(
     assert outputs["a"][0] != outputs["c"][0]
 
 
-def test_preprocess_concatenates_every_csv_in_the_input(
+def test_preprocess_concatenates_every_csv_under_the_input(
     tmp_path: Path, sample_frame: pd.DataFrame
 ) -> None:
     write_raw(tmp_path, sample_frame.iloc[:300], "part-1.csv")
-    write_raw(tmp_path, sample_frame.iloc[300:], "part-2.csv")
+    write_raw(tmp_path, sample_frame.iloc[300:], "2024/01/part-2.csv")
     (tmp_path / "input" / "raw" / "README.txt").write_text("not data")
 
     counts = preprocess.run(tmp_path)
