@@ -1,0 +1,64 @@
+# One entry point for set-up, the main job, tests and the benchmark. Every target installs what it needs
+# on first use: a Python venv from requirements-dev.txt (pinned, with constraints.txt) and the CDK CLI
+# and Node.js LTS pinned in package.json.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The pinned Node.js LTS and CDK CLI come first, so jsii and cdk never run on an end-of-life Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# Nothing here may reach AWS: no instance-metadata probing for credentials, no telemetry.
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export SAGEMAKER_DISABLE_TELEMETRY := true
+ENV ?=
+CDK_CONTEXT := $(if $(ENV),-c env=$(ENV))
+
+.PHONY: help deps synth test lint ls local-run bench lock clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed  ## create the venv and install the pinned CLI
+
+lint: deps  ## ruff (lint and format) and mypy over all code
+	ruff check .
+	ruff format --check .
+	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts
+
+synth: lint  ## main job: synthesize every environment (ENV=name for one) with cdk-nag, cfn-lint and a summary
+	rm -rf cdk.out
+	cdk synth --quiet $(CDK_CONTEXT)
+	$(PY) scripts/synth_report.py cdk.out
+
+ls: deps  ## list the stacks of every environment
+	cdk ls $(CDK_CONTEXT)
+
+test: deps  ## run the test suite
+	$(PY) -m pytest -n 2 -q
+
+local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled dataset
+	$(PY) -m pipeline_defs.local_run
+
+bench: deps  ## benchmark synth time, scale, Lambda cold path and test time (writes bench/results/latest.json)
+	$(PY) -m bench.run
+
+lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt
+	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
+	/tmp/mlops-lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	/tmp/mlops-lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
+
+clean:  ## remove build output (keeps the venv and node_modules)
+	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""CDK entry point: validate the configuration, build one Stage per environment, synthesize.
+
+Context (``-c``) selects, it never defines: ``-c env=NAME`` narrows synth to one environment,
+``-c config=PATH`` points at another configuration file, ``-c approved_models=PATH`` at the resolver's output.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from mlops_config import ConfigError, load_config
+from mlops_config.approved import load_approved_models
+from stacks.platform import build_platform, select_environments
+
+
+def main() -> None:
+    """Synthesize the app, or exit with the configuration error and nothing else."""
+    app = cdk.App()
+    try:
+        config = load_config(app.node.try_get_context("config") or "config/platform.yaml")
+        approved = load_approved_models(Path(app.node.try_get_context("approved_models") or "approved-models.json"), config)
+        build_platform(
+            app,
+            config,
+            environments=select_environments(config, app.node.try_get_context("env")),
+            approved=approved,
+        )
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

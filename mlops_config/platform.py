@@ -1,0 +1,220 @@
+"""The top of the configuration: the project, its environments, its models and the CI/CD toolchain."""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_config.base import (
+    AccountId,
+    Email,
+    EnvironmentName,
+    LogRetentionDays,
+    ModelName,
+    ProjectName,
+    Region,
+    S3Prefix,
+    Settings,
+)
+from mlops_config.monitoring import MonitoringSettings
+from mlops_config.retraining import RetrainingSettings
+from mlops_config.serving import ServingSettings
+from mlops_config.training import TrainingSettings
+
+
+class VpcSettings(Settings):
+    """Existing private subnets and security groups that SageMaker jobs and endpoints run in."""
+
+    subnet_ids: tuple[str, ...] = Field(min_length=1, max_length=16)
+    security_group_ids: tuple[str, ...] = Field(min_length=1, max_length=5)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for subnet in value:
+            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet ID; allowed: subnet- followed by 8-17 hex digits")
+        return value
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for group in value:
+            if not re.fullmatch(r"sg-[0-9a-f]{8,17}", group):
+                raise ValueError(f"{group!r} is not a security group ID; allowed: sg- followed by 8-17 hex digits")
+        return value
+
+
+class LifecycleSettings(Settings):
+    """How long objects are kept in the environment's buckets (days)."""
+
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    data_capture_expiration_days: int = Field(default=90, ge=1, le=3650)
+    monitoring_reports_expiration_days: int = Field(default=365, ge=1, le=3650)
+    access_logs_expiration_days: int = Field(default=365, ge=1, le=3650)
+    infrequent_access_after_days: int | None = Field(default=30, ge=30, le=3650)
+
+
+class EnvironmentSettings(Settings):
+    """One deployment target: an AWS account and region."""
+
+    name: EnvironmentName
+    account: AccountId
+    region: Region
+    production: bool = Field(default=False, description="Production environments must retain data.")
+    trains: bool = Field(default=False, description="Runs training pipelines and holds a model registry.")
+    retain_data: bool = Field(default=True, description="Keep keys, buckets, registry and logs on stack deletion.")
+    manual_approval: bool | None = Field(
+        default=None, description="CI/CD waits for a person before deploying here; defaults to `production`."
+    )
+    log_retention_days: LogRetentionDays = 90
+    notification_emails: tuple[Email, ...] = ()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    vpc: VpcSettings | None = None
+
+    @model_validator(mode="after")
+    def _production_retains(self) -> Self:
+        if self.name.startswith("prod") and not self.production:
+            raise ValueError(
+                f"environment {self.name!r} looks like production but sets production: false; "
+                "allowed: production: true, or a name that does not start with 'prod'"
+            )
+        if self.production and not self.retain_data:
+            raise ValueError("retain_data: a production environment must retain its data; allowed: true")
+        return self
+
+    @property
+    def needs_manual_approval(self) -> bool:
+        """Whether CI/CD waits for a person before deploying here."""
+        return self.production if self.manual_approval is None else self.manual_approval
+
+
+class ModelEnvironmentSettings(Settings):
+    """What one model does in one environment."""
+
+    serving: ServingSettings = ServingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    retraining: RetrainingSettings = RetrainingSettings()
+
+
+class ModelSettings(Settings):
+    """A model the platform manages. Adding one is adding an entry to `models`."""
+
+    name: ModelName
+    description: str = Field(default="", max_length=256)
+    data_prefix: S3Prefix | None = Field(default=None, description="Training data prefix; defaults to '<name>/training/'.")
+    training: TrainingSettings = TrainingSettings()
+    environments: dict[str, ModelEnvironmentSettings] = Field(
+        default_factory=dict,
+        description="Per-environment settings keyed by environment name; an environment left out gets the defaults.",
+    )
+
+    @property
+    def training_data_prefix(self) -> str:
+        """Where this model's raw training data lands in the data bucket."""
+        return self.data_prefix or f"{self.name}/training/"
+
+    def in_environment(self, environment: str) -> ModelEnvironmentSettings:
+        """The model's settings in ``environment`` (defaults where the config says nothing)."""
+        return self.environments.get(environment, _DEFAULT_MODEL_ENVIRONMENT)
+
+
+_DEFAULT_MODEL_ENVIRONMENT = ModelEnvironmentSettings()
+
+
+class ToolingSettings(Settings):
+    """The CI/CD toolchain account and its source repository."""
+
+    account: AccountId
+    region: Region
+    connection_arn: str | None = Field(
+        default=None, description="CodeConnections ARN; without it the pipeline stack is not synthesized."
+    )
+    repository: str = Field(default="my-org/sagemaker-mlops-cdk", pattern=r"^[\w.-]+/[\w.-]+$")
+    branch: str = Field(default="main", min_length=1, max_length=255)
+    notification_emails: tuple[Email, ...] = ()
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str | None) -> str | None:
+        pattern = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}"
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ValueError(
+                f"{value!r} is not a CodeConnections ARN; allowed: "
+                "arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
+            )
+        return value
+
+
+class PlatformConfig(Settings):
+    """The whole platform: validated once in app.py, then passed down as typed props."""
+
+    project: ProjectName = "mlops"
+    registry_environment: str = Field(
+        description="The environment that trains and whose model registry the other environments read from."
+    )
+    environments: tuple[EnvironmentSettings, ...] = Field(min_length=1, max_length=10)
+    models: tuple[ModelSettings, ...] = Field(min_length=1, max_length=200)
+    tooling: ToolingSettings | None = None
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        env_names = [env.name for env in self.environments]
+        _no_duplicates("environments", "name", env_names)
+        _no_duplicates("models", "name", [model.name for model in self.models])
+        accounts = [(env.account, env.region) for env in self.environments]
+        for index, pair in enumerate(accounts):
+            if accounts.index(pair) != index:
+                raise ValueError(
+                    f"environments[{index}]: account {pair[0]} in {pair[1]} is already used by environment "
+                    f"{self.environments[accounts.index(pair)].name!r}; allowed: one account and region per environment"
+                )
+        if self.registry_environment not in env_names:
+            raise ValueError(
+                f"registry_environment: {self.registry_environment!r} is not an environment; "
+                f"allowed: {', '.join(env_names)}"
+            )
+        if not self.environment(self.registry_environment).trains:
+            raise ValueError(
+                f"registry_environment: environment {self.registry_environment!r} must set trains: true "
+                "(the registry lives where models are trained)"
+            )
+        for index, model in enumerate(self.models):
+            for env_name in model.environments:
+                if env_name not in env_names:
+                    raise ValueError(
+                        f"models[{index}].environments: {env_name!r} is not an environment; "
+                        f"allowed: {', '.join(env_names)}"
+                    )
+        return self
+
+    def environment(self, name: str) -> EnvironmentSettings:
+        """The environment called ``name``."""
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+    @property
+    def registry(self) -> EnvironmentSettings:
+        """The environment holding the model registry that serving environments read."""
+        return self.environment(self.registry_environment)
+
+    def consumer_accounts(self) -> tuple[str, ...]:
+        """Accounts (other than the registry's) that read model packages, in config order, without repeats."""
+        seen: list[str] = []
+        for env in self.environments:
+            if env.account != self.registry.account and env.account not in seen:
+                seen.append(env.account)
+        return tuple(seen)
+
+
+def _no_duplicates(section: str, key: str, values: list[str]) -> None:
+    for index, value in enumerate(values):
+        if values.index(value) != index:
+            raise ValueError(
+                f"{section}[{index}].{key}: {value!r} is already used by {section}[{values.index(value)}]; "
+                f"allowed: unique {key}s"
+            )

@@ -1,0 +1,28 @@
+"""Retraining triggers of one model in one environment that trains it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlops_config.base import ScheduleExpression, Settings
+
+
+class NewDataTrigger(Settings):
+    """Retrain when enough new objects land under the model's training-data prefix."""
+
+    enabled: bool = True
+    min_new_objects: int = Field(default=1, ge=1, le=1_000_000)
+    min_new_bytes: int = Field(default=0, ge=0)
+
+
+class RetrainingSettings(Settings):
+    """When the training pipeline is restarted, and the guards against running it too often."""
+
+    on_drift: bool = True
+    new_data: NewDataTrigger = NewDataTrigger()
+    schedule: ScheduleExpression | None = None
+    cooldown_minutes: int = Field(default=360, ge=0, le=10080)
+    daily_cap: int = Field(default=3, ge=1, le=100)
+    reserved_concurrency: int = Field(
+        default=1, ge=1, le=10, description="One at a time keeps the running-execution guard race-free."
+    )

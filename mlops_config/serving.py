@@ -1,0 +1,127 @@
+"""How a model is served in one environment: real-time, serverless, batch, or not at all."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_config.base import (
+    EndpointInstanceType,
+    InstanceCount,
+    Percent,
+    S3Prefix,
+    ScheduleExpression,
+    Settings,
+    TransformInstanceType,
+)
+
+MODEL_PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+$"
+)
+
+
+class AutoscalingSettings(Settings):
+    """Target tracking on SageMakerVariantInvocationsPerInstance."""
+
+    min_capacity: int = Field(default=1, ge=1, le=100)
+    max_capacity: int = Field(default=4, ge=1, le=100)
+    target_invocations_per_instance: float = Field(default=100, gt=0, le=100000)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSettings:
+        if self.max_capacity < self.min_capacity:
+            raise ValueError(
+                f"max_capacity ({self.max_capacity}) is below min_capacity ({self.min_capacity}); "
+                "allowed: max_capacity >= min_capacity"
+            )
+        return self
+
+
+class DeploymentSettings(Settings):
+    """Blue/green deployment guardrails for endpoint updates, rolled back by the endpoint's alarms."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = "canary"
+    canary_percent: float = Field(default=10, gt=0, lt=100)
+    linear_step_percent: float = Field(default=25, gt=0, lt=100)
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=120, ge=0, le=3600)
+    maximum_execution_timeout_seconds: int = Field(default=1800, ge=600, le=14400)
+
+
+class RealtimeSettings(Settings):
+    """A real-time endpoint on instances."""
+
+    instance_type: EndpointInstanceType = "ml.m5.large"
+    initial_instance_count: InstanceCount = 1
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
+    data_capture_percent: Percent = 20
+    deployment: DeploymentSettings = DeploymentSettings()
+
+
+# Memory sizes a serverless endpoint accepts (MB).
+SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
+
+
+class ServerlessSettings(Settings):
+    """A serverless endpoint."""
+
+    memory_size_mb: int = 2048
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
+
+    @field_validator("memory_size_mb")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if value not in SERVERLESS_MEMORY_SIZES:
+            raise ValueError(
+                f"{value} is not a serverless memory size; allowed MB: {', '.join(map(str, SERVERLESS_MEMORY_SIZES))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _provisioned(self) -> ServerlessSettings:
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(
+                f"provisioned_concurrency ({self.provisioned_concurrency}) exceeds max_concurrency "
+                f"({self.max_concurrency}); allowed: at most max_concurrency"
+            )
+        return self
+
+
+class BatchSettings(Settings):
+    """Batch transform of files under a prefix of the environment's data bucket."""
+
+    enabled: bool = False
+    instance_type: TransformInstanceType = "ml.m5.large"
+    instance_count: InstanceCount = 1
+    input_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/batch/input/'.")
+    output_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/batch/output/'.")
+    schedule: ScheduleExpression | None = None
+    run_on_new_data: bool = True
+
+
+class ServingSettings(Settings):
+    """Serving of one model in one environment."""
+
+    mode: Literal["none", "realtime", "serverless"] = "serverless"
+    model_package_arn: str | None = Field(
+        default=None,
+        description="Pin the served package; otherwise the resolver's approved-model file decides.",
+    )
+    realtime: RealtimeSettings = RealtimeSettings()
+    serverless: ServerlessSettings = ServerlessSettings()
+    batch: BatchSettings = BatchSettings()
+
+    @field_validator("model_package_arn")
+    @classmethod
+    def _package_arn(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_PACKAGE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a versioned model package ARN; allowed: "
+                "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
+            )
+        return value

@@ -1,0 +1,20 @@
+"""Acknowledging cdk-nag findings: every acknowledgement names the rule, what it applies to and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str, *, applies_to: Sequence[str] = ()) -> None:
+    """Acknowledge AwsSolutions ``rule`` (e.g. ``AwsSolutions-IAM5``) on ``scope`` and its children.
+
+    ``applies_to`` narrows a granular rule to the findings it names (e.g. ``Action::s3:List*``), so that a new,
+    unreviewed wildcard on the same resource still fails synth.
+    """
+    if len(reason) < 20:
+        raise ValueError(f"acknowledgement of {rule} needs a real reason, got {reason!r}")
+    ids = [f"AwsSolutions::{rule}[{finding}]" for finding in applies_to] or [f"AwsSolutions::{rule}"]
+    Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in ids))

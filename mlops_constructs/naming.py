@@ -1,0 +1,38 @@
+"""Physical names that are part of a contract between environments, scripts and accounts.
+
+CDK names everything else. These few are read across accounts (the registry and its artifact bucket), by
+scripts (the resolver, the smoke test) or by operators, so they are derived here, in one place, from the
+project, environment and model names the configuration has already validated.
+"""
+
+from __future__ import annotations
+
+
+def model_package_group_name(project: str, model: str) -> str:
+    """The registry's package group of ``model`` (at most 12 + 1 + 24 characters)."""
+    return f"{project}-{model}"
+
+
+def artifact_bucket_name(project: str, environment: str, account: str, region: str) -> str:
+    """The bucket holding pipeline artifacts and model tarballs; serving accounts read models from it."""
+    return f"{project}-{environment}-models-{account}-{region}"
+
+
+def key_alias_name(project: str, environment: str) -> str:
+    """Alias of the environment's data key; serving accounts scope their decrypt permission with it."""
+    return f"alias/{project}-{environment}-data"
+
+
+def pipeline_name(project: str, environment: str, model: str, kind: str) -> str:
+    """A SageMaker pipeline of ``model``; ``kind`` is training, batch or monitoring."""
+    return f"{project}-{environment}-{model}-{kind}"
+
+
+def endpoint_name(project: str, environment: str, model: str) -> str:
+    """The endpoint serving ``model``; stable so that a new model version updates it in place."""
+    return f"{project}-{environment}-{model}"
+
+
+def stack_name(project: str, environment: str, unit: str) -> str:
+    """CloudFormation stack name of one unit (``data``, ``model-<name>``) of an environment."""
+    return f"{project}-{environment}-{unit}"

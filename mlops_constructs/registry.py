@@ -1,0 +1,82 @@
+"""The model registry: one SageMaker model package group per model, readable by the serving accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+# What a serving account needs to find and deploy an approved package; nothing that changes the registry.
+REGISTRY_READ_ACTIONS = (
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListModelPackages",
+)
+
+
+class ModelPackageGroup(Construct):
+    """A model package group whose packages ``reader_accounts`` may describe and list (and nothing more).
+
+    The group is retained or destroyed with ``removal_policy``; registered model versions are the audit trail
+    of what was approved, so production environments always retain it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        group_name: str,
+        description: str,
+        reader_accounts: Sequence[str],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.group_name = group_name
+        self.group_arn = stack.format_arn(
+            service="sagemaker", resource="model-package-group", resource_name=group_name
+        )
+        self.packages_arn = stack.format_arn(
+            service="sagemaker",
+            resource="model-package",
+            resource_name=f"{group_name}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        policy = None
+        if reader_accounts:
+            policy = iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ServingAccountsReadPackages",
+                        principals=[iam.AccountPrincipal(account) for account in reader_accounts],
+                        actions=list(REGISTRY_READ_ACTIONS),
+                        resources=[self.group_arn, self.packages_arn],
+                    )
+                ]
+            ).to_json()
+        self.resource = sagemaker.CfnModelPackageGroup(
+            self,
+            "Resource",
+            model_package_group_name=group_name,
+            model_package_group_description=description or f"Versions of model {group_name}",
+            model_package_group_policy=policy,
+        )
+        self.resource.apply_removal_policy(removal_policy)
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` describe and list this group's packages."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(REGISTRY_READ_ACTIONS), resource_arns=[self.group_arn, self.packages_arn]
+        )
+
+    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (a training pipeline's role) register new versions in this group."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[*REGISTRY_READ_ACTIONS, "sagemaker:CreateModelPackage", "sagemaker:AddTags"],
+            resource_arns=[self.group_arn, self.packages_arn],
+        )

@@ -1,0 +1,1 @@
+"""Stacks and stages: wiring of the construct library per environment, nothing clever."""

@@ -1,0 +1,186 @@
+"""The stateful core of one environment: key, buckets, notifications topic and model registry.
+
+Everything that holds data lives here, apart from the stacks that change often, so that no change elsewhere
+can replace it. The construct IDs below are a contract: tests pin the logical IDs they produce.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from mlops_config import EnvironmentSettings, PlatformConfig
+from mlops_constructs import naming
+from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.storage import AccessLogBucket, SecureBucket
+
+
+class DataStack(Stack):
+    """Key, buckets, topic and (where the environment trains) the model registry of one environment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY
+        lifecycle = environment.lifecycle
+        is_registry = environment.name == config.registry_environment
+        consumer_accounts = config.consumer_accounts() if is_registry else ()
+
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            description=f"Data at rest of the {config.project} {environment.name} MLOps environment",
+            enable_key_rotation=True,
+            alias=naming.key_alias_name(config.project, environment.name),
+            removal_policy=removal,
+            pending_window=Duration.days(30) if environment.retain_data else Duration.days(7),
+        )
+        self._allow_service_use_of_key()
+
+        self.access_logs = AccessLogBucket(
+            self,
+            "AccessLogs",
+            removal_policy=removal,
+            expiration=Duration.days(lifecycle.access_logs_expiration_days),
+        )
+        common = {
+            "encryption_key": self.key,
+            "server_access_logs_bucket": self.access_logs,
+            "removal_policy": removal,
+            "noncurrent_version_expiration": Duration.days(lifecycle.noncurrent_version_expiration_days),
+        }
+        tiering = (
+            [
+                s3.LifecycleRule(
+                    id="infrequent-access",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(lifecycle.infrequent_access_after_days),
+                        )
+                    ],
+                )
+            ]
+            if lifecycle.infrequent_access_after_days
+            else []
+        )
+        self.data_bucket = SecureBucket(self, "TrainingData", lifecycle_rules=tiering, **common)
+        # Bucket notifications to EventBridge let new data start a retrain or a batch job.
+        data_cfn = self.data_bucket.node.default_child
+        assert isinstance(data_cfn, s3.CfnBucket)
+        data_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+        self.artifact_bucket = SecureBucket(
+            self,
+            "Artifacts",
+            bucket_name=naming.artifact_bucket_name(
+                config.project, environment.name, environment.account, environment.region
+            ),
+            lifecycle_rules=tiering,
+            **common,
+        )
+        self.capture_bucket = SecureBucket(
+            self,
+            "DataCapture",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-captured-data",
+                    expiration=Duration.days(lifecycle.data_capture_expiration_days),
+                )
+            ],
+            **common,
+        )
+        self.monitoring_bucket = SecureBucket(
+            self,
+            "MonitoringReports",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-reports",
+                    expiration=Duration.days(lifecycle.monitoring_reports_expiration_days),
+                )
+            ],
+            **common,
+        )
+
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"{config.project} {environment.name} MLOps notifications",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        for email in environment.notification_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+        self.package_groups: dict[str, ModelPackageGroup] = {}
+        if environment.trains:
+            for model in config.models:
+                self.package_groups[model.name] = ModelPackageGroup(
+                    self,
+                    f"Registry-{model.name}",
+                    group_name=naming.model_package_group_name(config.project, model.name),
+                    description=model.description,
+                    reader_accounts=consumer_accounts,
+                    removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+                )
+        if consumer_accounts:
+            self._let_consumers_pull_models(consumer_accounts)
+
+    def _allow_service_use_of_key(self) -> None:
+        """CloudWatch alarms and EventBridge publish to the encrypted topic; they need the key for that."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmAndEventPublishersUseKey",
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+
+    def _let_consumers_pull_models(self, accounts: tuple[str, ...]) -> None:
+        """Serving accounts read model tarballs from the artifact bucket and decrypt them through S3 only."""
+        principals = [iam.AccountPrincipal(account) for account in accounts]
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsReadModels",
+                principals=principals,
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifact_bucket.arn_for_objects("*")],
+            )
+        )
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsListModels",
+                principals=principals,
+                actions=["s3:ListBucket"],
+                resources=[self.artifact_bucket.bucket_arn],
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsDecryptModelsViaS3",
+                principals=principals,
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
+        )

@@ -1,0 +1,45 @@
+"""One environment (dev, staging, prod): its own account and region, deployed as one CDK Stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from mlops_config import EnvironmentSettings, PlatformConfig
+from mlops_config.approved import ServedPackages
+from mlops_constructs import naming
+from stacks.data_stack import DataStack
+
+
+class MlopsStage(cdk.Stage):
+    """The stateful core of an environment plus one stack per model."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        approved: ServedPackages,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=environment.account, region=environment.region),
+            **kwargs,
+        )
+        tags = {"project": config.project, "environment": environment.name}
+        self.data = DataStack(
+            self,
+            "Data",
+            config=config,
+            environment=environment,
+            stack_name=naming.stack_name(config.project, environment.name, "data"),
+            description=f"{config.project} {environment.name}: KMS key, buckets, notifications and model registry",
+            termination_protection=environment.production,
+            tags=tags,
+        )

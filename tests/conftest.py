@@ -1,0 +1,85 @@
+"""Shared fixtures: an offline AWS environment, the repo's CDK feature flags, and apps built once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config" / "platform.yaml"
+
+# jsii starts `node` from PATH: use the project's pinned LTS when it is installed, as the Makefile does.
+_NODE_BIN = REPO / "node_modules" / ".bin"
+if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+# Tests never reach AWS: fake credentials, a fixed region, no metadata-service probing.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def cdk_feature_flags() -> dict[str, Any]:
+    """The context of cdk.json (feature flags), which the CLI would pass to app.py."""
+    return dict(json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"])
+
+
+def raw_default_config() -> dict[str, Any]:
+    """The shipped configuration as plain data, to derive variants from in tests."""
+    import yaml
+
+    return dict(yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="session")
+def default_config() -> Any:
+    """The shipped configuration, validated."""
+    from mlops_config import load_config
+
+    return load_config(DEFAULT_CONFIG)
+
+
+AppFactory = Callable[..., Any]
+
+
+def build_app(
+    config: Any,
+    *,
+    approved: Mapping[str, Mapping[str, str]] | None = None,
+    environments: list[str] | None = None,
+    outdir: Path | None = None,
+    with_cicd: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """Build the whole platform app like app.py does; returns the App and its stages by environment."""
+    import aws_cdk as cdk
+
+    from stacks.platform import build_platform
+
+    app = cdk.App(context=cdk_feature_flags(), outdir=str(outdir) if outdir else None)
+    stages = build_platform(
+        app,
+        config,
+        environments=environments or [env.name for env in config.environments],
+        approved={k: dict(v) for k, v in (approved or {}).items()},
+        **({"with_cicd": True} if with_cicd else {}),
+    )
+    return app, stages
+
+
+@pytest.fixture(scope="session")
+def default_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The shipped configuration built and synthesized once (cdk-nag runs during this synth)."""
+    app, stages = build_app(default_config, outdir=tmp_path_factory.mktemp("cdk.out"))
+    app.synth()
+    yield app, stages
