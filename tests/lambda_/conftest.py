@@ -1,0 +1,177 @@
+"""Fixtures for Lambda handler tests: fake AWS credentials, moto, handler loading, log capture.
+
+``lambda`` is a Python keyword, so function code is never imported as a package: the
+retrain-trigger folder goes on ``sys.path`` (as the Lambda runtime puts the asset root there)
+and each test loads ``handler.py`` by path under a fresh module name, so that its cold-start
+configuration is read from that test's environment.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RETRAIN_TRIGGER_DIR = REPO_ROOT / "lambda" / "retrain_trigger"
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
+
+if str(RETRAIN_TRIGGER_DIR) not in sys.path:
+    sys.path.insert(0, str(RETRAIN_TRIGGER_DIR))
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "eu-west-1"
+PIPELINE_NAME = "churn-dev-training"
+DATA_BUCKET = "mlops-dev-training-data"
+DATA_PREFIX = "churn/training/"
+DRIFT_ALARM = "churn-dev-feature-drift"
+QUALITY_ALARM = "churn-dev-model-quality"
+
+_handler_loads = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never let a Lambda test reach a real account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def retrain_env() -> dict[str, str]:
+    """Environment the CDK construct sets on the retrain-trigger function (tests may edit it)."""
+    return {
+        "PIPELINE_NAME": PIPELINE_NAME,
+        "MODEL_NAME": "churn",
+        "ENVIRONMENT_NAME": "dev",
+        "EXPECTED_ACCOUNT": ACCOUNT,
+        "EXPECTED_REGION": REGION,
+        "ALARM_NAMES": json.dumps([DRIFT_ALARM, QUALITY_ALARM]),
+        "DATA_BUCKET": DATA_BUCKET,
+        "DATA_PREFIX": DATA_PREFIX,
+        "MIN_NEW_OBJECTS": "3",
+        "MIN_NEW_BYTES": "0",
+        "COOLDOWN_MINUTES": "60",
+        "DAILY_CAP": "3",
+        "TRIGGER_PARAMETER_NAME": "TriggerReason",
+        # A fresh service name per load gives each test a logger bound to its own captured stdout.
+        "POWERTOOLS_SERVICE_NAME": f"retrain-trigger-test-{next(_handler_loads)}",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    """moto for every AWS API, started before any client is created."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def training_pipeline(moto_aws: None) -> str:
+    """A real pipeline in moto with a minimal definition that declares TriggerReason."""
+    definition = {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [{"Name": "TriggerReason", "Type": "String", "DefaultValue": "manual"}],
+        "Steps": [
+            {
+                "Name": "Train",
+                "Type": "Training",
+                "Arguments": {"AlgorithmSpecification": {"TrainingInputMode": "File"}},
+            }
+        ],
+    }
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_pipeline(
+        PipelineName=PIPELINE_NAME,
+        PipelineDefinition=json.dumps(definition),
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline-execution",
+        ClientRequestToken="create-pipeline-token-0000000000000",
+    )
+    return PIPELINE_NAME
+
+
+@pytest.fixture
+def data_bucket(moto_aws: None) -> Any:
+    """The training-data bucket in moto; returns an S3 client."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(
+        Bucket=DATA_BUCKET,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+    )
+    return s3
+
+
+@pytest.fixture
+def load_handler(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[[dict[str, str]], ModuleType]:
+    """Load ``handler.py`` by path as a cold start would, with exactly ``env`` set."""
+
+    def load(env: dict[str, str]) -> ModuleType:
+        for name in [*env, "MAX_EVENT_BYTES", "HISTORY_LOOKBACK_HOURS"]:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        module_name = f"retrain_trigger_handler_{next(_handler_loads)}"
+        spec = importlib.util.spec_from_file_location(module_name, RETRAIN_TRIGGER_DIR / "handler.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools reads from the Lambda context."""
+
+    function_name: str = "retrain-trigger-churn-dev"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:retrain-trigger-churn-dev"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    """A stand-in Lambda context object."""
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def read_logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """Structured log records written to stdout since the last call."""
+
+    def read() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    return read
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], dict[str, Any]]:
+    """Read a real-shaped event from ``tests/lambda_/events`` as a fresh dict."""
+
+    def load(name: str) -> dict[str, Any]:
+        with (EVENTS_DIR / f"{name}.json").open(encoding="utf-8") as handle:
+            event: dict[str, Any] = json.load(handle)
+        return event
+
+    return load
