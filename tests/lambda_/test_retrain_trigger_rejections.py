@@ -1,0 +1,158 @@
+"""Retrain trigger: bad or hostile inputs are rejected with one log line and no AWS call at all.
+
+Proof of "no mutating call": a botocore ``before-call`` hook on the handler's own clients records
+every API call (none is allowed), and moto still shows zero executions afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+Event = dict[str, Any]
+Events = dict[str, Event]
+
+
+def _set(path: str, value: object, base: str = "alarm") -> Callable[[Events], object]:
+    """A case that sets one dotted field of a valid event (``None`` deletes it)."""
+
+    def build(events: Events) -> object:
+        event = copy.deepcopy(events[base])
+        *parents, leaf = path.split(".")
+        node = event
+        for part in parents:
+            node = node[part]
+        if value is None:
+            del node[leaf]
+        else:
+            node[leaf] = value
+        return event
+
+    return build
+
+
+def _raw(value: object) -> Callable[[Events], object]:
+    return lambda _events: value
+
+
+def _circular(events: Events) -> object:
+    event = copy.deepcopy(events["alarm"])
+    event["detail"]["self"] = event
+    return event
+
+
+def _deeply_nested(events: Events) -> object:
+    event = copy.deepcopy(events["alarm"])
+    node: dict[str, Any] = event["detail"]
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    return event
+
+
+def _oversized(events: Events) -> object:
+    event = copy.deepcopy(events["alarm"])
+    event["detail"]["configuration"]["description"] = "A" * 70_000
+    return event
+
+
+def _as_json_string(events: Events) -> object:
+    return json.dumps(events["alarm"])
+
+
+# (case id, how to build the input, expected rejection code)
+CASES: list[tuple[str, Callable[[Events], object], str]] = [
+    ("none", _raw(None), "not-an-object"),
+    ("plain-string", _raw("retrain please"), "not-an-object"),
+    ("json-string-of-valid-event", _as_json_string, "not-an-object"),
+    ("list-of-events", lambda e: [e["alarm"]], "not-an-object"),
+    ("bytes", _raw(b'{"source": "aws.cloudwatch"}'), "not-an-object"),
+    ("empty-object", _raw({}), "missing-field"),
+    ("non-json-value", _set("detail.extra", {1, 2, 3}), "not-json"),
+    ("circular-reference", _circular, "not-json"),
+    ("deeply-nested", _deeply_nested, "not-json"),
+    ("oversized-70kb", _oversized, "oversized"),
+    ("missing-source", _set("source", None), "missing-field"),
+    ("unknown-source", _set("source", "aws.ec2"), "unknown-source"),
+    ("spoofed-custom-source", _set("source", "custom.cloudwatch"), "unknown-source"),
+    ("source-not-a-string", _set("source", ["aws.cloudwatch"]), "bad-field"),
+    ("wrong-detail-type", _set("detail-type", "CloudWatch Alarm Configuration Change"), "wrong-detail-type"),
+    ("s3-object-deleted", _set("detail-type", "Object Deleted", "s3"), "wrong-detail-type"),
+    ("scheduler-type-on-alarm-source", _set("detail-type", "Scheduled Retrain"), "wrong-detail-type"),
+    ("missing-id", _set("id", None), "missing-field"),
+    ("id-with-control-chars", _set("id", "abc\ndef"), "bad-event-id"),
+    ("id-too-long", _set("id", "a" * 129), "bad-event-id"),
+    ("other-account", _set("account", "999999999999"), "wrong-account"),
+    ("other-region", _set("region", "us-east-1"), "wrong-region"),
+    ("malformed-time", _set("time", "yesterday"), "bad-time"),
+    ("detail-is-a-list", _set("detail", ["ALARM"]), "bad-field"),
+    ("alarm-of-another-model", _set("detail.alarmName", "fraud-dev-feature-drift"), "alarm-not-for-model"),
+    ("alarm-name-case-variant", _set("detail.alarmName", "CHURN-DEV-FEATURE-DRIFT"), "alarm-not-for-model"),
+    ("alarm-back-to-ok", _set("detail.state.value", "OK"), "alarm-not-firing"),
+    ("alarm-insufficient-data", _set("detail.state.value", "INSUFFICIENT_DATA"), "alarm-not-firing"),
+    ("alarm-missing-state", _set("detail.state", None), "missing-field"),
+    ("alarm-name-not-a-string", _set("detail.alarmName", 42), "bad-field"),
+    ("s3-other-bucket", _set("detail.bucket.name", "someone-elses-bucket", "s3"), "bucket-not-for-model"),
+    ("s3-outside-prefix", _set("detail.object.key", "fraud/training/part-1.csv", "s3"), "key-outside-prefix"),
+    ("s3-sibling-prefix", _set("detail.object.key", "churn/training-old/x.csv", "s3"), "key-outside-prefix"),
+    ("s3-folder-marker", _set("detail.object.key", "churn/training/2025/", "s3"), "not-a-data-object"),
+    ("s3-missing-key", _set("detail.object.key", None, "s3"), "missing-field"),
+    ("s3-negative-size", _set("detail.object.size", -1, "s3"), "bad-field"),
+    ("s3-boolean-size", _set("detail.object.size", True, "s3"), "bad-field"),
+    ("schedule-other-model", _set("detail.model", "fraud", "schedule"), "schedule-not-for-model"),
+    ("schedule-other-environment", _set("detail.environment", "prod", "schedule"), "schedule-not-for-model"),
+    ("schedule-unreplaced-placeholder", _set("id", "<aws.scheduler.execution-id>", "schedule"), "bad-event-id"),
+    ("schedule-unreplaced-time", _set("time", "<aws.scheduler.scheduled-time>", "schedule"), "bad-time"),
+    ("schedule-name-injection", _set("detail.schedule", "weekly; rm -rf /", "schedule"), "bad-field"),
+]
+
+
+@pytest.mark.parametrize(("build", "code"), [pytest.param(b, c, id=i) for i, b, c in CASES])
+def test_bad_input_is_rejected_with_one_log_line_and_no_aws_call(
+    *,
+    build: Callable[[Events], object],
+    code: str,
+    training_pipeline: str,
+    data_bucket: Any,
+    retrain_env: dict[str, str],
+    load_handler: Callable[[dict[str, str]], ModuleType],
+    load_event: Callable[[str], Event],
+    lambda_context: Any,
+    read_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    handler = load_handler(retrain_env)
+    calls: list[str] = []
+    clients = handler.aws_clients()
+    for client in (clients.sagemaker, clients.s3):
+        client.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    events = {
+        "alarm": load_event("alarm_state_change"),
+        "s3": load_event("s3_object_created"),
+        "schedule": load_event("scheduled_retrain"),
+    }
+    read_logs()  # drop anything logged while setting up
+
+    result = handler.lambda_handler(build(events), lambda_context)
+
+    assert result["status"] == "rejected"
+    assert result["code"] == code
+    assert calls == []  # not even a read: rejection happens before any AWS call
+    # Positive control: the hook does see calls made through the handler's client.
+    summaries = clients.sagemaker.list_pipeline_executions(PipelineName=training_pipeline)
+    assert calls == ["ListPipelineExecutions"]
+    assert summaries["PipelineExecutionSummaries"] == []
+    (record,) = read_logs()
+    assert record["level"] == "WARNING"
+    assert record["message"] == "retrain trigger rejected"
+    assert record["outcome"] == "rejected"
+    assert record["reason"] == code
+    assert record["detail"] == result["detail"]
+    assert isinstance(record["event_excerpt"], str)
+    assert 0 < len(record["event_excerpt"]) <= 512 + len("...(truncated)")
+    assert "\n" not in record["event_excerpt"]
+    assert record["function_name"] == lambda_context.function_name
