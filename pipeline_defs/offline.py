@@ -27,6 +27,10 @@ Anything missed fails loudly: the botocore session carries fake static credentia
 a ``before-send`` hook that raises :class:`NetworkAccessError` on any HTTP request.
 """
 
+# The SDK is imported inside functions on purpose: this module is imported on the render
+# cache-hit path too, which must not pay for (or need a region for) the SDK import.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import os
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
 # Fake, static credentials: botocore signs requests before sending them, so without
 # credentials a stray call would fail with NoCredentialsError instead of our clear error.
 _FAKE_ACCESS_KEY = "OFFLINE-RENDER-NO-ACCESS"
-_FAKE_SECRET_KEY = "offline-render-no-secret"
+_FAKE_SECRET_KEY = "offline-render-no-secret"  # noqa: S105 - deliberately fake
 
 # The SDK config every render uses (validated by the SDK against its schema).
 SDK_CONFIG: dict[str, Any] = {

@@ -30,7 +30,10 @@ _RENDER_FORMAT = "1"
 class RenderSettings(Protocol):
     """What a builder's settings must offer to be rendered."""
 
-    region: str
+    @property
+    def region(self) -> str:
+        """The AWS region the definition is rendered for (image URIs depend on it)."""
+        ...
 
     def to_dict(self) -> dict[str, Any]:
         """A stable, JSON-able view of the settings."""
@@ -55,14 +58,10 @@ def resolve_builder(path: str) -> Builder:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise BuilderPathError(
-            f"Pipeline builder {path!r}: cannot import module {module_name!r} ({error})."
-        ) from error
+        raise BuilderPathError(f"Pipeline builder {path!r}: cannot import module {module_name!r} ({error}).") from error
     builder = getattr(module, attr, None)
     if builder is None or not callable(builder):
-        raise BuilderPathError(
-            f"Pipeline builder {path!r}: module {module_name!r} has no callable {attr!r}."
-        )
+        raise BuilderPathError(f"Pipeline builder {path!r}: module {module_name!r} has no callable {attr!r}.")
     return builder  # type: ignore[no-any-return]
 
 
@@ -145,7 +144,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(temp, path)
+        Path(temp).replace(path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
@@ -153,14 +152,12 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def build_definition(builder: str | Builder, settings: RenderSettings) -> str:
     """Build the definition with an offline session (imports the sagemaker SDK)."""
-    from pipeline_defs.offline import offline_session, prepare_environment
+    from pipeline_defs.offline import offline_session, prepare_environment  # noqa: PLC0415 - keeps hits SDK-free
 
     # Before resolve_builder: a builder module may import sagemaker at module level.
     prepare_environment(settings.region)
     function = resolve_builder(builder) if isinstance(builder, str) else builder
-    session = offline_session(
-        settings.region, default_bucket=Placeholders.ref(Placeholders.ARTIFACT_BUCKET)
-    )
+    session = offline_session(settings.region, default_bucket=Placeholders.ref(Placeholders.ARTIFACT_BUCKET))
     return canonical_json(function(settings, session).definition())
 
 

@@ -79,9 +79,7 @@ class Placeholders:
         an ARN assembled from pseudo parameters and the role *name* passes through untouched.
         The role must therefore have the default path ``/`` (CDK's default).
         """
-        return (
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + cls.ref(cls.EXECUTION_ROLE_NAME)
-        )
+        return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + cls.ref(cls.EXECUTION_ROLE_NAME)
 
 
 @dataclass(frozen=True)
@@ -112,9 +110,7 @@ class TrainingPipelineSettings:
     retry_backoff_rate: float = 2.0
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
-    hyperparameters: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(dict(DEFAULT_HYPERPARAMETERS))
-    )
+    hyperparameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_HYPERPARAMETERS)))
     input_data_uri: str = "s3://" + Placeholders.ref(Placeholders.DATA_BUCKET) + "/raw/"
     output_prefix: str = "training-pipeline"
     sklearn_version: str = "1.2-1"
@@ -122,7 +118,7 @@ class TrainingPipelineSettings:
     inference_instance_types: tuple[str, ...] = ("ml.m5.large", "ml.m5.xlarge")
     transform_instance_types: tuple[str, ...] = ("ml.m5.large",)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: PLR0912 - one flat check per field
         """Reject values SageMaker would refuse at deploy or run time, naming the field."""
         # A mutable dict passed by the caller is frozen so the settings stay hashable-ish
         # and nobody changes the cache key after the fact.
@@ -140,13 +136,10 @@ class TrainingPipelineSettings:
             errors.append(f"auc_threshold={self.auc_threshold!r}: must be within [0, 1]")
         if self.default_approval_status not in _APPROVAL_STATUSES:
             errors.append(
-                f"default_approval_status={self.default_approval_status!r}: "
-                f"allowed {list(_APPROVAL_STATUSES)}"
+                f"default_approval_status={self.default_approval_status!r}: allowed {list(_APPROVAL_STATUSES)}"
             )
         if not _ISO_8601_DURATION.match(self.cache_expire_after):
-            errors.append(
-                f"cache_expire_after={self.cache_expire_after!r}: ISO 8601 duration like 'P30D'"
-            )
+            errors.append(f"cache_expire_after={self.cache_expire_after!r}: ISO 8601 duration like 'P30D'")
         for name in ("processing_instance_count", "training_instance_count", "retry_max_attempts"):
             if getattr(self, name) < 1:
                 errors.append(f"{name}={getattr(self, name)!r}: must be >= 1")

@@ -15,13 +15,54 @@ Graph::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+# The SDK needs a region at import: ``pipeline_defs.render`` calls
+# ``offline.prepare_environment`` before importing this module.
+from sagemaker.core import image_uris
+from sagemaker.core.drift_check_baselines import DriftCheckBaselines
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.network import NetworkConfig
+from sagemaker.core.processing import Processor
+from sagemaker.core.shapes import (
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
+from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import (
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+)
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.quality_check_step import (
+    DataQualityCheckConfig,
+    ModelQualityCheckConfig,
+    QualityCheckStep,
+)
+from sagemaker.mlops.workflow.retry import (
+    SageMakerJobExceptionTypeEnum,
+    SageMakerJobStepRetryPolicy,
+    StepExceptionTypeEnum,
+    StepRetryPolicy,
+)
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.configs import Compute, InputData, Networking, StoppingCondition
+from sagemaker.train.configs import OutputDataConfig as TrainOutputDataConfig
+from sagemaker.train.model_trainer import ModelTrainer
 
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
-
-if TYPE_CHECKING:
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-    from sagemaker.mlops.workflow.pipeline import Pipeline
 
 # Step names are a contract: the retraining Lambda, alarms and tests refer to them,
 # and renaming one breaks step caching for the next execution.
@@ -52,9 +93,6 @@ def _s3(bucket_placeholder: str, *parts: Any) -> Any:
     ``ExecutionVariables.PIPELINE_EXECUTION_ID`` is resolved by SageMaker at run time,
     which keeps every run's artifacts apart without a timestamp in the definition.
     """
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join
-
     return Join(
         on="/",
         values=[
@@ -67,7 +105,7 @@ def _s3(bucket_placeholder: str, *parts: Any) -> Any:
     )
 
 
-def _quality_check_step_class() -> type:
+class IsolatedQualityCheckStep(QualityCheckStep):  # type: ignore[misc]
     """``QualityCheckStep`` with its ``NetworkConfig`` serialised.
 
     sagemaker-mlops 1.27's ``_build_check_job_request`` puts the ``NetworkConfig`` object
@@ -75,66 +113,19 @@ def _quality_check_step_class() -> type:
     ``_to_request_dict()``. Without a network config the baselining jobs would run without
     isolation and outside the VPC, so the request is fixed here instead of dropped.
     """
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.mlops.workflow.quality_check_step import QualityCheckStep
 
-    class IsolatedQualityCheckStep(QualityCheckStep):  # type: ignore[misc]
-        @property
-        def arguments(self) -> dict[str, Any]:
-            request: dict[str, Any] = super().arguments
-            network = request.get("NetworkConfig")
-            if isinstance(network, NetworkConfig):
-                request["NetworkConfig"] = network._to_request_dict()
-            return request
-
-    return IsolatedQualityCheckStep
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The CreateProcessingJob request, with a JSON-able ``NetworkConfig``."""
+        request: dict[str, Any] = super().arguments
+        network = request.get("NetworkConfig")
+        if isinstance(network, NetworkConfig):
+            request["NetworkConfig"] = network._to_request_dict()
+        return request
 
 
-def build_training_pipeline(
-    settings: TrainingPipelineSettings, session: PipelineSession
-) -> Pipeline:
+def build_training_pipeline(settings: TrainingPipelineSettings, session: PipelineSession) -> Pipeline:
     """Build the training pipeline for ``settings`` with an offline ``session``."""
-    from sagemaker.core import image_uris
-    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
-    from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.core.workflow.parameters import (
-        ParameterFloat,
-        ParameterInteger,
-        ParameterString,
-    )
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
-    from sagemaker.mlops.workflow.condition_step import ConditionStep
-    from sagemaker.mlops.workflow.fail_step import FailStep
-    from sagemaker.mlops.workflow.model_step import ModelStep
-    from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.mlops.workflow.quality_check_step import (
-        DataQualityCheckConfig,
-        ModelQualityCheckConfig,
-    )
-    from sagemaker.mlops.workflow.retry import (
-        SageMakerJobExceptionTypeEnum,
-        SageMakerJobStepRetryPolicy,
-        StepExceptionTypeEnum,
-        StepRetryPolicy,
-    )
-    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
-    from sagemaker.serve.model_builder import ModelBuilder
-    from sagemaker.train.configs import Compute, InputData, Networking, StoppingCondition
-    from sagemaker.train.configs import OutputDataConfig as TrainOutputDataConfig
-    from sagemaker.train.model_trainer import ModelTrainer
-
-    QualityCheckStep = _quality_check_step_class()  # noqa: N806 - a class, named as one
     role = Placeholders.execution_role_arn()
     kms_key = Placeholders.ref(Placeholders.KMS_KEY_ARN)
     prefix = settings.output_prefix.strip("/")
@@ -147,19 +138,13 @@ def build_training_pipeline(
     processing_instance_count = ParameterInteger(
         name="ProcessingInstanceCount", default_value=settings.processing_instance_count
     )
-    training_instance_type = ParameterString(
-        name="TrainingInstanceType", default_value=settings.training_instance_type
-    )
+    training_instance_type = ParameterString(name="TrainingInstanceType", default_value=settings.training_instance_type)
     training_instance_count = ParameterInteger(
         name="TrainingInstanceCount", default_value=settings.training_instance_count
     )
     auc_threshold = ParameterFloat(name="AucThreshold", default_value=settings.auc_threshold)
-    approval_status = ParameterString(
-        name="ModelApprovalStatus", default_value=settings.default_approval_status
-    )
-    trigger_reason = ParameterString(
-        name="TriggerReason", default_value=settings.default_trigger_reason
-    )
+    approval_status = ParameterString(name="ModelApprovalStatus", default_value=settings.default_approval_status)
+    trigger_reason = ParameterString(name="TriggerReason", default_value=settings.default_trigger_reason)
 
     # --- Shared job settings: every job is isolated, encrypted, and in the VPC if given ---
     subnets = list(settings.subnet_ids) or None
@@ -170,9 +155,7 @@ def build_training_pipeline(
         subnets=subnets,
         security_group_ids=security_groups,
     )
-    cache_config = CacheConfig(
-        enable_caching=settings.step_caching, expire_after=settings.cache_expire_after
-    )
+    cache_config = CacheConfig(enable_caching=settings.step_caching, expire_after=settings.cache_expire_after)
     # Throttling on the create call is retried by the pipeline service itself; capacity
     # and internal errors of the job are retried only when asked, here.
     step_retry = StepRetryPolicy(
@@ -196,12 +179,8 @@ def build_training_pipeline(
     # description in CloudWatch and lets a run say why it happened.
     job_env = {"TRIGGER_REASON": trigger_reason}
 
-    sklearn_image = image_uris.retrieve(
-        framework="sklearn", region=settings.region, version=settings.sklearn_version
-    )
-    xgboost_image = image_uris.retrieve(
-        framework="xgboost", region=settings.region, version=settings.xgboost_version
-    )
+    sklearn_image = image_uris.retrieve(framework="sklearn", region=settings.region, version=settings.sklearn_version)
+    xgboost_image = image_uris.retrieve(framework="xgboost", region=settings.region, version=settings.xgboost_version)
 
     def script_processor(image_uri: str, script: str) -> Processor:
         code_dir = f"{_CODE_DIR}/{script}"
@@ -264,8 +243,7 @@ def build_training_pipeline(
                 ),
             ],
             outputs=[
-                s3_output(name, PREPROCESS_STEP, f"{_PROCESSING_BASE}/output/{name}")
-                for name in preprocess_outputs
+                s3_output(name, PREPROCESS_STEP, f"{_PROCESSING_BASE}/output/{name}") for name in preprocess_outputs
             ],
             arguments=["--base-dir", _PROCESSING_BASE],
         ),
@@ -291,7 +269,7 @@ def build_training_pipeline(
     )
 
     # --- Data-quality baseline (statistics + constraints of the training features) ---
-    data_quality_step = QualityCheckStep(
+    data_quality_step = IsolatedQualityCheckStep(
         name=DATA_QUALITY_STEP,
         description="Baseline statistics and constraints of the input features.",
         quality_check_config=DataQualityCheckConfig(
@@ -353,9 +331,7 @@ def build_training_pipeline(
     model_data = train_step.properties.ModelArtifacts.S3ModelArtifacts
 
     # --- Evaluate (in the XGBoost image, which has xgboost and pandas) ---
-    evaluation_report = PropertyFile(
-        name=EVALUATION_REPORT_NAME, output_name="evaluation", path="evaluation.json"
-    )
+    evaluation_report = PropertyFile(name=EVALUATION_REPORT_NAME, output_name="evaluation", path="evaluation.json")
     evaluate_step = ProcessingStep(
         name=EVALUATE_STEP,
         description="Score the test split; write evaluation.json and predictions.csv.",
@@ -363,15 +339,11 @@ def build_training_pipeline(
             inputs=[
                 s3_input("model", model_data, f"{_PROCESSING_BASE}/model"),
                 s3_input("test", preprocess_uri("test"), f"{_PROCESSING_BASE}/test"),
-                code_input(
-                    "evaluate", Placeholders.EVALUATE_SCRIPT_BUCKET, Placeholders.EVALUATE_SCRIPT_KEY
-                ),
+                code_input("evaluate", Placeholders.EVALUATE_SCRIPT_BUCKET, Placeholders.EVALUATE_SCRIPT_KEY),
             ],
             outputs=[
                 s3_output("evaluation", EVALUATE_STEP, f"{_PROCESSING_BASE}/evaluation"),
-                s3_output(
-                    "quality_baseline", EVALUATE_STEP, f"{_PROCESSING_BASE}/quality_baseline"
-                ),
+                s3_output("quality_baseline", EVALUATE_STEP, f"{_PROCESSING_BASE}/quality_baseline"),
             ],
             arguments=["--base-dir", _PROCESSING_BASE],
         ),
@@ -382,7 +354,7 @@ def build_training_pipeline(
     evaluate_outputs = evaluate_step.properties.ProcessingOutputConfig.Outputs
 
     # --- Model-quality baseline on the test predictions ---
-    model_quality_step = QualityCheckStep(
+    model_quality_step = IsolatedQualityCheckStep(
         name=MODEL_QUALITY_STEP,
         description="Baseline model-quality metrics of the candidate on the test split.",
         quality_check_config=ModelQualityCheckConfig(
@@ -406,9 +378,7 @@ def build_training_pipeline(
 
     # --- Register (3.x: ModelBuilder.register under a PipelineSession feeds ModelStep;
     #     the 2.x RegisterModel step collection is gone) ---
-    evaluation_uri = Join(
-        on="/", values=[evaluate_outputs["evaluation"].S3Output.S3Uri, "evaluation.json"]
-    )
+    evaluation_uri = Join(on="/", values=[evaluate_outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
     model_metrics = ModelMetrics(
         model_statistics=MetricsSource(s3_uri=evaluation_uri, content_type="application/json"),
         model_constraints=MetricsSource(

@@ -44,7 +44,7 @@ def is_expression(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _EXPRESSION_KEYS
 
 
-def sample_value(shape: Shape) -> Any:
+def sample_value(shape: Shape) -> Any:  # noqa: PLR0911 - one return per shape type
     """A valid sample value for a scalar (or list) shape."""
     kind = shape.type_name
     if kind == "string":
@@ -96,6 +96,4 @@ def validate_step_arguments(step: dict[str, Any]) -> None:
     params.update(substitute_expressions(step["Arguments"], input_shape))
     report = ParamValidator().validate(params, input_shape)
     if report.has_errors():
-        raise AssertionError(
-            f"step {step['Name']!r} ({operation_name}) is invalid:\n{report.generate_report()}"
-        )
+        raise AssertionError(f"step {step['Name']!r} ({operation_name}) is invalid:\n{report.generate_report()}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline_defs.offline import NetworkAccessError, offline_session
 from pipeline_defs.render import build_definition
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
 from pipeline_defs.training_pipeline import (
@@ -145,9 +146,7 @@ def test_registration_has_metrics_and_drift_baselines(definition: dict[str, Any]
     assert "sagemaker-xgboost:1.7-1" in container["Image"]
     metrics = register["ModelMetrics"]
     assert "evaluation.json" in json.dumps(metrics["ModelQuality"]["Statistics"])
-    assert gets(metrics["ModelQuality"]["Constraints"]) == {
-        "Steps.ModelQualityBaseline.CalculatedBaselineConstraints"
-    }
+    assert gets(metrics["ModelQuality"]["Constraints"]) == {"Steps.ModelQualityBaseline.CalculatedBaselineConstraints"}
     assert gets(metrics["ModelDataQuality"]) == {
         "Steps.DataQualityBaseline.CalculatedBaselineStatistics",
         "Steps.DataQualityBaseline.CalculatedBaselineConstraints",
@@ -288,17 +287,13 @@ def test_renders_without_credentials_or_network(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_stray_aws_call_fails_loudly() -> None:
-    from pipeline_defs.offline import NetworkAccessError, offline_session
-
     session = offline_session("eu-west-1", default_bucket="${ArtifactBucket}")
-    with pytest.raises(NetworkAccessError, match="ListBuckets|GET|s3"):
+    with pytest.raises(NetworkAccessError, match=r"tried to call AWS: GET https://s3"):
         session.boto_session.client("s3").list_buckets()
     assert session.default_bucket() == "${ArtifactBucket}"
 
 
 def test_builder_is_pure_and_takes_settings() -> None:
-    from pipeline_defs.offline import offline_session
-
     settings = make_settings(auc_threshold=0.9)
     pipeline = build_training_pipeline(settings, offline_session("eu-west-1", "${ArtifactBucket}"))
     params = {p["Name"]: p["DefaultValue"] for p in json.loads(pipeline.definition())["Parameters"]}

@@ -1,0 +1,1 @@
+"""The project's L3 construct library: one module per MLOps capability."""

@@ -1,0 +1,221 @@
+"""A SageMaker Pipeline deployed from a rendered definition, and its least-privilege execution role.
+
+The definition is rendered offline at synth (``pipeline_defs.render``) with ``${Name}``
+placeholders for deploy-time values; this construct resolves them with ``Fn::Sub``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import ArnFormat, Fn, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+# ``${Name}`` but not ``${!Name}`` (Fn::Sub's escape for a literal ``${``).
+_PLACEHOLDER = re.compile(r"\$\{(?!!)([^}]*)\}")
+# Resolved by Fn::Sub itself; never part of the variable map.
+_PSEUDO_PARAMETER = re.compile(r"^AWS::[A-Za-z]+$")
+
+PIPELINE_EXECUTION_ACTIONS = (
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:DescribePipeline",
+    "sagemaker:ListPipelineExecutions",
+    "sagemaker:DescribePipelineExecution",
+)
+
+
+def placeholders_in(definition_json: str) -> set[str]:
+    """The ``${Name}`` placeholders of a definition that need a substitution value."""
+    return {name for name in _PLACEHOLDER.findall(definition_json) if not _PSEUDO_PARAMETER.match(name)}
+
+
+class SageMakerPipeline(Construct):
+    """An ``AWS::SageMaker::Pipeline`` whose body is ``Fn::Sub(definition_json, substitutions)``.
+
+    Every ``${X}`` in ``definition_json`` (other than ``${AWS::...}`` pseudo parameters and
+    escaped ``${!X}``) must have a substitution, and every substitution must be used:
+    a mismatch raises ``ValueError`` at synth instead of deploying a broken pipeline.
+    ``description`` defaults to none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        definition_json: str,
+        substitutions: Mapping[str, str],
+        role: iam.IRole,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        used = placeholders_in(definition_json)
+        missing = sorted(used - set(substitutions))
+        unused = sorted(set(substitutions) - used)
+        if missing or unused:
+            raise ValueError(
+                f"SageMakerPipeline {construct_id!r} ({pipeline_name}): placeholders without a "
+                f"substitution: {missing or 'none'}; substitutions not used by the definition: "
+                f"{unused or 'none'}."
+            )
+        self.pipeline_name = pipeline_name
+        self.role = role
+        self.resource = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_description=description,
+            role_arn=role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition_json, dict(substitutions))},
+        )
+        stack = Stack.of(self)
+        self.pipeline_arn = stack.format_arn(
+            service="sagemaker",
+            resource="pipeline",
+            resource_name=pipeline_name.lower(),
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        # SageMaker lower-cases pipeline names in ARNs.
+        self._executions_arn = stack.format_arn(
+            service="sagemaker",
+            resource="pipeline",
+            resource_name=f"{pipeline_name.lower()}/execution/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start, describe and list executions of this pipeline (and nothing else)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(PIPELINE_EXECUTION_ACTIONS),
+            resource_arns=[self.pipeline_arn, self._executions_arn],
+        )
+
+
+class PipelineExecutionRole(Construct):
+    """The least-privilege role SageMaker assumes to run the training pipeline's jobs.
+
+    Grants: read on ``data_bucket``; read/write on ``artifact_bucket``; encrypt/decrypt
+    on ``key``; read of the ``script_assets``; logs in ``/aws/sagemaker/*``; ECR pulls;
+    create/describe/tag the processing and training jobs and model packages of this
+    account and region; ``iam:PassRole`` on itself, to SageMaker only.
+
+    cdk-nag findings this role triggers (to be acknowledged by the stack owner):
+    ``AwsSolutions-IAM5`` for the S3/KMS grant wildcards (``bucket/*``, ``kms:GenerateDataKey*``,
+    ``kms:ReEncrypt*``), the ``/aws/sagemaker/*`` log groups, the account/region-scoped
+    ``sagemaker`` job ARNs (``processing-job/*``, ``training-job/*``,
+    ``model-package/*``), the ECR ``repository/sagemaker-*`` pattern (the image accounts
+    vary by region), and ``ecr:GetAuthorizationToken`` on ``*`` (the API takes no resource).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data_bucket: s3.IBucket,
+        artifact_bucket: s3.IBucket,
+        key: kms.IKey,
+        script_assets: Sequence[s3_assets.Asset] = (),
+        model_package_group_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the jobs of a SageMaker training pipeline",
+        )
+        data_bucket.grant_read(self.role)
+        artifact_bucket.grant_read_write(self.role)
+        key.grant_encrypt_decrypt(self.role)
+        for asset in script_assets:
+            asset.grant_read(self.role)
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(
+                service="sagemaker",
+                resource=resource,
+                resource_name=name,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+
+        log_group_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrAuthToken",
+                actions=["ecr:GetAuthorizationToken"],
+                # The API has no resource to scope to: the only allowed wildcard resource.
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrPullAwsImages",
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                # The SageMaker images live in AWS-owned accounts that vary by region.
+                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"],
+            )
+        )
+        group = model_package_group_name or "*"
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PipelineJobs",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:AddTags",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:StopTrainingJob",
+                ],
+                resources=[
+                    arn("processing-job", "*"),
+                    arn("training-job", "*"),
+                    arn("model-package", f"{group}/*"),
+                    arn("model-package-group", group),
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassSelfToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
