@@ -22,7 +22,9 @@ def main() -> None:
     app = cdk.App()
     try:
         config = load_config(app.node.try_get_context("config") or "config/platform.yaml")
-        approved = load_approved_models(Path(app.node.try_get_context("approved_models") or "approved-models.json"), config)
+        approved = load_approved_models(
+            Path(app.node.try_get_context("approved_models") or "approved-models.json"), config
+        )
         build_platform(
             app,
             config,

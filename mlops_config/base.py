@@ -23,8 +23,7 @@ class Settings(BaseModel):
             unknown = sorted(str(key) for key in data if key not in allowed)
             if unknown:
                 raise ValueError(
-                    f"unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-                    f"allowed keys: {', '.join(sorted(allowed))}"
+                    f"unknown key(s) {', '.join(repr(k) for k in unknown)}; allowed keys: {', '.join(sorted(allowed))}"
                 )
         return data
 
@@ -52,9 +51,7 @@ def _account(value: str) -> str:
 
 def _region(value: str) -> str:
     if value not in regions():
-        raise ValueError(
-            f"{value!r} is not an AWS region with SageMaker; allowed: {', '.join(sorted(regions()))}"
-        )
+        raise ValueError(f"{value!r} is not an AWS region with SageMaker; allowed: {', '.join(sorted(regions()))}")
     return value
 
 
@@ -79,7 +76,9 @@ def _s3_prefix(value: str) -> str:
             "(no leading slash, ending with '/')"
         )
     if not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value):
-        raise ValueError(f"{value!r} has characters that need URL-encoding; allowed: letters, digits, / ! _ . * ' ( ) -")
+        raise ValueError(
+            f"{value!r} has characters that need URL-encoding; allowed: letters, digits, / ! _ . * ' ( ) -"
+        )
     return value
 
 
@@ -124,7 +123,30 @@ InstanceCount = Annotated[int, Field(ge=1, le=100)]
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def _log_retention(value: int) -> int:

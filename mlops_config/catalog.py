@@ -32,9 +32,7 @@ def extract_catalog() -> dict[str, list[str]]:
 
     session = botocore.session.get_session()
     model = session.get_service_model("sagemaker")
-    catalog: dict[str, list[str]] = {
-        kind: sorted(model.shape_for(shape).enum) for kind, shape in _SHAPES.items()
-    }
+    catalog: dict[str, list[str]] = {kind: sorted(model.shape_for(shape).enum) for kind, shape in _SHAPES.items()}
     catalog["regions"] = sorted(session.get_available_regions("sagemaker"))
     return catalog
 

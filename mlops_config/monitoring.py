@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from mlops_config.base import InstanceCount, ProcessingInstanceType, S3Prefix, ScheduleExpression, Settings
+
+# The feature columns of the sample dataset (``pipeline_defs/steps/sample_data.py``), shipped as a list so that
+# synth never reads data: the per-feature dashboard widgets and metrics are built from it.
+SAMPLE_FEATURES: tuple[str, ...] = tuple(
+    f"{group}_{name}" if group == "mean" else f"{name}_{group}" if group == "error" else f"worst_{name}"
+    for group in ("mean", "error", "worst")
+    for name in (
+        "radius",
+        "texture",
+        "perimeter",
+        "area",
+        "smoothness",
+        "compactness",
+        "concavity",
+        "concave_points",
+        "symmetry",
+        "fractal_dimension",
+    )
+)
+# A CloudWatch dimension value and a CSV header both hold it; keep it to safe characters.
+_FEATURE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
 class AlarmSettings(Settings):
@@ -19,7 +41,9 @@ class AlarmSettings(Settings):
     invocation_error_rate_percent: float = Field(default=5, gt=0, le=100, description="4XX+5XX per invocations.")
     latency_p99_ms: float = Field(default=1000, gt=0, le=600000)
     model_setup_time_ms: float = Field(default=10000, gt=0, le=600000, description="Serverless cold-start setup time.")
-    drifted_features_threshold: int = Field(default=1, ge=1, description="Alarm when at least this many features drift.")
+    drifted_features_threshold: int = Field(
+        default=1, ge=1, description="Alarm when at least this many features drift."
+    )
     min_model_quality: float = Field(default=0.85, gt=0, le=1, description="Alarm below this AUC on labelled data.")
 
 
@@ -40,6 +64,65 @@ class MonitoringSettings(Settings):
     bias: bool = False
     explainability: bool = False
     ground_truth_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/ground-truth/'.")
-    psi_threshold: float = Field(default=0.2, gt=0, le=10, description="Population stability index that counts as drift.")
-    p_value_threshold: float = Field(default=0.01, gt=0, lt=1, description="KS / chi-squared p-value that counts as drift.")
+    psi_threshold: float = Field(
+        default=0.2, gt=0, le=10, description="Population stability index that counts as drift."
+    )
+    p_value_threshold: float = Field(
+        default=0.01, gt=0, lt=1, description="KS / chi-squared p-value that counts as drift."
+    )
     alarms: AlarmSettings = AlarmSettings()
+    features: tuple[str, ...] = Field(
+        default=SAMPLE_FEATURES,
+        min_length=1,
+        max_length=200,
+        description="Input feature columns, in the order the endpoint receives them (CSV); one drift metric each.",
+    )
+    categorical_features: tuple[str, ...] = Field(
+        default=(), description="Features compared with chi-squared instead of Kolmogorov-Smirnov."
+    )
+    target_column: str = Field(default="target", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    baseline_prefix: S3Prefix | None = Field(
+        default=None,
+        description="Artifact-bucket prefix of the approved model's baselines; defaults to '<model>/baselines/'.",
+    )
+    publish_instance_type: ProcessingInstanceType = Field(
+        default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
+    )
+
+    @field_validator("features", "categorical_features")
+    @classmethod
+    def _feature_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _FEATURE_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not a usable feature name; allowed: 1-64 letters, digits, '_', '.', '-', "
+                    "starting with a letter or '_'"
+                )
+        duplicates = sorted({name for name in value if value.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"feature(s) {duplicates} listed twice; allowed: each feature once")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        unknown = [name for name in self.categorical_features if name not in self.features]
+        if unknown:
+            raise ValueError(f"categorical_features {unknown} are not in features; allowed: a subset of features")
+        if self.target_column in self.features:
+            raise ValueError(
+                f"target_column {self.target_column!r} is also listed in features; allowed: a column not in features"
+            )
+        if self.alarms.datapoints_to_alarm > self.alarms.evaluation_periods:
+            raise ValueError(
+                f"alarms.datapoints_to_alarm ({self.alarms.datapoints_to_alarm}) exceeds alarms.evaluation_periods "
+                f"({self.alarms.evaluation_periods}); allowed: at most evaluation_periods"
+            )
+        return self
+
+    def ground_truth_prefix_for(self, model: str) -> str:
+        """Where labels for ``model`` arrive in the data-capture bucket."""
+        return self.ground_truth_prefix or f"{model}/ground-truth/"
+
+    def baseline_prefix_for(self, model: str) -> str:
+        """Where the approved model's baselines are kept in the artifact bucket."""
+        return self.baseline_prefix or f"{model}/baselines/"

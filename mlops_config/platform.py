@@ -104,7 +104,9 @@ class ModelSettings(Settings):
 
     name: ModelName
     description: str = Field(default="", max_length=256)
-    data_prefix: S3Prefix | None = Field(default=None, description="Training data prefix; defaults to '<name>/training/'.")
+    data_prefix: S3Prefix | None = Field(
+        default=None, description="Training data prefix; defaults to '<name>/training/'."
+    )
     training: TrainingSettings = TrainingSettings()
     environments: dict[str, ModelEnvironmentSettings] = Field(
         default_factory=dict,

@@ -45,8 +45,9 @@ class DeploymentSettings(Settings):
     """Blue/green deployment guardrails for endpoint updates, rolled back by the endpoint's alarms."""
 
     strategy: Literal["all_at_once", "canary", "linear"] = "canary"
-    canary_percent: float = Field(default=10, gt=0, lt=100)
-    linear_step_percent: float = Field(default=25, gt=0, lt=100)
+    # SageMaker's guardrails: a canary is at most 50% of the new fleet, a linear step 10-50%.
+    canary_percent: float = Field(default=10, gt=0, le=50)
+    linear_step_percent: float = Field(default=25, ge=10, le=50)
     wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
     termination_wait_seconds: int = Field(default=120, ge=0, le=3600)
     maximum_execution_timeout_seconds: int = Field(default=1800, ge=600, le=14400)
@@ -61,6 +62,25 @@ class RealtimeSettings(Settings):
     data_capture_percent: Percent = 20
     deployment: DeploymentSettings = DeploymentSettings()
 
+    @model_validator(mode="after")
+    def _initial_within_scaling(self) -> RealtimeSettings:
+        scaling = self.autoscaling
+        if not scaling.min_capacity <= self.initial_instance_count <= scaling.max_capacity:
+            raise ValueError(
+                f"initial_instance_count ({self.initial_instance_count}) is outside autoscaling "
+                f"[{scaling.min_capacity}, {scaling.max_capacity}] (auto scaling would resize it at once); "
+                "allowed: min_capacity <= initial_instance_count <= max_capacity"
+            )
+        return self
+
+
+class RollbackAlarmSettings(Settings):
+    """The alarms that roll an endpoint update back (and that page when they fire in steady state)."""
+
+    errors_5xx_per_minute: int = Field(default=1, ge=1, le=100000, description="Invocation5XXErrors sum per minute.")
+    latency_p99_ms: float = Field(default=1000, gt=0, le=3_600_000, description="ModelLatency p99 in milliseconds.")
+    evaluation_periods: int = Field(default=3, ge=1, le=60, description="One-minute periods that must breach.")
+
 
 # Memory sizes a serverless endpoint accepts (MB).
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -72,6 +92,9 @@ class ServerlessSettings(Settings):
     memory_size_mb: int = 2048
     max_concurrency: int = Field(default=5, ge=1, le=200)
     provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
+    baking_seconds: int = Field(
+        default=300, ge=0, le=3600, description="After an update, how long the rollback alarms watch the new version."
+    )
 
     @field_validator("memory_size_mb")
     @classmethod
@@ -103,6 +126,24 @@ class BatchSettings(Settings):
     schedule: ScheduleExpression | None = None
     run_on_new_data: bool = True
 
+    def prefixes(self, model: str) -> tuple[str, str]:
+        """The input and output prefixes for ``model``, defaults filled in."""
+        return (self.input_prefix or f"{model}/batch/input/", self.output_prefix or f"{model}/batch/output/")
+
+    @model_validator(mode="after")
+    def _separate_prefixes(self) -> BatchSettings:
+        if self.input_prefix and self.output_prefix and overlapping(self.input_prefix, self.output_prefix):
+            raise ValueError(
+                f"input_prefix {self.input_prefix!r} and output_prefix {self.output_prefix!r} overlap: "
+                "with run_on_new_data every batch output would start the next batch; allowed: disjoint prefixes"
+            )
+        return self
+
+
+def overlapping(first: str, second: str) -> bool:
+    """Whether one S3 prefix contains the other."""
+    return first.startswith(second) or second.startswith(first)
+
 
 class ServingSettings(Settings):
     """Serving of one model in one environment."""
@@ -115,6 +156,7 @@ class ServingSettings(Settings):
     realtime: RealtimeSettings = RealtimeSettings()
     serverless: ServerlessSettings = ServerlessSettings()
     batch: BatchSettings = BatchSettings()
+    rollback_alarms: RollbackAlarmSettings = RollbackAlarmSettings()
 
     @field_validator("model_package_arn")
     @classmethod

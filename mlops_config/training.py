@@ -31,7 +31,8 @@ class TrainingSettings(Settings):
     training_instance_count: InstanceCount = 1
     auc_threshold: float = Field(default=0.9, gt=0, le=1, description="Register the model only at or above this AUC.")
     hyperparameters: dict[str, str] = Field(
-        default_factory=dict, description="Overrides of the built-in XGBoost hyperparameters (strings, as the API takes)."
+        default_factory=dict,
+        description="Overrides of the built-in XGBoost hyperparameters (strings, as the API takes).",
     )
     enable_step_cache: bool = True
     cache_expire_after: IsoDuration = "P30D"
@@ -42,7 +43,6 @@ class TrainingSettings(Settings):
     def _builder_path(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*", value):
             raise ValueError(
-                f"{value!r} is not a builder path; allowed: 'package.module:function', "
-                f"e.g. {DEFAULT_BUILDER!r}"
+                f"{value!r} is not a builder path; allowed: 'package.module:function', e.g. {DEFAULT_BUILDER!r}"
             )
         return value

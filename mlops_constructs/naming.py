@@ -36,3 +36,19 @@ def endpoint_name(project: str, environment: str, model: str) -> str:
 def stack_name(project: str, environment: str, unit: str) -> str:
     """CloudFormation stack name of one unit (``data``, ``model-<name>``) of an environment."""
     return f"{project}-{environment}-{unit}"
+
+
+def alarm_name(project: str, environment: str, model: str, kind: str) -> str:
+    """A CloudWatch alarm of ``model`` that other parts react to; ``kind`` is e.g. feature-drift or model-quality.
+
+    The retraining Lambda matches "CloudWatch Alarm State Change" events on exactly these names.
+    """
+    return f"{project}-{environment}-{model}-{kind}"
+
+
+def cicd_role_name(project: str, purpose: str) -> str:
+    """An IAM role of the CI/CD toolchain that another account trusts or the pipeline assumes by name.
+
+    Roles on both sides of a cross-account trust need names known to both accounts before either exists.
+    """
+    return f"{project}-cicd-{purpose}"

@@ -37,9 +37,7 @@ class ModelPackageGroup(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.group_name = group_name
-        self.group_arn = stack.format_arn(
-            service="sagemaker", resource="model-package-group", resource_name=group_name
-        )
+        self.group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
         self.packages_arn = stack.format_arn(
             service="sagemaker",
             resource="model-package",

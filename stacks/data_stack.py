@@ -57,12 +57,19 @@ class DataStack(Stack):
             removal_policy=removal,
             expiration=Duration.days(lifecycle.access_logs_expiration_days),
         )
-        common = {
-            "encryption_key": self.key,
-            "server_access_logs_bucket": self.access_logs,
-            "removal_policy": removal,
-            "noncurrent_version_expiration": Duration.days(lifecycle.noncurrent_version_expiration_days),
-        }
+        noncurrent = Duration.days(lifecycle.noncurrent_version_expiration_days)
+
+        def secure_bucket(construct_id: str, **extra: Any) -> SecureBucket:
+            return SecureBucket(
+                self,
+                construct_id,
+                encryption_key=self.key,
+                server_access_logs_bucket=self.access_logs,
+                removal_policy=removal,
+                noncurrent_version_expiration=noncurrent,
+                **extra,
+            )
+
         tiering = (
             [
                 s3.LifecycleRule(
@@ -78,24 +85,21 @@ class DataStack(Stack):
             if lifecycle.infrequent_access_after_days
             else []
         )
-        self.data_bucket = SecureBucket(self, "TrainingData", lifecycle_rules=tiering, **common)
+        self.data_bucket = secure_bucket("TrainingData", lifecycle_rules=tiering)
         # Bucket notifications to EventBridge let new data start a retrain or a batch job.
         data_cfn = self.data_bucket.node.default_child
         assert isinstance(data_cfn, s3.CfnBucket)
         data_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
-        self.artifact_bucket = SecureBucket(
-            self,
+        self.artifact_bucket = secure_bucket(
             "Artifacts",
             bucket_name=naming.artifact_bucket_name(
                 config.project, environment.name, environment.account, environment.region
             ),
             lifecycle_rules=tiering,
-            **common,
         )
-        self.capture_bucket = SecureBucket(
-            self,
+        self.capture_bucket = secure_bucket(
             "DataCapture",
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -103,10 +107,8 @@ class DataStack(Stack):
                     expiration=Duration.days(lifecycle.data_capture_expiration_days),
                 )
             ],
-            **common,
         )
-        self.monitoring_bucket = SecureBucket(
-            self,
+        self.monitoring_bucket = secure_bucket(
             "MonitoringReports",
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -114,7 +116,6 @@ class DataStack(Stack):
                     expiration=Duration.days(lifecycle.monitoring_reports_expiration_days),
                 )
             ],
-            **common,
         )
 
         self.topic = sns.Topic(

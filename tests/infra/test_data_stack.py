@@ -67,7 +67,9 @@ def test_topic_is_encrypted_with_the_environment_key(templates: dict[str, Templa
         )
 
 
-def test_registry_lives_where_models_train_and_names_exactly_the_serving_accounts(templates: dict[str, Template]) -> None:
+def test_registry_lives_where_models_train_and_names_exactly_the_serving_accounts(
+    templates: dict[str, Template],
+) -> None:
     groups = templates["dev"].find_resources("AWS::SageMaker::ModelPackageGroup")
     assert len(groups) == 1
     group = next(iter(groups.values()))
@@ -76,7 +78,9 @@ def test_registry_lives_where_models_train_and_names_exactly_the_serving_account
     principals = statement["Principal"]["AWS"]
     accounts = sorted(p["Fn::Join"][1][3] if isinstance(p, dict) else p for p in principals)
     assert [a.split(":")[4] if a.startswith("arn") else a for a in accounts] == ["222222222222", "333333333333"] or (
-        "222222222222" in str(principals) and "333333333333" in str(principals) and "111111111111" not in str(principals)
+        "222222222222" in str(principals)
+        and "333333333333" in str(principals)
+        and "111111111111" not in str(principals)
     )
     assert sorted(statement["Action"]) == [
         "sagemaker:DescribeModelPackage",
@@ -100,7 +104,9 @@ def test_serving_accounts_can_pull_model_artifacts(templates: dict[str, Template
     assert _principal_accounts(read) == ["222222222222", "333333333333"]
     assert sorted(read["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     key = next(iter(dev.find_resources("AWS::KMS::Key").values()))
-    decrypt = next(s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "ServingAccountsDecryptModelsViaS3")
+    decrypt = next(
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "ServingAccountsDecryptModelsViaS3"
+    )
     assert _principal_accounts(decrypt) == ["222222222222", "333333333333"]
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     dev.has_resource_properties("AWS::S3::Bucket", {"BucketName": "mlops-dev-models-111111111111-eu-west-1"})

@@ -1,0 +1,96 @@
+"""The gates every synth passes: cdk-nag with reasons, cfn-lint, determinism, no machine paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+
+from scripts.synth_report import ACK_METADATA, collect, lint
+from tests.conftest import REPO, cdk_feature_flags
+
+
+def _outdir(app: Any) -> Path:
+    return Path(app.outdir)
+
+
+def test_nag_gate_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    """Positive control: the same plugin registration that build_platform uses does fail on a finding."""
+    app = cdk.App(context=cdk_feature_flags(), outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Insecure")
+    s3.Bucket(stack, "PlainBucket")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="AwsSolutions-S10"):
+        app.synth()
+
+
+def test_default_app_has_no_unacknowledged_findings_and_every_acknowledgement_has_a_reason(default_app: Any) -> None:
+    app, _ = default_app
+    report = json.loads((_outdir(app) / "validation-report.json").read_text(encoding="utf-8"))
+    failures = [r for r in report.get("pluginReports", []) if r.get("summary", {}).get("status") != "success"]
+    assert failures == []
+    reasons: list[str] = []
+    for metadata_file in _outdir(app).rglob("*.metadata.json"):
+        for entries in json.loads(metadata_file.read_text(encoding="utf-8")).values():
+            for entry in entries:
+                if entry["type"] == ACK_METADATA:
+                    reasons.extend(entry["data"].values())
+    assert reasons, "expected at least the access-log bucket's acknowledgement"
+    assert all(len(reason) >= 20 for reason in reasons)
+
+
+def test_cfn_lint_is_clean_on_every_template(default_app: Any) -> None:
+    app, _ = default_app
+    reports = collect(_outdir(app))
+    assert len(reports) >= 3
+    assert lint([r.template for r in reports]) == []
+
+
+def test_every_stack_is_well_within_cloudformation_limits(default_app: Any) -> None:
+    app, _ = default_app
+    for report in collect(_outdir(app)):
+        assert report.resources <= 250, report.path
+        assert report.template_bytes <= 500_000, report.path
+
+
+def _synth_in_subprocesses(*outdirs: Path) -> list[dict[str, bytes]]:
+    """Run app.py as the CDK CLI would, once per outdir, concurrently, with different hash seeds."""
+    processes = []
+    for seed, outdir in enumerate(outdirs):
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": str(outdir),
+            "CDK_CONTEXT_JSON": json.dumps(cdk_feature_flags()),
+            "PYTHONHASHSEED": str(seed + 1),
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
+    for process in processes:
+        _, stderr = process.communicate()
+        assert process.returncode == 0, stderr.decode()
+    return [
+        {str(p.relative_to(outdir)): p.read_bytes() for p in sorted(outdir.rglob("*.template.json"))}
+        for outdir in outdirs
+    ]
+
+
+@pytest.mark.synth
+def test_two_synths_are_byte_identical_and_free_of_machine_paths(tmp_path: Path) -> None:
+    first, second = _synth_in_subprocesses(tmp_path / "one", tmp_path / "two")
+    assert first and first.keys() == second.keys()
+    for name, content in first.items():
+        assert content == second[name], f"{name} differs between two synths"
+        text = content.decode()
+        for machine_path in (str(REPO), str(tmp_path), str(Path.home()), "/tmp/"):
+            assert machine_path not in text, f"{name} contains the machine path {machine_path}"
