@@ -52,3 +52,8 @@ def cicd_role_name(project: str, purpose: str) -> str:
     Roles on both sides of a cross-account trust need names known to both accounts before either exists.
     """
     return f"{project}-cicd-{purpose}"
+
+
+def release_pipeline_name(project: str) -> str:
+    """The CodePipeline that tests, synthesizes and deploys every environment; operators look it up by name."""
+    return f"{project}-release"

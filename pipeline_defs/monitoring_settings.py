@@ -1,0 +1,144 @@
+"""Typed, frozen settings of the monitoring pipeline (the open drift backend) and its placeholders.
+
+Like the training pipeline, deploy-time values are ``${Name}`` placeholders the CDK construct resolves with
+``Fn::Sub``. The shared ones (role, artifact bucket, KMS key) keep their names from
+:class:`pipeline_defs.settings.Placeholders`; the monitoring pipeline adds its own in
+:class:`MonitoringPlaceholders`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_defs.settings import Placeholders
+
+
+class MonitoringPlaceholders(Placeholders):
+    """The training pipeline's placeholders plus the capture bucket and the drift script's assets."""
+
+    CAPTURE_BUCKET = "CaptureBucket"
+    MONITORING_BUCKET = "MonitoringBucket"
+    DRIFT_SCRIPT_BUCKET = "DriftScriptBucket"
+    DRIFT_SCRIPT_KEY = "DriftScriptKey"
+    CONTRACT_SCRIPT_BUCKET = "ContractScriptBucket"
+    CONTRACT_SCRIPT_KEY = "ContractScriptKey"
+
+    @classmethod
+    def own(cls) -> frozenset[str]:
+        """The placeholders only the monitoring pipeline uses."""
+        return frozenset(
+            {
+                cls.CAPTURE_BUCKET,
+                cls.MONITORING_BUCKET,
+                cls.DRIFT_SCRIPT_BUCKET,
+                cls.DRIFT_SCRIPT_KEY,
+                cls.CONTRACT_SCRIPT_BUCKET,
+                cls.CONTRACT_SCRIPT_KEY,
+            }
+        )
+
+    @classmethod
+    def restore(cls, definition_json: str) -> str:
+        """Undo the renderer's ``${!Name}`` escaping for this pipeline's own placeholders.
+
+        ``pipeline_defs.render.canonical_json`` escapes every ``${X}`` it does not know (its allow-list is the
+        training pipeline's :meth:`Placeholders.all`), so ``${CaptureBucket}`` comes out as ``${!CaptureBucket}``.
+        Only exact names of :meth:`own` are restored; any other literal ``${!`` stays escaped.
+        """
+        for name in cls.own():
+            definition_json = definition_json.replace("${!" + name + "}", "${" + name + "}")
+        return definition_json
+
+
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+_FEATURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class MonitoringPipelineSettings:
+    """Everything the monitoring pipeline definition depends on; ``to_dict()`` is the render cache key."""
+
+    pipeline_name: str
+    region: str
+    model: str
+    environment: str
+    endpoint_name: str
+    capture_prefix: str
+    baseline_prefix: str
+    ground_truth_prefix: str
+    variant_name: str = "AllTraffic"
+    target_column: str = "target"
+    categorical_features: tuple[str, ...] = ()
+    psi_threshold: float = 0.2
+    p_value_threshold: float = 0.01
+    lookback_hours: int = 24
+    min_records: int = 30
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    publish_instance_type: str = "ml.t3.medium"
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 3600
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    sklearn_version: str = "1.2-1"
+    output_prefix: str = "monitoring-pipeline"
+
+    def __post_init__(self) -> None:
+        """Reject values SageMaker or the drift script would refuse, naming the field."""
+        object.__setattr__(self, "categorical_features", tuple(self.categorical_features))
+        object.__setattr__(self, "subnet_ids", tuple(self.subnet_ids))
+        object.__setattr__(self, "security_group_ids", tuple(self.security_group_ids))
+        errors: list[str] = []
+        for name in ("pipeline_name", "endpoint_name"):
+            if not _NAME.match(getattr(self, name)):
+                errors.append(f"{name}={getattr(self, name)!r}: letters, digits and '-' only")
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
+            errors.append(f"region={self.region!r}: must be an AWS region such as 'eu-west-1'")
+        for name in ("capture_prefix", "baseline_prefix", "ground_truth_prefix"):
+            value = getattr(self, name)
+            if value.startswith("/") or not value.endswith("/"):
+                errors.append(f"{name}={value!r}: a relative S3 prefix ending with '/'")
+        if self.ground_truth_prefix == self.capture_prefix or not self.ground_truth_prefix.startswith(
+            self.capture_prefix
+        ):
+            # One input covers captured data and labels: an empty second input would fail the job.
+            errors.append(
+                f"ground_truth_prefix={self.ground_truth_prefix!r}: must be strictly under capture_prefix "
+                f"{self.capture_prefix!r} (one job input reads both)"
+            )
+        for feature in self.categorical_features:
+            if not _FEATURE.match(feature):
+                errors.append(f"categorical_features: {feature!r} is not a feature name")
+        if not self.psi_threshold > 0:
+            errors.append(f"psi_threshold={self.psi_threshold!r}: must be > 0")
+        if not 0 < self.p_value_threshold < 1:
+            errors.append(f"p_value_threshold={self.p_value_threshold!r}: must be within (0, 1)")
+        for name in ("lookback_hours", "min_records", "instance_count", "volume_size_gb", "max_runtime_seconds"):
+            if getattr(self, name) < 1:
+                errors.append(f"{name}={getattr(self, name)!r}: must be >= 1")
+        if bool(self.subnet_ids) != bool(self.security_group_ids):
+            errors.append("subnet_ids/security_group_ids: give both or neither")
+        if "/" in self.output_prefix.strip("/") or not self.output_prefix.strip("/"):
+            errors.append(f"output_prefix={self.output_prefix!r}: one non-empty path segment")
+        if errors:
+            raise ValueError("Invalid MonitoringPipelineSettings: " + "; ".join(errors))
+
+    @property
+    def capture_subdir(self) -> str:
+        """Where the endpoint's capture files sit below the capture prefix (SageMaker's layout)."""
+        return f"{self.endpoint_name}/{self.variant_name}"
+
+    @property
+    def ground_truth_subdir(self) -> str:
+        """Where the labels sit below the capture prefix."""
+        return self.ground_truth_prefix[len(self.capture_prefix) :].strip("/")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A stable, JSON-able view of the settings (the render cache key)."""
+        return {
+            item.name: list(value) if isinstance(value := getattr(self, item.name), tuple) else value
+            for item in dataclasses.fields(self)
+        }
