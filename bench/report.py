@@ -1,0 +1,264 @@
+"""The benchmark's targets, how each is judged from a report, and the report as a readable Markdown page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# CloudFormation's hard per-stack limits.
+CFN_LIMITS = {"resources": 500, "template_bytes": 1_000_000, "outputs": 200, "parameters": 200}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One benchmark goal: a measured value must stay at or under ``limit``."""
+
+    key: str
+    description: str
+    limit: float
+    unit: str
+
+
+TARGETS = (
+    Target("synth_ratio", "full default synth / one-bucket app synth", 1.6, "x"),
+    Target("seconds_per_model", "synth time per added model (least-squares slope)", 0.5, "s"),
+    Target("max_resources_at_scale", "most resources in one stack at the largest model count", 250, "resources"),
+    Target("max_template_kb_at_scale", "largest template at the largest model count", 500, "KB"),
+    Target("handler_import_ms", "slowest Lambda handler import (median)", 100, "ms"),
+    Target("asset_kb", "largest Lambda asset (zipped)", 50, "KB"),
+    Target("test_suite_s", "whole test suite wall time (pytest -n 2)", 60, "s"),
+)
+
+
+def stack_facts(path: str, resources: int, outputs: int, parameters: int, template_bytes: int) -> dict[str, Any]:
+    """A stack's size facts and which CloudFormation limits it breaks (none, normally)."""
+    facts: dict[str, Any] = {
+        "path": path,
+        "resources": resources,
+        "outputs": outputs,
+        "parameters": parameters,
+        "template_bytes": template_bytes,
+    }
+    facts["over_limits"] = [name for name, limit in CFN_LIMITS.items() if facts[name] > limit]
+    return facts
+
+
+def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
+    """The value each target is judged on, or ``None`` where the run did not measure it."""
+    full = report.get("synth", {}).get("full", {})
+    scale = report.get("scale", {})
+    largest = max((p for p in scale.get("points", []) if p.get("stacks")), key=lambda p: int(p["models"]), default=None)
+    handlers = [h for h in report.get("lambda", []) if h.get("import_ms") is not None]
+    assets = [h["asset_bytes"] for h in report.get("lambda", [])]
+    tests = report.get("tests") or {}
+    return {
+        "synth_ratio": full.get("ratio_to_floor"),
+        "seconds_per_model": scale.get("seconds_per_model"),
+        "max_resources_at_scale": max(s["resources"] for s in largest["stacks"]) if largest else None,
+        "max_template_kb_at_scale": max(s["template_bytes"] for s in largest["stacks"]) / 1000 if largest else None,
+        "handler_import_ms": max(h["import_ms"] for h in handlers) if handlers else None,
+        "asset_kb": max(assets) / 1000 if assets else None,
+        "test_suite_s": tests.get("wall_s"),
+    }
+
+
+def evaluate_targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every target with its measured value and ``met`` (True, False, or None when not measured)."""
+    values = measured_values(report)
+    return [
+        {
+            "key": target.key,
+            "description": target.description,
+            "limit": target.limit,
+            "unit": target.unit,
+            "value": values[target.key],
+            "met": None if values[target.key] is None else values[target.key] <= target.limit,  # type: ignore[operator]
+        }
+        for target in TARGETS
+    ]
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def format_markdown(report: Mapping[str, Any], *, top_stacks: int = 10) -> str:
+    """The report as a Markdown page: machine, targets, synth, breakdown, scale, Lambda, tests."""
+    machine = report.get("machine", {})
+    lines = ["# Benchmark results", ""]
+    lines.append(
+        f"{report.get('generated_at', '')}; {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
+        f"{_num(machine.get('memory_gb'), 1)} GB; load average at start {machine.get('load_average', '?')}; "
+        f"Python {machine.get('python', '?')}, Node {machine.get('node', '?')}, aws-cdk-lib "
+        f"{machine.get('aws_cdk_lib', '?')}, CDK CLI {machine.get('cdk_cli', '?')}. "
+        f"Options: {report.get('options', {})}."
+    )
+    lines += ["", "## Targets", ""]
+    rows = []
+    for target in report.get("targets", []):
+        verdict = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
+        rows.append([target["description"], f"<= {target['limit']:g} {target['unit']}", _num(target["value"]), verdict])
+    lines += _table(["target", "goal", "measured", "verdict"], rows)
+
+    lines += _synth_section(report.get("synth", {}))
+    lines += _scale_section(report.get("scale", {}), top_stacks)
+    lines += _lambda_section(report.get("lambda", []))
+    lines += _tests_section(report.get("tests"))
+    return "\n".join(lines) + "\n"
+
+
+def _synth_section(synth: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if synth:
+        floors = synth.get("floors", {})
+        full = synth.get("full", {})
+        lines += ["", "## Synth time (median of warm runs, seconds)", ""]
+        lines += _table(
+            ["measure", "median s", "samples"],
+            [
+                [
+                    '`python -c "import aws_cdk"`',
+                    _num(floors.get("import_median_s")),
+                    str(floors.get("import_samples_s")),
+                ],
+                [
+                    "one-bucket app (bench/floor_app.py)",
+                    _num(floors.get("app_median_s")),
+                    str(floors.get("app_samples_s")),
+                ],
+                ["full default synth (app.py)", _num(full.get("median_s")), str(full.get("samples_s"))],
+                ["full default synth, cold render cache", _num(full.get("cold_s")), "1 run"],
+            ],
+        )
+        lines.append("")
+        lines.append(
+            f"Ratio to the one-bucket floor: {_num(full.get('ratio_to_floor'))}x; "
+            f"to the import floor: {_num(full.get('ratio_to_import'))}x; {len(full.get('stacks', []))} stacks."
+        )
+        if full.get("error"):
+            lines.append(f"\nFull synth failed: `{full['error'][:300]}`")
+        breakdown = synth.get("breakdown") or {}
+        if breakdown.get("phases"):
+            lines += ["", "### Breakdown of one warm in-process run (bench/profile_synth.py)", ""]
+            lines += _table(
+                ["phase", "seconds"], [[name, _num(seconds)] for name, seconds in breakdown["phases"].items()]
+            )
+            lines.append(
+                f"\n{breakdown.get('renders', 0)} pipeline renders, {breakdown.get('render_cache_misses', 0)} cache "
+                f"misses; cfn-lint findings: {breakdown.get('cfn_lint_findings')}."
+            )
+        if breakdown.get("error"):
+            lines.append(f"\nProfiled run failed: `{breakdown['error'][:300]}`")
+
+    return lines
+
+
+def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
+    lines: list[str] = []
+    if scale.get("points"):
+        lines += ["", "## Scale (generated configurations)", ""]
+        rows = []
+        for point in scale["points"]:
+            stacks = point.get("stacks", [])
+            biggest = max(stacks, key=lambda s: s["resources"], default=None)
+            largest = max(stacks, key=lambda s: s["template_bytes"], default=None)
+            phases = (point.get("breakdown") or {}).get("phases", {})
+            rows.append(
+                [
+                    str(point["models"]),
+                    _num(point.get("median_s")),
+                    _num(point.get("cold_s")),
+                    str(len(stacks)),
+                    f"{biggest['resources']} ({biggest['path']})" if biggest else "n/a",
+                    f"{largest['template_bytes'] / 1000:.1f} ({largest['path']})" if largest else "n/a",
+                    str(max((s["outputs"] for s in stacks), default=0)),
+                    str(max((s["parameters"] for s in stacks), default=0)),
+                    _num(phases.get("cfn_lint")),
+                    "failed: " + point["error"][:120] if point.get("error") else "ok",
+                ]
+            )
+        lines += _table(
+            [
+                "models",
+                "synth median s",
+                "cold s",
+                "stacks",
+                "max resources (stack)",
+                "max template KB (stack)",
+                "max outputs",
+                "max params",
+                "cfn-lint s",
+                "status",
+            ],
+            rows,
+        )
+        lines.append(
+            f"\nPer added model: {_num(scale.get('seconds_per_model'), 3)} s (least squares); segment slopes "
+            f"{[round(s, 3) for s in scale.get('segment_slopes', [])]} s/model; linearity (last/first segment) "
+            f"{_num(scale.get('linearity'))}."
+        )
+        largest_point = max(scale["points"], key=lambda p: int(p["models"]))
+        stacks = sorted(largest_point.get("stacks", []), key=lambda s: (-s["resources"], s["path"]))
+        if stacks:
+            lines += ["", f"### Largest stacks at {largest_point['models']} models (all stacks in latest.json)", ""]
+            lines += _table(
+                ["stack", "resources", "template KB", "outputs", "params"],
+                [
+                    [
+                        s["path"],
+                        str(s["resources"]),
+                        f"{s['template_bytes'] / 1000:.1f}",
+                        str(s["outputs"]),
+                        str(s["parameters"]),
+                    ]
+                    for s in stacks[:top_stacks]
+                ],
+            )
+        over = [s for p in scale["points"] for s in p.get("stacks", []) if s.get("over_limits")]
+        lines.append(
+            "\nCloudFormation limits (500 resources, 1 MB, 200 outputs, 200 parameters): "
+            + (", ".join(f"{s['path']} over {s['over_limits']}" for s in over) if over else "no stack over any limit.")
+        )
+
+    return lines
+
+
+def _lambda_section(handlers: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    if handlers:
+        lines += ["", "## Lambda cold path", ""]
+        lines += _table(
+            ["function", "import ms (median)", "asset KB", "env", "status"],
+            [
+                [
+                    h["function"],
+                    _num(h.get("import_ms"), 1),
+                    f"{h['asset_bytes'] / 1000:.1f}",
+                    h.get("env_source", ""),
+                    "failed: " + h["error"][:120] if h.get("error") else "ok",
+                ]
+                for h in handlers
+            ],
+        )
+
+    return lines
+
+
+def _tests_section(tests: Mapping[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+    if tests:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(tests.get("counts", {}).items()))
+        lines += [
+            "",
+            "## Test suite",
+            "",
+            f"`python -m pytest -n 2 -q`: {_num(tests.get('wall_s'), 1)} s, {counts or 'no summary'}.",
+        ]
+    return lines
