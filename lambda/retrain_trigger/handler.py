@@ -34,8 +34,8 @@ def aws_clients() -> retrain.AwsClients:
     boto3 is imported here, not at module level: its import alone costs more than the
     100 ms budget for the module import, and a rejected event never needs it.
     """
-    import boto3  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415 -- see docstring
-    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+    import boto3  # type: ignore[import-untyped, unused-ignore]
+    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
     config = Config(
         retries={"mode": "standard", "max_attempts": BOTO_MAX_ATTEMPTS},

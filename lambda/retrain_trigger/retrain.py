@@ -151,6 +151,9 @@ class Settings:
     history_lookback: timedelta = timedelta(hours=168)
     max_listed_objects: int = 100_000
     transient_retry_attempts: int = 3
+    # Other (account, region) pairs whose alarm state changes are forwarded to this bus: drift alarms of serving
+    # environments in other accounts. S3 and schedule events must still come from this account and region.
+    alarm_sources: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -184,6 +187,7 @@ class Settings:
             max_event_bytes=reader.integer("MAX_EVENT_BYTES", 1024, 1_048_576, 65536),
             history_lookback=timedelta(hours=reader.integer("HISTORY_LOOKBACK_HOURS", 24, 24 * 90, 168)),
             max_listed_objects=reader.integer("MAX_LISTED_OBJECTS", 1000, 10_000_000, 100_000),
+            alarm_sources=reader.alarm_sources("ALARM_SOURCES"),
         )
         if (
             "MIN_NEW_OBJECTS" not in reader.errors
@@ -281,6 +285,22 @@ class _EnvReader:
             self.fail(name, f"={raw[:80]!r} is invalid (expected a JSON list of alarm names)")
             return frozenset()
         return frozenset(parsed)
+
+    def alarm_sources(self, name: str) -> frozenset[tuple[str, str]]:
+        raw = self._raw(name, "[]")
+        try:
+            parsed = json.loads(raw or "[]")
+        except ValueError:
+            parsed = None
+        pairs = [item.split(":") for item in parsed if isinstance(item, str)] if isinstance(parsed, list) else []
+        if (
+            not isinstance(parsed, list)
+            or len(pairs) != len(parsed)
+            or not all(len(p) == 2 and _ACCOUNT.fullmatch(p[0]) and _REGION.fullmatch(p[1]) for p in pairs)
+        ):
+            self.fail(name, f'={(raw or "")[:80]!r} is invalid (expected a JSON list of "<account>:<region>")')
+            return frozenset()
+        return frozenset((account, region) for account, region in pairs)
 
 
 @dataclass(frozen=True)
@@ -448,13 +468,14 @@ def parse_event(event: object, settings: Settings) -> Trigger:
     if not _EVENT_ID.fullmatch(event_id):
         raise EventRejectedError("bad-event-id", "id must be 1-128 of [A-Za-z0-9._:-]")
     account = _field(event, "account", str)
-    if account != settings.expected_account:
+    region = _field(event, "region", str)
+    forwarded = source == ALARM_SOURCE and (account, region) in settings.alarm_sources
+    if account != settings.expected_account and not forwarded:
         raise EventRejectedError(
             "wrong-account",
             f"account {account[:16]!r} is not {settings.expected_account}",
         )
-    region = _field(event, "region", str)
-    if region != settings.expected_region:
+    if region != settings.expected_region and not forwarded:
         raise EventRejectedError("wrong-region", f"region {region[:32]!r} is not {settings.expected_region}")
     event_time = _parse_time(_field(event, "time", str))
     detail = _field(event, "detail", dict)
