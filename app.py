@@ -2,7 +2,8 @@
 """CDK entry point: validate the configuration, build one Stage per environment, synthesize.
 
 Context (``-c``) selects, it never defines: ``-c env=NAME`` narrows synth to one environment,
-``-c config=PATH`` points at another configuration file, ``-c approved_models=PATH`` at the resolver's output.
+``-c config=PATH`` points at another configuration file, ``-c approved_models=PATH`` at the resolver's output,
+``-c cicd=false`` leaves out the release pipeline stack (left out anyway with ``-c env``; docs/cicd.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import aws_cdk as cdk
 
 from mlops_config import ConfigError, load_config
 from mlops_config.approved import load_approved_models
-from stacks.platform import build_platform, select_environments
+from stacks.platform import build_platform, cicd_enabled, select_environments
 
 
 def main() -> None:
@@ -25,11 +26,13 @@ def main() -> None:
         approved = load_approved_models(
             Path(app.node.try_get_context("approved_models") or "approved-models.json"), config
         )
+        selected = app.node.try_get_context("env")
         build_platform(
             app,
             config,
-            environments=select_environments(config, app.node.try_get_context("env")),
+            environments=select_environments(config, selected),
             approved=approved,
+            with_cicd=cicd_enabled(config, app.node.try_get_context("cicd"), selected),
         )
     except ConfigError as error:
         sys.exit(f"error: {error}")

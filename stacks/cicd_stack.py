@@ -1,0 +1,489 @@
+"""CI/CD: a self-updating CDK pipeline in the tooling account that ships every environment in config order.
+
+A push to the configured branch (or a model package approved in the registry) starts a release: the synth
+step runs the test suite, resolves the approved model of each model from the registry and runs the main job
+(`make synth`: lint, cdk synth with cdk-nag, cfn-lint); then each environment deploys in the order of
+`environments`, behind a manual approval where `needs_manual_approval`, followed by a smoke test of its
+endpoints where it serves models and is not the registry (training) environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, Environment, RemovalPolicy, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from mlops_config import ConfigError, EnvironmentSettings, PlatformConfig, ToolingSettings
+from mlops_constructs import naming
+from mlops_constructs.cicd import (
+    EndpointInvokerRole,
+    ModelApprovalForwarder,
+    RegistryReaderRole,
+    ReleaseOnModelApproval,
+    role_arn_in,
+)
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.storage import AccessLogBucket
+from stacks.stage import MlopsStage
+
+# The CLI the pipeline's self-mutation and asset steps install: the same as package.json pins for `make synth`
+# (a test keeps the two equal), so a release never runs a newer or older CLI than the developers do.
+CDK_CLI_VERSION = "2.1148.1"
+# Construct IDs are a contract: renaming one replaces the deployed pipeline or the per-environment access stack.
+CICD_STACK_ID = "Cicd"
+ACCESS_STACK_ID = "CicdAccess"
+# The README's commands; the Makefile installs the pinned venv, Node.js LTS and CDK CLI on first use.
+TEST_COMMAND = "make test"
+SYNTH_COMMAND = "make synth"
+RESOLVE_COMMAND = (
+    ".venv/bin/python scripts/resolve_approved_models.py --config config/platform.yaml "
+    '--out approved-models.json --role-arn "$REGISTRY_READER_ROLE_ARN"'
+)
+SMOKE_TEST_PROFILE = "smoke-test"
+# Ubuntu standard 7.0 carries both runtimes the build needs (jsii and the CDK CLI on Node 22, the app on 3.11).
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
+
+REGISTRY_READER = "registry-reader"
+SYNTH = "synth"
+
+
+def smoke_test_role_purpose(environment: str) -> str:
+    """The ``naming.cicd_role_name`` purpose of the smoke-test roles of ``environment`` (both accounts)."""
+    return f"smoke-test-{environment}"
+
+
+def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSettings) -> list[str]:
+    """Endpoints the pipeline smoke-tests after deploying ``environment``: none in the registry environment.
+
+    Models are trained, evaluated and approved in the registry environment; its endpoints are development
+    endpoints. The smoke test guards the promotion path: every later environment that serves a model.
+    """
+    if environment.name == config.registry_environment:
+        return []
+    return [
+        naming.endpoint_name(config.project, environment.name, model.name)
+        for model in config.models
+        if model.in_environment(environment.name).serving.mode != "none"
+    ]
+
+
+def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:
+    tooling = config.tooling
+    if tooling is None or tooling.connection_arn is None:
+        raise ConfigError(
+            "tooling.connection_arn: the CI/CD pipeline needs a tooling section with a CodeConnections ARN; "
+            "allowed: set it, or synthesize without the pipeline (-c cicd=false)"
+        )
+    return tooling, tooling.connection_arn
+
+
+class CicdAccessStack(Stack):
+    """What the tooling account may do in one environment's account, and the registry's approval forwarding.
+
+    In the registry environment: a read-only registry role for the synth step's resolver and a rule that
+    forwards Approved model packages to the tooling account. In smoke-tested environments: a role that may
+    only invoke that environment's endpoints.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        tooling: ToolingSettings,
+        package_groups: Mapping[str, ModelPackageGroup],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.registry_reader: RegistryReaderRole | None = None
+        self.approval_forwarder: ModelApprovalForwarder | None = None
+        self.endpoint_invoker: EndpointInvokerRole | None = None
+        if environment.name == config.registry_environment:
+            groups = [package_groups[model.name] for model in config.models]
+            self.registry_reader = RegistryReaderRole(
+                self,
+                "RegistryReader",
+                role_name=naming.cicd_role_name(config.project, REGISTRY_READER),
+                tooling_account=tooling.account,
+                tooling_role_name=naming.cicd_role_name(config.project, SYNTH),
+                package_groups=groups,
+            )
+            for group in groups:
+                acknowledge(
+                    self.registry_reader.role,
+                    "AwsSolutions-IAM5",
+                    "The resolver lists and describes the versions of the project's package group; versions are "
+                    "numbered as they are registered, so only a group-scoped wildcard can name them.",
+                    applies_to=[f"Resource::{_nag_text(self, group.packages_arn)}"],
+                )
+            self.approval_forwarder = ModelApprovalForwarder(
+                self,
+                "ModelApprovalForwarder",
+                package_group_names=[group.group_name for group in groups],
+                tooling_account=tooling.account,
+                tooling_region=tooling.region,
+            )
+        endpoints = smoke_tested_endpoints(config, environment)
+        if endpoints:
+            purpose = smoke_test_role_purpose(environment.name)
+            self.endpoint_invoker = EndpointInvokerRole(
+                self,
+                "SmokeTestInvoker",
+                role_name=naming.cicd_role_name(config.project, purpose),
+                tooling_account=tooling.account,
+                tooling_role_name=naming.cicd_role_name(config.project, purpose),
+                endpoint_names=endpoints,
+            )
+
+
+class CicdStack(Stack):
+    """The release pipeline (CDK Pipelines) in the tooling account, its triggers and its notifications."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        stages: Mapping[str, MlopsStage],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        tooling, connection_arn = _require_connection(config)
+        missing = [env.name for env in config.environments if env.name not in stages]
+        if missing:
+            raise ConfigError(
+                f"-c env: the pipeline deploys every environment, but {', '.join(missing)} is not synthesized; "
+                "allowed: all environments, or no pipeline (-c cicd=false)"
+            )
+        project = config.project
+        self.source = pipelines.CodePipelineSource.connection(
+            tooling.repository, tooling.branch, connection_arn=connection_arn, trigger_on_push=True
+        )
+        build_spec = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}})
+
+        self.synth_role = self._build_role(naming.cicd_role_name(project, SYNTH), "CI/CD synth step (tests, synth)")
+        reader_arn = role_arn_in(
+            self, account=config.registry.account, role_name=naming.cicd_role_name(project, REGISTRY_READER)
+        )
+        self.synth_role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[reader_arn]))
+        self.synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            role=self.synth_role,
+            env={"REGISTRY_READER_ROLE_ARN": reader_arn, "CI": "true"},
+            commands=[TEST_COMMAND, RESOLVE_COMMAND, SYNTH_COMMAND],
+            primary_output_directory="cdk.out",
+            partial_build_spec=build_spec,
+            # The full test suite and a synth of every environment: 4 vCPUs keep a release under half an hour.
+            build_environment=codebuild.BuildEnvironment(
+                build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM
+            ),
+            timeout=Duration.minutes(60),
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=naming.release_pipeline_name(project),
+            synth=self.synth,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            self_mutation=True,
+            cli_version=CDK_CLI_VERSION,
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                partial_build_spec=build_spec,
+            ),
+        )
+        self.smoke_tests: dict[str, pipelines.CodeBuildStep] = {}
+        self._smoke_roles: list[iam.Role] = []
+        for environment in config.environments:
+            pre: list[pipelines.Step] = []
+            if environment.needs_manual_approval:
+                pre.append(
+                    pipelines.ManualApprovalStep(
+                        f"Approve-{environment.name}",
+                        comment=f"Promote this release to {environment.name} ({environment.account}, "
+                        f"{environment.region}): review the changes and the earlier smoke tests first.",
+                    )
+                )
+            post: list[pipelines.Step] = []
+            if smoke_tested_endpoints(config, environment):
+                self.smoke_tests[environment.name] = self._smoke_test(config, environment, build_spec)
+                post.append(self.smoke_tests[environment.name])
+            self.pipeline.add_stage(stages[environment.name], pre=pre, post=post)
+        self.pipeline.build_pipeline()
+        built = self.pipeline.pipeline
+
+        self.topic = self._notifications(config, tooling, built)
+        self.release_on_approval = ReleaseOnModelApproval(
+            self,
+            "ReleaseOnModelApproval",
+            pipeline=built,
+            registry_account=config.registry.account,
+            package_group_names=[naming.model_package_group_name(project, model.name) for model in config.models],
+        )
+        self._log_artifact_access(built.artifact_bucket)
+        self._lint_exceptions(built)
+        self._acknowledge_generated_grants(
+            built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._smoke_roles)]
+        )
+
+    def _build_role(self, role_name: str, what: str) -> iam.Role:
+        """A CodeBuild service role with a name the environments' accounts can trust before it exists."""
+        return iam.Role(
+            self,
+            f"Role-{role_name}",
+            role_name=role_name,
+            description=f"{what}: CodeBuild; assumes only its one role in an environment account",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+        )
+
+    def _smoke_test(
+        self, config: PlatformConfig, environment: EnvironmentSettings, build_spec: codebuild.BuildSpec
+    ) -> pipelines.CodeBuildStep:
+        """A post-deploy step that calls ``environment``'s endpoints through its ``EndpointInvokerRole``.
+
+        CodeBuild runs in the tooling account and SageMaker endpoints take no resource policy, so the step's
+        role may only assume the environment's invoker role, which may only invoke the endpoints. The AWS
+        CLI profile makes boto3 in the script assume it with the build's container credentials.
+        """
+        purpose = smoke_test_role_purpose(environment.name)
+        role_name = naming.cicd_role_name(config.project, purpose)
+        role = self._build_role(role_name, f"CI/CD smoke test of {environment.name}")
+        self._smoke_roles.append(role)
+        invoker_arn = role_arn_in(self, account=environment.account, role_name=role_name)
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[invoker_arn]))
+        return pipelines.CodeBuildStep(
+            f"SmokeTest-{environment.name}",
+            input=self.source,
+            role=role,
+            env={
+                "SMOKE_TEST_ROLE_ARN": invoker_arn,
+                "AWS_REGION": environment.region,
+                "AWS_DEFAULT_REGION": environment.region,
+            },
+            commands=[
+                "make deps",
+                f'aws configure set profile.{SMOKE_TEST_PROFILE}.role_arn "$SMOKE_TEST_ROLE_ARN"',
+                f"aws configure set profile.{SMOKE_TEST_PROFILE}.credential_source EcsContainer",
+                f"AWS_PROFILE={SMOKE_TEST_PROFILE} .venv/bin/python scripts/smoke_test.py "
+                f"--config config/platform.yaml --environment {environment.name}",
+            ],
+            partial_build_spec=build_spec,
+            build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+            timeout=Duration.minutes(20),
+        )
+
+    def _notifications(
+        self, config: PlatformConfig, tooling: ToolingSettings, pipeline: codepipeline.Pipeline
+    ) -> sns.Topic:
+        """Failed releases and approvals waiting go to an encrypted topic that the configured emails follow."""
+        key = kms.Key(
+            self,
+            "NotificationsKey",
+            description=f"{config.project} release pipeline notifications",
+            enable_key_rotation=True,
+        )
+        # CodeStar Notifications publishes to the encrypted topic through SNS; only that path may use the key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NotificationsPublishThroughSns",
+                principals=[iam.ServicePrincipal("codestar-notifications.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{self.region}.{self.url_suffix}"}},
+            )
+        )
+        topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"{config.project} release pipeline",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        for email in tooling.notification_emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        pipeline.notify_on(
+            "NotifyOperators",
+            topic,
+            events=[
+                codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+                codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+            ],
+        )
+        return topic
+
+    def _log_artifact_access(self, artifact_bucket: s3.IBucket) -> None:
+        """CDK Pipelines creates the artifact bucket; give it server access logs like every other bucket."""
+        self.access_logs = AccessLogBucket(
+            self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN, expiration=Duration.days(365)
+        )
+        bucket = artifact_bucket.node.default_child
+        assert isinstance(bucket, s3.CfnBucket)
+        bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=self.access_logs.bucket_name, log_file_prefix="artifacts/"
+        )
+
+    def _acknowledge_generated_grants(self, artifact_bucket: s3.IBucket, build_roles: Sequence[iam.IRole]) -> None:
+        """CDK Pipelines generates its roles' grants, some with wildcards: acknowledge each kind, with why."""
+        bucket_arn = _nag_text(self, artifact_bucket.bucket_arn)
+        artifact_findings = [
+            *(f"Action::{action}" for action in ARTIFACT_WILDCARD_ACTIONS),
+            f"Resource::{bucket_arn}/*",
+        ]
+        for scope in (self.pipeline, *build_roles):
+            acknowledge(
+                scope,
+                "AwsSolutions-IAM5",
+                "CDK Pipelines grants its roles read/write on the pipeline's own artifact bucket and its KMS key "
+                "(grantReadWrite): the wildcard actions and the object wildcard are scoped to that bucket and key.",
+                applies_to=artifact_findings,
+            )
+        projects = [
+            _nag_text(self, construct.ref)
+            for construct in self.node.find_all()
+            if isinstance(construct, codebuild.CfnProject)
+        ]
+        for project in projects:
+            acknowledge(
+                self,
+                "AwsSolutions-IAM5",
+                "CodeBuild writes logs and test reports of this one project: CDK scopes the grant to the project's "
+                "log group streams and report groups, whose names CodeBuild derives at run time.",
+                applies_to=[
+                    f"Resource::{_nag_text(self, self._codebuild_logs_arn(project))}:*",
+                    f"Resource::{_nag_text(self, self._codebuild_reports_arn(project))}-*",
+                ],
+            )
+        self_mutation = self.pipeline.node.try_find_child("UpdatePipeline")
+        if self_mutation is not None:
+            acknowledge(
+                self_mutation,
+                "AwsSolutions-IAM5",
+                "Self-mutation runs `cdk deploy` of this stack: it reads stack status and the staging bucket "
+                "(DescribeStacks, ListBucket on *) and assumes only the CDK bootstrap roles of the tooling account, "
+                "selected by their aws-cdk:bootstrap-role tag (role/* with a tag condition).",
+                applies_to=["Resource::*", f"Resource::arn:*:iam::{self.account}:role/*"],
+            )
+        assets = self.pipeline.node.try_find_child("Assets")
+        if assets is not None:
+            acknowledge(
+                assets,
+                "AwsSolutions-IAM5",
+                "The asset-publishing role is shared by the generated publishing projects, which CDK creates after "
+                "the role: it may start and watch builds and write their logs and reports, and assumes only the "
+                "environments' file-publishing bootstrap roles.",
+                applies_to=[
+                    "Resource::*",
+                    f"Resource::{_nag_text(self, self._codebuild_logs_arn('*'))}",
+                    f"Resource::{_nag_text(self, self._codebuild_reports_arn('*'))}",
+                ],
+            )
+
+    def _lint_exceptions(self, pipeline: codepipeline.Pipeline) -> None:
+        """Two cfn-lint findings on what CDK Pipelines generates, ignored on the pipeline resource alone.
+
+        E3703: the deploy actions' RoleArn is the target account's bootstrap role, an ``Fn::Join`` over the
+        partition that cfn-lint cannot check against the role ARN format (the ARN is valid once resolved).
+        W3005: CDK adds an explicit DependsOn on the pipeline role next to the GetAtt of it, to order the role's
+        default policy too; harmless.
+        """
+        resource = pipeline.node.default_child
+        assert isinstance(resource, codepipeline.CfnPipeline)
+        resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703", "W3005"]}})
+
+    def _codebuild_logs_arn(self, project: str) -> str:
+        return self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/codebuild/{project}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _codebuild_reports_arn(self, project: str) -> str:
+        return self.format_arn(service="codebuild", resource="report-group", resource_name=project)
+
+
+# What `grantReadWrite` on the artifact bucket and key gives CDK Pipelines' roles.
+ARTIFACT_WILDCARD_ACTIONS = (
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+
+def _nag_text(scope: Construct, value: str) -> str:
+    """``value`` as cdk-nag prints it in a finding: a reference as ``<LogicalId>``, an attribute as ``<Id.Attr>``."""
+    resolved = Stack.of(scope).resolve(value)
+    return _render(resolved)
+
+
+def _render(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if "Ref" in node:
+        return f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return str(separator).join(_render(part) for part in parts)
+    raise ValueError(f"no cdk-nag rendering for {node!r}")
+
+
+def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsStage]) -> CicdStack:
+    """Give every stage its CI/CD access stack, then create the pipeline stack that deploys them all."""
+    tooling, _ = _require_connection(config)
+    for name, stage in stages.items():
+        environment = config.environment(name)
+        CicdAccessStack(
+            stage,
+            ACCESS_STACK_ID,
+            config=config,
+            environment=environment,
+            tooling=tooling,
+            package_groups=stage.data.package_groups,
+            stack_name=naming.stack_name(config.project, name, "cicd-access"),
+            description=f"{config.project} {name}: roles the CI/CD account assumes here, model-approval forwarding",
+            tags={"project": config.project, "environment": name},
+        )
+    return CicdStack(
+        app,
+        CICD_STACK_ID,
+        config=config,
+        stages=stages,
+        env=Environment(account=tooling.account, region=tooling.region),
+        stack_name=naming.stack_name(config.project, "tooling", "cicd"),
+        description=f"{config.project} release pipeline: tests, synth and deployment of every environment",
+        tags={"project": config.project, "environment": "tooling"},
+    )
+
+
+__all__: Sequence[str] = (
+    "ACCESS_STACK_ID",
+    "CDK_CLI_VERSION",
+    "CICD_STACK_ID",
+    "CicdAccessStack",
+    "CicdStack",
+    "add_cicd",
+    "smoke_tested_endpoints",
+)
