@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 
@@ -18,3 +19,15 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, applies_to: Sequen
         raise ValueError(f"acknowledgement of {rule} needs a real reason, got {reason!r}")
     ids = [f"AwsSolutions::{rule}[{finding}]" for finding in applies_to] or [f"AwsSolutions::{rule}"]
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in ids))
+
+
+def objects_finding(bucket: s3.IBucket) -> str:
+    """The IAM5 finding ID a grant on ``bucket``'s objects produces (``Resource::arn:...:s3:::name/*``).
+
+    Works for buckets with a literal ARN (the environment's named buckets, the CDK asset bucket), which is why
+    the data stack shares its buckets by name.
+    """
+    resolved = Stack.of(bucket).resolve(bucket.arn_for_objects("*"))
+    if not isinstance(resolved, str):
+        raise ValueError(f"bucket {bucket.node.path} has no literal ARN to acknowledge a finding on: {resolved}")
+    return f"Resource::{resolved}"

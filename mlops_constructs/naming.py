@@ -13,9 +13,24 @@ def model_package_group_name(project: str, model: str) -> str:
     return f"{project}-{model}"
 
 
+BUCKET_PURPOSES = ("data", "models", "capture", "reports")
+
+
+def bucket_name(project: str, environment: str, purpose: str, account: str, region: str) -> str:
+    """An environment bucket (``purpose`` in BUCKET_PURPOSES); at most 12+12+7+12+14+4 = 61 characters.
+
+    Named, not CDK-generated, for two reasons: serving accounts read model tarballs from the registry
+    environment's ``models`` bucket by name, and consumer stacks reference the buckets by literal ARN instead of
+    CloudFormation exports, so a data stack never gets stuck on an export another stack still imports.
+    """
+    if purpose not in BUCKET_PURPOSES:
+        raise ValueError(f"bucket purpose {purpose!r}; allowed: {', '.join(BUCKET_PURPOSES)}")
+    return f"{project}-{environment}-{purpose}-{account}-{region}"
+
+
 def artifact_bucket_name(project: str, environment: str, account: str, region: str) -> str:
     """The bucket holding pipeline artifacts and model tarballs; serving accounts read models from it."""
-    return f"{project}-{environment}-models-{account}-{region}"
+    return bucket_name(project, environment, "models", account, region)
 
 
 def key_alias_name(project: str, environment: str) -> str:

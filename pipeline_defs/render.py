@@ -8,13 +8,17 @@ settings)``. The cache key is the sha256 of the settings, the sagemaker version 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,11 +93,30 @@ def source_digest(root: Path = PIPELINE_DEFS_DIR) -> str:
     return digest.hexdigest()
 
 
+def builder_source_digest(builder: str | Builder) -> str:
+    """sha256 of the file that defines ``builder`` when it lives outside ``pipeline_defs/`` (a model's own module).
+
+    Found without importing the module, so a cache hit stays cheap; pipeline_defs/ is covered by source_digest.
+    """
+    module_name = builder.partition(":")[0] if isinstance(builder, str) else builder.__module__
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ImportError:
+        spec = None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise BuilderPathError(f"Pipeline builder {_builder_id(builder)!r}: cannot import module {module_name!r}.")
+    origin = Path(spec.origin).resolve()
+    if origin.is_relative_to(PIPELINE_DEFS_DIR.resolve()):
+        return ""
+    return hashlib.sha256(origin.read_bytes()).hexdigest()
+
+
 def cache_key(builder: str | Builder, settings: RenderSettings) -> str:
     """The content hash that names a rendered definition in the cache."""
     material = {
         "format": _RENDER_FORMAT,
         "builder": _builder_id(builder),
+        "builder_source": builder_source_digest(builder),
         "settings": settings.to_dict(),
         "sagemaker": sagemaker_version(),
         "sources": source_digest(),
@@ -150,15 +173,37 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _quiet_sdk() -> Iterator[None]:
+    """Keep the SDK's expected chatter out of synth output.
+
+    At import the SDK logs at INFO/DEBUG through the root logger, and ``definition()`` warns about fields it
+    pops on purpose (job names SageMaker sets per execution). None of it is actionable at synth; errors still
+    surface as exceptions.
+    """
+    # The SDK sets its loggers' levels while it is imported, inside this block, so a level set here first would
+    # be overwritten: disable records up to WARNING process-wide for the duration instead.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"sagemaker(\..*)?")
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def build_definition(builder: str | Builder, settings: RenderSettings) -> str:
     """Build the definition with an offline session (imports the sagemaker SDK)."""
-    from pipeline_defs.offline import offline_session, prepare_environment  # noqa: PLC0415 - keeps hits SDK-free
+    # Imported here, not at the top: a cache hit must not pay for the SDK.
+    from pipeline_defs.offline import offline_session, prepare_environment
 
-    # Before resolve_builder: a builder module may import sagemaker at module level.
-    prepare_environment(settings.region)
-    function = resolve_builder(builder) if isinstance(builder, str) else builder
-    session = offline_session(settings.region, default_bucket=Placeholders.ref(Placeholders.ARTIFACT_BUCKET))
-    return canonical_json(function(settings, session).definition())
+    with _quiet_sdk():
+        # Before resolve_builder: a builder module may import sagemaker at module level.
+        prepare_environment(settings.region)
+        function = resolve_builder(builder) if isinstance(builder, str) else builder
+        session = offline_session(settings.region, default_bucket=Placeholders.ref(Placeholders.ARTIFACT_BUCKET))
+        return canonical_json(function(settings, session).definition())
 
 
 def render_definition(

@@ -85,22 +85,27 @@ class DataStack(Stack):
             if lifecycle.infrequent_access_after_days
             else []
         )
-        self.data_bucket = secure_bucket("TrainingData", lifecycle_rules=tiering)
+
+        def name(purpose: str) -> str:
+            return naming.bucket_name(
+                config.project, environment.name, purpose, environment.account, environment.region
+            )
+
+        self.data_bucket_resource = secure_bucket("TrainingData", bucket_name=name("data"), lifecycle_rules=tiering)
         # Bucket notifications to EventBridge let new data start a retrain or a batch job.
-        data_cfn = self.data_bucket.node.default_child
+        data_cfn = self.data_bucket_resource.node.default_child
         assert isinstance(data_cfn, s3.CfnBucket)
         data_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
-        self.artifact_bucket = secure_bucket(
+        self.artifact_bucket_resource = secure_bucket(
             "Artifacts",
-            bucket_name=naming.artifact_bucket_name(
-                config.project, environment.name, environment.account, environment.region
-            ),
+            bucket_name=name("models"),
             lifecycle_rules=tiering,
         )
-        self.capture_bucket = secure_bucket(
+        self.capture_bucket_resource = secure_bucket(
             "DataCapture",
+            bucket_name=name("capture"),
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-captured-data",
@@ -108,8 +113,9 @@ class DataStack(Stack):
                 )
             ],
         )
-        self.monitoring_bucket = secure_bucket(
+        self.monitoring_bucket_resource = secure_bucket(
             "MonitoringReports",
+            bucket_name=name("reports"),
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-reports",
@@ -117,6 +123,13 @@ class DataStack(Stack):
                 )
             ],
         )
+
+        # What other stacks use: the same buckets by literal name and ARN (no CloudFormation exports, so this
+        # stack can always be updated), each knowing the key its objects are encrypted with.
+        self.data_bucket = self._shared(name("data"), "Data")
+        self.artifact_bucket = self._shared(name("models"), "Artifacts")
+        self.capture_bucket = self._shared(name("capture"), "Capture")
+        self.monitoring_bucket = self._shared(name("reports"), "Reports")
 
         self.topic = sns.Topic(
             self,
@@ -142,6 +155,11 @@ class DataStack(Stack):
         if consumer_accounts:
             self._let_consumers_pull_models(consumer_accounts)
 
+    def _shared(self, bucket_name: str, construct_id: str) -> s3.IBucket:
+        return s3.Bucket.from_bucket_attributes(
+            self, f"{construct_id}BucketByName", bucket_name=bucket_name, encryption_key=self.key
+        )
+
     def _allow_service_use_of_key(self) -> None:
         """CloudWatch alarms and EventBridge publish to the encrypted topic; they need the key for that."""
         self.key.add_to_resource_policy(
@@ -160,20 +178,20 @@ class DataStack(Stack):
     def _let_consumers_pull_models(self, accounts: tuple[str, ...]) -> None:
         """Serving accounts read model tarballs from the artifact bucket and decrypt them through S3 only."""
         principals = [iam.AccountPrincipal(account) for account in accounts]
-        self.artifact_bucket.add_to_resource_policy(
+        self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsReadModels",
                 principals=principals,
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifact_bucket.arn_for_objects("*")],
+                resources=[self.artifact_bucket_resource.arn_for_objects("*")],
             )
         )
-        self.artifact_bucket.add_to_resource_policy(
+        self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsListModels",
                 principals=principals,
                 actions=["s3:ListBucket"],
-                resources=[self.artifact_bucket.bucket_arn],
+                resources=[self.artifact_bucket_resource.bucket_arn],
             )
         )
         self.key.add_to_resource_policy(
