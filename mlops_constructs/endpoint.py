@@ -1,0 +1,528 @@
+"""Serving an approved model package: the model, real-time and serverless endpoints, and their rollback alarms.
+
+A new model version is an in-place update of the same endpoint: CloudFormation names the Model and the
+EndpointConfig (a new package replaces both, so names never collide), the Endpoint keeps its derived name and
+its variant ``AllTraffic``, and SageMaker shifts traffic blue/green, rolling back when an alarm fires.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Literal
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from mlops_config.platform import VpcSettings
+from mlops_config.serving import RealtimeSettings, RollbackAlarmSettings, ServerlessSettings
+
+VARIANT_NAME = "AllTraffic"
+"""The one production variant of every endpoint (a contract with monitoring and the smoke test)."""
+
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+
+# Instance families with NVMe instance storage: SageMaker encrypts that storage in hardware and rejects a
+# KmsKeyId (endpoint config) or VolumeKmsKeyId (transform job) for them. A "d" after the generation marks
+# local disks (m5d, c6id, r5d, g4dn, p3dn, p4d, p4de, ...); the others have them in every size.
+_LOCAL_STORAGE_SUFFIX = re.compile(r"^[a-z]+\d+[a-z]*d[a-z]*$")
+_LOCAL_STORAGE_FAMILIES = re.compile(r"^(g5|g6|g6e|p5|p5e|p5en|inf\d+|trn\d+n?)$")
+
+
+def supports_volume_kms(instance_type: str) -> bool:
+    """Whether SageMaker accepts a KMS key for the storage volume of ``instance_type`` (``ml.<family>.<size>``)."""
+    parts = instance_type.split(".")
+    if len(parts) != 3 or parts[0] != "ml":
+        raise ValueError(f"{instance_type!r} is not a SageMaker instance type; allowed: ml.<family>.<size>")
+    family = parts[1]
+    return not (_LOCAL_STORAGE_SUFFIX.match(family) or _LOCAL_STORAGE_FAMILIES.match(family))
+
+
+@cache
+def aws_image_registry(framework: str, region: str) -> str:
+    """The AWS account that hosts ``framework``'s ``sagemaker-<framework>`` inference images in ``region``.
+
+    Read from the SageMaker SDK's bundled image registry (what ``image_uris.retrieve`` reads), located without
+    importing the SDK: constructs stay fast and offline, and ECR pulls are scoped to one repository.
+    """
+    spec = find_spec("sagemaker")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the sagemaker SDK is not installed; it provides the image registry")
+    path = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config" / f"{framework}.json"
+    versions = json.loads(path.read_text(encoding="utf-8"))["inference"]["versions"]
+    accounts = {
+        str(version["registries"][region])
+        for version in versions.values()
+        # The legacy first-party "xgboost" image lives elsewhere; served packages use sagemaker-<framework>.
+        if region in version["registries"] and version["repository"] == f"sagemaker-{framework}"
+    }
+    if len(accounts) != 1:
+        raise ValueError(f"no single {framework} image account for region {region!r}: {sorted(accounts)}")
+    return accounts.pop()
+
+
+@dataclass(frozen=True)
+class ModelArtifactSource:
+    """Where the model tarballs of approved packages live: the registry environment's artifact bucket and key.
+
+    In the registry's own account the key is granted directly. From another account no key reference can cross,
+    so decryption is allowed for keys of the registry account that carry the registry key's alias, through S3 only.
+    """
+
+    bucket: s3.IBucket
+    key: kms.IKey | None = None
+    key_account: str | None = None
+    key_region: str | None = None
+    key_alias: str | None = None
+
+    def __post_init__(self) -> None:
+        """Exactly one way to reach the key: the key itself, or its account, region and alias."""
+        remote = (self.key_account, self.key_region, self.key_alias)
+        if (self.key is None) == (None in remote):
+            raise ValueError("ModelArtifactSource: give either key, or key_account, key_region and key_alias")
+
+    @property
+    def cross_account(self) -> bool:
+        """Whether the artifacts are read from another account (or region) than the reader's."""
+        return self.key is None
+
+    def wildcard_resources(self) -> tuple[str, ...]:
+        """The wildcard resources :meth:`grant_read` grants (objects of the bucket; in another account, its keys)."""
+        objects = self.bucket.arn_for_objects("*")
+        return (objects,) if self.key is not None else (objects, self._remote_keys())
+
+    def _remote_keys(self) -> str:
+        return Stack.of(self.bucket).format_arn(
+            service="kms", resource="key", resource_name="*", account=self.key_account, region=self.key_region
+        )
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` read model tarballs and decrypt them (and nothing else in the bucket's account)."""
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadModelArtifacts",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.bucket.arn_for_objects("*")],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(sid="ListModelArtifacts", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
+        )
+        if self.key is not None:
+            self.key.grant_decrypt(grantee)
+            return
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptModelArtifactsViaS3",
+                actions=["kms:Decrypt"],
+                resources=[self._remote_keys()],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": self.key_alias},
+                    "StringEquals": {"kms:ViaService": f"s3.{self.key_region}.amazonaws.com"},
+                },
+            )
+        )
+
+
+class ServedModel(Construct):
+    """A SageMaker Model made from a registered model package, with its own execution role.
+
+    The role may read the package's artifacts (``artifacts``), pull the AWS XGBoost image, write its logs and
+    describe ``model_package_arn``. ``network_isolation`` defaults to on (serverless endpoints reject it);
+    ``vpc`` defaults to none. CloudFormation names the model, so a new package replaces it without a collision.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_package_arn: str,
+        artifacts: ModelArtifactSource,
+        network_isolation: bool = True,
+        vpc: VpcSettings | None = None,
+        image_framework: str = "xgboost",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.model_package_arn = model_package_arn
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the containers of a served model",
+        )
+        artifacts.grant_read(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeServedPackage",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[model_package_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrAuthToken",
+                actions=["ecr:GetAuthorizationToken"],
+                # GetAuthorizationToken takes no resource: "*" is the only value IAM accepts.
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrPullServingImage",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[
+                    stack.format_arn(
+                        service="ecr",
+                        resource="repository",
+                        resource_name=f"sagemaker-{image_framework}",
+                        account=aws_image_registry(image_framework, stack.region),
+                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ContainerLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_groups, f"{log_groups}:log-stream:*"],
+            )
+        )
+        if vpc is not None:
+            # SageMaker attaches the model's ENIs in the VPC with the execution role's permissions.
+            self.role.add_managed_policy(
+                iam.ManagedPolicy(
+                    self,
+                    "VpcAccess",
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=[
+                                "ec2:CreateNetworkInterface",
+                                "ec2:CreateNetworkInterfacePermission",
+                                "ec2:DeleteNetworkInterface",
+                                "ec2:DeleteNetworkInterfacePermission",
+                                "ec2:DescribeNetworkInterfaces",
+                                "ec2:DescribeVpcs",
+                                "ec2:DescribeDhcpOptions",
+                                "ec2:DescribeSubnets",
+                                "ec2:DescribeSecurityGroups",
+                            ],
+                            resources=["*"],
+                        )
+                    ],
+                )
+            )
+        self.resource = sagemaker.CfnModel(
+            self,
+            "Resource",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn),
+            enable_network_isolation=network_isolation,
+            vpc_config=(
+                sagemaker.CfnModel.VpcConfigProperty(
+                    subnets=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)
+                )
+                if vpc is not None
+                else None
+            ),
+        )
+        # The model's role must exist with all its permissions before SageMaker validates the model.
+        self.resource.node.add_dependency(self.role)
+        self.model_name = self.resource.attr_model_name
+
+
+class _Endpoint(Construct):
+    """What both kinds of endpoint share: the named endpoint, its metrics and its rollback alarms."""
+
+    mode: Literal["realtime", "serverless"]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        model: ServedModel,
+        rollback: RollbackAlarmSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint_name = endpoint_name
+        self.variant_name = VARIANT_NAME
+        self.model = model
+        # Alarm dimensions use the derived name, not the endpoint's Ref: the endpoint refers to the alarms.
+        self.errors_5xx_alarm = self.metric_5xx_errors().create_alarm(
+            self,
+            "Rollback5xxErrors",
+            alarm_description=f"{endpoint_name}: 5XX errors; rolls back an endpoint update while it bakes",
+            threshold=rollback.errors_5xx_per_minute,
+            evaluation_periods=rollback.evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.latency_alarm = self.metric_model_latency_p99().create_alarm(
+            self,
+            "RollbackModelLatencyP99",
+            alarm_description=(
+                f"{endpoint_name}: p99 model latency above {rollback.latency_p99_ms} ms; rolls back an update"
+            ),
+            # ModelLatency is reported in microseconds.
+            threshold=rollback.latency_p99_ms * 1000,
+            evaluation_periods=rollback.evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.rollback_alarms: tuple[cloudwatch.Alarm, ...] = (self.errors_5xx_alarm, self.latency_alarm)
+
+    def metric(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration = Duration.minutes(1)
+    ) -> cloudwatch.Metric:
+        """A metric of this endpoint's variant in ``AWS/SageMaker``."""
+        return cloudwatch.Metric(
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            statistic=statistic,
+            period=period,
+        )
+
+    def metric_invocations(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Requests sent to the model (sum)."""
+        return self.metric("Invocations", period=period)
+
+    def metric_5xx_errors(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Requests the model failed with a 5XX (sum)."""
+        return self.metric("Invocation5XXErrors", period=period)
+
+    def metric_4xx_errors(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Requests rejected with a 4XX (sum)."""
+        return self.metric("Invocation4XXErrors", period=period)
+
+    def metric_model_latency_p99(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """p99 of the time the model took to respond, in microseconds."""
+        return self.metric("ModelLatency", statistic="p99", period=period)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` invoke this endpoint (and no other)."""
+        stack = Stack.of(self)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[
+                stack.format_arn(
+                    service="sagemaker",
+                    resource="endpoint",
+                    # SageMaker lower-cases endpoint names in ARNs.
+                    resource_name=self.endpoint_name.lower(),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+        )
+
+    def _rollback_configuration(self) -> sagemaker.CfnEndpoint.AutoRollbackConfigProperty:
+        return sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in self.rollback_alarms]
+        )
+
+
+class RealtimeEndpoint(_Endpoint):
+    """A real-time endpoint on instances: autoscaled, data-captured, encrypted, updated blue/green with rollback.
+
+    ``settings`` gives instance type and count, autoscaling, the capture sampling and the deployment strategy;
+    requests and responses are captured to ``capture_bucket`` under ``capture_prefix`` encrypted with ``key``,
+    which also encrypts the instance volume where the instance type has one (see ``supports_volume_kms``).
+    """
+
+    mode: Literal["realtime", "serverless"] = "realtime"
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        model: ServedModel,
+        settings: RealtimeSettings,
+        rollback: RollbackAlarmSettings,
+        key: kms.IKey,
+        capture_bucket: s3.IBucket,
+        capture_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id, endpoint_name=endpoint_name, model=model, rollback=rollback)
+        capture_prefix = capture_prefix.strip("/")
+        # SageMaker writes captured data with the model's execution role.
+        model.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteDataCapture",
+                actions=["s3:PutObject"],
+                resources=[capture_bucket.arn_for_objects(f"{capture_prefix}/*")],
+            )
+        )
+        key.grant(model.role, "kms:GenerateDataKey", "kms:Encrypt")
+
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=model.model_name,
+                    instance_type=settings.instance_type,
+                    initial_instance_count=settings.initial_instance_count,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            kms_key_id=key.key_arn if supports_volume_kms(settings.instance_type) else None,
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=True,
+                # The API takes whole percents; a configured fraction below 1% still samples something.
+                initial_sampling_percentage=max(1, round(settings.data_capture_percent)),
+                destination_s3_uri=capture_bucket.s3_url_for_object(capture_prefix),
+                kms_key_id=key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"]
+                ),
+            ),
+        )
+        # Captured data is written as soon as the endpoint serves: the grants must be in place first.
+        self.endpoint_config.node.add_dependency(model.role)
+
+        deployment = settings.deployment
+        routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=deployment.strategy.upper(),
+            wait_interval_in_seconds=deployment.wait_interval_seconds,
+            canary_size=(
+                sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=deployment.canary_percent)
+                if deployment.strategy == "canary"
+                else None
+            ),
+            linear_step_size=(
+                sagemaker.CfnEndpoint.CapacitySizeProperty(
+                    type="CAPACITY_PERCENT", value=deployment.linear_step_percent
+                )
+                if deployment.strategy == "linear"
+                else None
+            ),
+        )
+        self.resource = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=routing,
+                    termination_wait_in_seconds=deployment.termination_wait_seconds,
+                    maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
+                ),
+                auto_rollback_configuration=self._rollback_configuration(),
+            ),
+            # Keep the instance count auto scaling chose across model updates; apply capture changes.
+            retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")
+            ],
+        )
+
+        scaling = settings.autoscaling
+        self.scalable_target = appscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT_NAME}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+        )
+        self.scalable_target.node.add_dependency(self.resource)
+        self.scaling_policy = self.scalable_target.scale_to_track_metric(
+            "InvocationsPerInstance",
+            target_value=scaling.target_invocations_per_instance,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+        )
+
+
+class ServerlessEndpoint(_Endpoint):
+    """A serverless endpoint: memory and concurrency from ``settings``, optional provisioned concurrency.
+
+    Serverless endpoints support neither data capture, nor a KMS key for a volume, nor VPC or network
+    isolation, nor canary/linear traffic shifting (sizes are fractions of an instance fleet). Updates are
+    blue/green all at once with a baking period of ``settings.baking_seconds`` watched by the rollback alarms.
+    """
+
+    mode: Literal["realtime", "serverless"] = "serverless"
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        model: ServedModel,
+        settings: ServerlessSettings,
+        rollback: RollbackAlarmSettings,
+    ) -> None:
+        super().__init__(scope, construct_id, endpoint_name=endpoint_name, model=model, rollback=rollback)
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=model.model_name,
+                    initial_variant_weight=1.0,
+                    serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                        memory_size_in_mb=settings.memory_size_mb,
+                        max_concurrency=settings.max_concurrency,
+                        provisioned_concurrency=settings.provisioned_concurrency,
+                    ),
+                )
+            ],
+        )
+        self.endpoint_config.node.add_dependency(model.role)
+        self.resource = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                        type="ALL_AT_ONCE", wait_interval_in_seconds=settings.baking_seconds
+                    ),
+                ),
+                auto_rollback_configuration=self._rollback_configuration(),
+            ),
+        )
+
+    def metric_model_setup_time(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Cold-start time to launch compute for the model, in microseconds (average)."""
+        return self.metric("ModelSetupTime", statistic="Average", period=period)
+
+
+Endpoint = RealtimeEndpoint | ServerlessEndpoint
+"""Either kind of endpoint (both expose ``endpoint_name``, ``variant_name``, ``mode`` and the metrics)."""

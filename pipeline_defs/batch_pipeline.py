@@ -1,0 +1,161 @@
+"""The batch-inference pipeline: create a model from the served package, transform a prefix of the data bucket.
+
+``build_batch_pipeline`` is pure, like the training pipeline: settings and an offline session in, ``Pipeline`` out.
+Render it with ``pipeline_defs.batch_settings.render_batch_definition`` (which also restores this pipeline's own
+placeholders).
+
+Graph::
+
+    CreateServedModel (CreateModel from the model package, network isolated)
+        -> BatchTransform (CSV lines in, one probability per line out; encrypted; inputs captured)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The SDK needs a region at import: ``pipeline_defs.render`` calls
+# ``offline.prepare_environment`` before importing this module.
+from sagemaker.core.shapes import BatchDataCaptureConfig
+from sagemaker.core.transformer import Transformer
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import Properties
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.retry import (
+    SageMakerJobExceptionTypeEnum,
+    SageMakerJobStepRetryPolicy,
+    StepExceptionTypeEnum,
+    StepRetryPolicy,
+)
+from sagemaker.mlops.workflow.steps import ConfigurableRetryStep, StepTypeEnum, TransformStep
+
+from pipeline_defs.batch_settings import BatchPipelineSettings, BatchPlaceholders
+from pipeline_defs.settings import Placeholders
+
+# Step and parameter names are a contract with the triggers (schedule, new-data rule) and the tests.
+CREATE_MODEL_STEP = "CreateServedModel"
+TRANSFORM_STEP = "BatchTransform"
+INPUT_PARAMETER = "InputDataUri"
+TRIGGER_PARAMETER = "TriggerReason"
+
+
+class CreateModelFromPackageStep(ConfigurableRetryStep):  # type: ignore[misc]
+    """A ``Model`` step whose CreateModel request deploys a registered model package.
+
+    sagemaker 3.x only builds model steps from ``ModelBuilder``, which resolves a package through the
+    registry (network) at build time; the request itself is small and fixed, so it is written out here.
+    """
+
+    def __init__(self, name: str, *, request: dict[str, Any], retry_policies: list[Any], description: str) -> None:
+        super().__init__(name, StepTypeEnum.CREATE_MODEL, None, description, None, retry_policies)
+        self._request = request
+        self._properties = Properties(step_name=name, step=self, shape_name="DescribeModelOutput")
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The CreateModel request (the pipeline service names the model per execution)."""
+        return dict(self._request)
+
+    @property
+    def properties(self) -> Any:
+        """The DescribeModel response of the created model."""
+        return self._properties
+
+
+def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSession) -> Pipeline:
+    """Build the batch-inference pipeline for ``settings`` with an offline ``session``."""
+    role = Placeholders.execution_role_arn()
+    kms_key = Placeholders.ref(Placeholders.KMS_KEY_ARN)
+    input_data_uri = ParameterString(name=INPUT_PARAMETER, default_value=settings.input_uri)
+    trigger_reason = ParameterString(name=TRIGGER_PARAMETER, default_value=settings.default_trigger_reason)
+
+    step_retry = StepRetryPolicy(
+        exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
+        interval_seconds=settings.retry_interval_seconds,
+        backoff_rate=settings.retry_backoff_rate,
+        max_attempts=settings.retry_max_attempts,
+    )
+    job_retry = SageMakerJobStepRetryPolicy(
+        exception_types=[
+            SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+            SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+            SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
+        ],
+        interval_seconds=settings.retry_interval_seconds,
+        backoff_rate=settings.retry_backoff_rate,
+        max_attempts=settings.retry_max_attempts,
+    )
+
+    model_request: dict[str, Any] = {
+        "ExecutionRoleArn": role,
+        "PrimaryContainer": {"ModelPackageName": settings.model_package_arn},
+        # No network for the container: it reads its inputs through SageMaker, not by itself.
+        "EnableNetworkIsolation": True,
+    }
+    if settings.subnet_ids:
+        model_request["VpcConfig"] = {
+            "Subnets": list(settings.subnet_ids),
+            "SecurityGroupIds": list(settings.security_group_ids),
+        }
+    model_step = CreateModelFromPackageStep(
+        CREATE_MODEL_STEP,
+        request=model_request,
+        retry_policies=[step_retry],
+        description="Create a network-isolated model from the served model package.",
+    )
+
+    transformer = Transformer(
+        model_name=model_step.properties.ModelName,
+        instance_count=settings.instance_count,
+        instance_type=settings.instance_type,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        # Each execution writes under its own ID: runs never overwrite each other, no clock needed.
+        output_path=Join(
+            on="/",
+            values=[
+                "s3:/",
+                Placeholders.ref(Placeholders.DATA_BUCKET),
+                settings.output_prefix.rstrip("/"),
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+            ],
+        ),
+        output_kms_key=kms_key,
+        volume_kms_key=kms_key if settings.volume_kms else None,
+        max_payload=settings.max_payload_mb,
+        max_concurrent_transforms=settings.max_concurrent_transforms,
+        env={"TRIGGER_REASON": trigger_reason},
+        base_transform_job_name=f"{settings.pipeline_name[:40]}",
+        sagemaker_session=session,
+    )
+    transform_step = TransformStep(
+        name=TRANSFORM_STEP,
+        description="Score every CSV line under the input prefix; one probability per line.",
+        step_args=transformer.transform(
+            data=input_data_uri,
+            data_type="S3Prefix",
+            content_type="text/csv",
+            split_type="Line",
+            batch_data_capture_config=BatchDataCaptureConfig(
+                destination_s3_uri="s3://"
+                + Placeholders.ref(BatchPlaceholders.CAPTURE_BUCKET)
+                + "/"
+                + settings.capture_prefix.rstrip("/"),
+                kms_key_id=kms_key,
+                generate_inference_id=True,
+            ),
+        ),
+        retry_policies=[step_retry, job_retry],
+    )
+
+    return Pipeline(
+        name=settings.pipeline_name,
+        parameters=[input_data_uri, trigger_reason],
+        steps=[model_step, transform_step],
+        pipeline_experiment_config=None,
+        sagemaker_session=session,
+    )

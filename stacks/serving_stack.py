@@ -1,0 +1,270 @@
+"""Serving of one model in one environment: its endpoint (real-time or serverless) and/or its batch inference.
+
+Only created once a model package is approved for the environment (or pinned in the configuration). A new
+approved version changes the Model and EndpointConfig (replaced, CloudFormation-named) and updates the same
+endpoint in place, blue/green, with automatic rollback on the endpoint's alarms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from aws_cdk import ArnFormat, CfnElement, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_config import EnvironmentSettings, PlatformConfig
+from mlops_config.platform import ModelSettings
+from mlops_config.serving import overlapping
+from mlops_constructs import naming
+from mlops_constructs.batch import BatchInference
+from mlops_constructs.endpoint import (
+    Endpoint,
+    ModelArtifactSource,
+    RealtimeEndpoint,
+    ServedModel,
+    ServerlessEndpoint,
+    supports_volume_kms,
+)
+from mlops_constructs.nag import acknowledge
+from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
+from stacks.data_stack import DataStack
+
+
+class ServingStack(Stack):
+    """The endpoint (``endpoint``, or None) and batch inference (``batch_pipeline``, or None) of ``model``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        model: ModelSettings,
+        data: DataStack,
+        package_arn: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self._data = data
+        serving = model.in_environment(environment.name).serving
+        self.package_arn = package_arn
+        self.mode = serving.mode
+        artifacts = self._artifact_source(config, environment, data)
+
+        self.endpoint: Endpoint | None = None
+        if serving.mode != "none":
+            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+            served = ServedModel(
+                self,
+                "Model",
+                model_package_arn=package_arn,
+                artifacts=artifacts,
+                # Serverless endpoints support neither network isolation nor a VPC.
+                network_isolation=serving.mode == "realtime",
+                vpc=environment.vpc if serving.mode == "realtime" else None,
+            )
+            if serving.mode == "realtime":
+                self.endpoint = RealtimeEndpoint(
+                    self,
+                    "Endpoint",
+                    endpoint_name=endpoint_name,
+                    model=served,
+                    settings=serving.realtime,
+                    rollback=serving.rollback_alarms,
+                    key=data.key,
+                    capture_bucket=data.capture_bucket,
+                    capture_prefix=f"{model.name}/",
+                )
+                self._acknowledge(
+                    served,
+                    "The endpoint's data capture writes one object per sample under generated date-partitioned keys "
+                    "below this model's prefix of the capture bucket; only that prefix is granted.",
+                    [data.capture_bucket.arn_for_objects(f"{model.name}/*")],
+                )
+            else:
+                self.endpoint = ServerlessEndpoint(
+                    self,
+                    "Endpoint",
+                    endpoint_name=endpoint_name,
+                    model=served,
+                    settings=serving.serverless,
+                    rollback=serving.rollback_alarms,
+                )
+
+        self.batch_pipeline: BatchInference | None = None
+        batch = serving.batch
+        if batch.enabled:
+            input_prefix, output_prefix = batch.prefixes(model.name)
+            if overlapping(input_prefix, output_prefix):
+                raise ValueError(
+                    f"models[{model.name}].environments.{environment.name}.serving.batch: input prefix "
+                    f"{input_prefix!r} and output prefix {output_prefix!r} overlap; allowed: disjoint prefixes"
+                )
+            vpc = environment.vpc
+            settings = BatchPipelineSettings(
+                pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "batch"),
+                region=environment.region,
+                model_package_arn=package_arn,
+                input_prefix=input_prefix,
+                output_prefix=output_prefix,
+                capture_prefix=f"{model.name}/batch/",
+                instance_type=batch.instance_type,
+                instance_count=batch.instance_count,
+                volume_kms=supports_volume_kms(batch.instance_type),
+                subnet_ids=vpc.subnet_ids if vpc else (),
+                security_group_ids=vpc.security_group_ids if vpc else (),
+            )
+            self.batch_pipeline = BatchInference(
+                self,
+                "Batch",
+                pipeline_name=settings.pipeline_name,
+                definition_json=render_batch_definition(settings),
+                model_package_arn=package_arn,
+                artifacts=artifacts,
+                data_bucket=data.data_bucket,
+                capture_bucket=data.capture_bucket,
+                key=data.key,
+                input_prefix=input_prefix,
+                output_prefix=output_prefix,
+                capture_prefix=settings.capture_prefix,
+                schedule=batch.schedule,
+                run_on_new_data=batch.run_on_new_data,
+                in_vpc=vpc is not None,
+            )
+            self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix))
+
+    def _artifact_source(
+        self, config: PlatformConfig, environment: EnvironmentSettings, data: DataStack
+    ) -> ModelArtifactSource:
+        """The registry environment's artifact bucket and key: this environment's own, or read across accounts."""
+        registry = config.registry
+        if registry.name == environment.name:
+            return ModelArtifactSource(bucket=data.artifact_bucket, key=data.key)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self,
+            "RegistryArtifacts",
+            bucket_name=naming.artifact_bucket_name(config.project, registry.name, registry.account, registry.region),
+            account=registry.account,
+            region=registry.region,
+        )
+        return ModelArtifactSource(
+            bucket=bucket,
+            key_account=registry.account,
+            key_region=registry.region,
+            key_alias=naming.key_alias_name(config.project, registry.name),
+        )
+
+    # --- cdk-nag acknowledgements: each names the exact wildcard it accepts and why ---
+
+    def _acknowledge(self, scope: Construct, reason: str, resources: list[str]) -> None:
+        acknowledge(
+            scope, "AwsSolutions-IAM5", reason, applies_to=[f"Resource::{self._nag_finding(r)}" for r in resources]
+        )
+
+    def _acknowledge_common(self, scope: Construct, artifacts: ModelArtifactSource) -> None:
+        log_groups = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self._acknowledge(
+            scope,
+            "ecr:GetAuthorizationToken (and, in a VPC, the ec2 network-interface calls SageMaker makes for the "
+            "role) take no resource; SageMaker names log groups and streams per endpoint or job under /aws/sagemaker/.",
+            ["*", log_groups, f"{log_groups}:log-stream:*"],
+        )
+        self._acknowledge(
+            scope,
+            "Model tarballs are written per training run under generated keys of the registry environment's "
+            "artifact bucket; the role may only read objects of that bucket, and decrypt them only through S3 with "
+            "a key of the registry account that carries the registry key's alias (no key ARN crosses accounts).",
+            list(artifacts.wildcard_resources()),
+        )
+
+    def _acknowledge_model_role(self, served: ServedModel, artifacts: ModelArtifactSource) -> None:
+        self._acknowledge_common(served, artifacts)
+
+    def _acknowledge_batch(
+        self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str]
+    ) -> None:
+        self._acknowledge_common(batch, artifacts)
+        input_prefix, output_prefix = prefixes
+        data = self._data
+
+        def sagemaker_arn(resource: str, name: str) -> str:
+            return self.format_arn(
+                service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            )
+
+        self._acknowledge(
+            batch,
+            "Batch inputs are any files landing under the configured input prefix; transform outputs and batch "
+            "capture are written under generated per-execution keys of their prefixes; only these prefixes are granted.",
+            [
+                data.data_bucket.arn_for_objects(f"{input_prefix}*"),
+                data.data_bucket.arn_for_objects(f"{output_prefix}*"),
+                data.capture_bucket.arn_for_objects(f"{batch.capture_prefix}*"),
+            ],
+        )
+        self._acknowledge(
+            batch,
+            "The pipeline service names each model and transform job per execution; the role may create and "
+            "describe them in this account and region only. Triggers may start executions (generated IDs) of this "
+            "one pipeline only.",
+            [
+                sagemaker_arn("model", "*"),
+                sagemaker_arn("transform-job", "*"),
+                sagemaker_arn("pipeline", f"{batch.pipeline.pipeline_name.lower()}/execution/*"),
+            ],
+        )
+        acknowledge(
+            batch.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the batch schedule and the new-data rule.",
+        )
+
+    def _nag_finding(self, value: str) -> str:
+        """``value`` as cdk-nag prints it in a finding (its flattenCfnReference), weak cross-stack refs included."""
+        data = self._data
+        data_ids = {
+            data.resolve(data.get_logical_id(element))
+            for element in data.node.find_all()
+            if isinstance(element, CfnElement)
+        }
+
+        def visit(node: Any) -> str:
+            if isinstance(node, str):
+                return node.replace("${", "<").replace("}", ">")
+            if isinstance(node, dict) and ("Fn::GetAtt" in node or "Ref" in node):
+                target = node["Fn::GetAtt"][0] if "Fn::GetAtt" in node else node["Ref"]
+                if target in data_ids:
+                    return json.dumps(_weak_reference(data, node), separators=(",", ":"))
+                if "Fn::GetAtt" in node:
+                    return f"<{target}.{node['Fn::GetAtt'][1]}>"
+                return f"<{target}>"
+            if isinstance(node, dict) and "Fn::Join" in node:
+                delimiter, items = node["Fn::Join"]
+                return str(delimiter).join(visit(item) for item in items)
+            return json.dumps(node, separators=(",", ":"))
+
+        return visit(self.resolve(value))
+
+
+def _weak_reference(producer: Stack, reference: Any) -> dict[str, Any]:
+    """The ``Fn::GetStackOutput`` CDK writes for a weak cross-stack ``reference`` to ``producer``.
+
+    The app uses weak references (``@aws-cdk/core:defaultCrossStackReferences``): the producer publishes the value
+    as an output under ``Publish/Output<reference JSON>``, whose logical ID CDK derives as below.
+    """
+    output_id = "Output" + json.dumps(reference, separators=(",", ":"))
+    digest = hashlib.md5(f"Publish/{output_id}".encode(), usedforsecurity=False).hexdigest().upper()[:8]
+    logical_id = "Publish" + re.sub(r"[^A-Za-z0-9]", "", output_id) + digest
+    return {
+        "Fn::GetStackOutput": {"StackName": producer.stack_name, "Region": producer.region, "OutputName": logical_id}
+    }
