@@ -25,6 +25,9 @@ _EXCLUDED_PARTS = {"__pycache__"}
 # Upper-case string literals with an underscore (PIPELINE_NAME), or any name read through os.environ/getenv.
 _ENV_LITERAL = re.compile(r"""["']([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["']""")
 _ENV_READ = re.compile(r"""(?:environ(?:\.get)?\s*[\[(]|getenv\s*\()\s*["']([A-Z][A-Z0-9_]*)["']""")
+# An upper-case word in an import error may be a variable the handler misses or rejects ("FEATURES must be ...").
+_MENTIONED = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\b")
+_GUESS_RETRIES = 4
 _IMPORT_PROBE = (
     "import sys, time\n"
     "sys.path.insert(0, sys.argv[1])\n"
@@ -111,7 +114,7 @@ def guess_value(name: str) -> str:
         (("_CAP", "_COUNT", "_LIMIT", "_MAX", "_MIN"), "3"),
         (("_PERCENT", "_THRESHOLD"), "10"),
         (("_ENABLED", "_DISABLED"), "false"),
-        (("_JSON", "_NAMES", "_LIST"), "[]"),
+        (("_JSON", "_NAMES", "_LIST", "_SOURCES", "_IDS", "_ARNS"), "[]"),
     ]
     for markers, value in rules:
         if any(marker in name for marker in markers):
@@ -148,27 +151,76 @@ def handler_environment(folder: Path, synthesized: Mapping[str, Mapping[str, obj
     return env, "template" if from_template is not None else "guessed"
 
 
+def _import_seconds(folder: Path, env: Mapping[str, str]) -> tuple[float | None, str]:
+    """One import of ``folder``'s handler in a fresh interpreter: seconds, or ``None`` and the last error line."""
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, str(folder)],
+        cwd=folder,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or [f"exit code {result.returncode}"]
+        return None, lines[-1][:500]
+    return float(result.stdout.strip().splitlines()[-1]), ""
+
+
+def value_from_message(message: str) -> str | None:
+    """A value of the shape an error message asks for (``must be a JSON list``), or ``None``."""
+    lowered = message.lower()
+    shapes = [
+        (("json list", "list of", "array"), '["bench"]'),
+        (("json object", "mapping", "dict"), "{}"),
+        (("integer", "number"), "1"),
+        (("true or false", "boolean"), "false"),
+    ]
+    return next((value for markers, value in shapes if any(marker in lowered for marker in markers)), None)
+
+
+def _retry_environment(env: dict[str, str], guessed: set[str], error: str) -> bool:
+    """Adjust the guessed variables ``error`` names: add missing ones, reshape or drop bad ones; False: no change."""
+    changed = False
+    for name in sorted(set(_MENTIONED.findall(error))):
+        if name not in env:
+            env[name] = guess_value(name)
+            guessed.add(name)
+            changed = True
+        elif name in guessed:
+            shaped = value_from_message(error)
+            if shaped is not None and env[name] != shaped:
+                env[name] = shaped
+            else:  # most variables are optional: without it the handler uses its default
+                del env[name]
+                guessed.discard(name)
+            changed = True
+    return changed
+
+
 def measure_handler(
     handler: Path, base_env: Mapping[str, str], synthesized: Mapping[str, Mapping[str, object]], runs: int
 ) -> HandlerResult:
-    """Median import time of ``handler`` over ``runs`` fresh interpreters (after one untimed warm-up)."""
+    """Median import time of ``handler`` over ``runs`` fresh interpreters (after one untimed warm-up).
+
+    When the import fails, the guessed variables its error names are added, reshaped or dropped, and the import
+    retried (a few times); values from the synthesized template are kept as they are.
+    """
     folder = handler.parent
     env, source = handler_environment(folder, synthesized)
-    child_env = {**base_env, **env}
-    samples: list[float] = []
-    for attempt in range(runs + 1):
-        result = subprocess.run(
-            [sys.executable, "-c", _IMPORT_PROBE, str(folder)],
-            cwd=folder,
-            env=child_env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["exit code " + str(result.returncode)])[-1]
-            return HandlerResult(folder.name, asset_zip_bytes(folder), None, (), source, last[:500])
-        if attempt:  # the first run writes bytecode: Lambda's own cold start never benefits from a warmer disk
-            samples.append(float(result.stdout.strip().splitlines()[-1]) * 1000)
+    guessed = set(env) if source == "guessed" else set()
+    seconds, error = _import_seconds(folder, {**base_env, **env})  # also writes bytecode, as a deployment would
+    for _ in range(_GUESS_RETRIES):
+        if seconds is not None or not _retry_environment(env, guessed, error):
+            break
+        seconds, error = _import_seconds(folder, {**base_env, **env})
+    if seconds is None:
+        return HandlerResult(folder.name, asset_zip_bytes(folder), None, (), source, error)
+    samples = []
+    for _ in range(runs):
+        seconds, error = _import_seconds(folder, {**base_env, **env})
+        if seconds is None:
+            return HandlerResult(folder.name, asset_zip_bytes(folder), None, (), source, error)
+        samples.append(seconds * 1000)
     return HandlerResult(folder.name, asset_zip_bytes(folder), median(samples), tuple(samples), source)
