@@ -1,0 +1,272 @@
+"""The benchmark harness's pure parts: generated configurations, the slope arithmetic, targets and the report."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import gen_config, lambdas, report, stats
+from bench.run import parse_args, parse_pytest_counts
+from mlops_config import ConfigError, parse_config
+from mlops_config.approved import load_approved_models, served_package
+from tests.conftest import raw_default_config
+
+
+@pytest.mark.parametrize("count", [1, 10, 50])
+def test_generated_config_is_valid_with_n_cloned_models(count: int) -> None:
+    base = raw_default_config()
+    raw = gen_config.generate_config(base, count)
+    config = parse_config(raw, source=Path(f"platform-{count}.yaml"))
+    names = [model.name for model in config.models]
+    assert names == gen_config.model_names(count)
+    assert len(set(names)) == count
+    sample = base["models"][0]
+    for model in config.models:
+        # Each clone keeps the sample's per-environment serving, monitoring and retraining settings.
+        assert set(model.environments) == set(sample["environments"])
+        assert model.training_data_prefix == f"{model.name}/training/"
+        assert model.in_environment("prod").serving.mode == sample["environments"]["prod"]["serving"]["mode"]
+    assert config.tooling is not None and config.tooling.connection_arn is not None
+
+
+def test_generated_config_leaves_the_base_untouched_and_is_deterministic() -> None:
+    base = raw_default_config()
+    before = json.dumps(base, sort_keys=True)
+    first = gen_config.generate_config(base, 3)
+    assert json.dumps(base, sort_keys=True) == before
+    assert json.dumps(first, sort_keys=True) == json.dumps(gen_config.generate_config(base, 3), sort_keys=True)
+
+
+def test_clones_drop_the_samples_pinned_package() -> None:
+    base = raw_default_config()
+    pin = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
+    base["models"][0]["environments"]["prod"]["serving"]["model_package_arn"] = pin
+    config = parse_config(gen_config.generate_config(base, 2), source=Path("pinned.yaml"))
+    assert all(model.in_environment("prod").serving.model_package_arn is None for model in config.models)
+
+
+def test_without_cicd_the_connection_is_left_as_the_base_has_it() -> None:
+    base = raw_default_config()
+    base["tooling"].pop("connection_arn", None)
+    raw = gen_config.generate_config(base, 1, with_cicd=False)
+    assert "connection_arn" not in raw["tooling"]
+
+
+@pytest.mark.parametrize(("count", "first", "last"), [(1, "model-01", "model-01"), (100, "model-001", "model-100")])
+def test_model_names_are_zero_padded(count: int, first: str, last: str) -> None:
+    names = gen_config.model_names(count)
+    assert (names[0], names[-1]) == (first, last)
+    assert names == sorted(names)
+
+
+def test_zero_models_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        gen_config.model_names(0)
+
+
+def test_written_inputs_serve_every_model_in_every_environment(tmp_path: Path) -> None:
+    config_path, approved_path = gen_config.write_scale_inputs(10, tmp_path, base=raw_default_config())
+    from mlops_config import load_config
+
+    config = load_config(config_path)
+    # The app's own loader accepts the file: every ARN is a versioned package in the registry's account.
+    approved = load_approved_models(approved_path, config)
+    for env in config.environments:
+        for model in config.models:
+            arn = served_package(config, approved, env.name, model.name)
+            assert arn == (
+                f"arn:aws:sagemaker:{config.registry.region}:{config.registry.account}:"
+                f"model-package/{config.project}-{model.name}/1"
+            )
+    again = gen_config.write_scale_inputs(10, tmp_path / "again", base=raw_default_config())
+    assert again[0].read_bytes() == config_path.read_bytes()
+    assert again[1].read_bytes() == approved_path.read_bytes()
+
+
+def test_an_invalid_base_fails_before_anything_is_written(tmp_path: Path) -> None:
+    base = raw_default_config()
+    base["models"][0]["training"]["auc_threshold"] = 2
+    with pytest.raises(ConfigError, match=r"models\[0\]\.training\.auc_threshold"):
+        gen_config.write_scale_inputs(2, tmp_path / "out", base=base)
+    assert not (tmp_path / "out").exists()
+
+
+def test_least_squares_slope_of_exact_and_noisy_lines() -> None:
+    assert stats.least_squares_slope([(1, 10.0), (10, 14.5), (50, 34.5)]) == pytest.approx(0.5)
+    # Symmetric noise around y = 2x + 1 leaves the slope unchanged.
+    assert stats.least_squares_slope([(0, 1.5), (1, 2.5), (2, 5.5), (3, 6.5)]) == pytest.approx(1.8)
+    with pytest.raises(ValueError, match="two distinct"):
+        stats.least_squares_slope([(10, 1.0), (10, 2.0)])
+
+
+def test_linearity_is_last_segment_slope_over_first() -> None:
+    linear = [(50, 34.5), (1, 10.0), (10, 14.5)]  # unsorted on purpose
+    assert stats.segment_slopes(linear) == pytest.approx([0.5, 0.5])
+    assert stats.linearity(linear) == pytest.approx(1.0)
+    # 1->10 costs 0.5 s/model, 10->50 costs 1.5 s/model: three times superlinear.
+    assert stats.linearity([(1, 10.0), (10, 14.5), (50, 74.5)]) == pytest.approx(3.0)
+    assert stats.linearity([(1, 10.0), (10, 14.5)]) is None
+    assert stats.linearity([(1, 10.0), (10, 10.0), (50, 12.0)]) is None
+
+
+def test_median_of_samples() -> None:
+    assert stats.median([3.0, 1.0, 2.0]) == 2.0
+    assert stats.median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    with pytest.raises(ValueError, match="no samples"):
+        stats.median([])
+
+
+def _stack(path: str, resources: int, template_bytes: int, outputs: int = 1, parameters: int = 1) -> dict[str, Any]:
+    return report.stack_facts(path, resources, outputs, parameters, template_bytes)
+
+
+def _report(**overrides: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "generated_at": "2026-01-01T00:00:00+00:00",
+        "machine": {"cpu_model": "Test CPU", "cores": 2, "memory_gb": 8.0, "python": "3.11.7", "node": "v22"},
+        "options": {"runs": 5},
+        "synth": {
+            "floors": {"import_median_s": 1.0, "app_median_s": 4.0, "import_samples_s": [1.0], "app_samples_s": [4.0]},
+            "full": {"median_s": 6.0, "samples_s": [6.0], "cold_s": 9.0, "ratio_to_floor": 1.5, "stacks": []},
+            "breakdown": {"phases": {"imports": 1.0, "synth": 3.0}, "renders": 2, "render_cache_misses": 0},
+        },
+        "scale": {
+            "points": [
+                {"models": 1, "median_s": 6.0, "stacks": [_stack("dev/Data", 40, 90_000)]},
+                {
+                    "models": 50,
+                    "median_s": 30.0,
+                    "stacks": [_stack("dev/Data", 120, 300_000), _stack("dev/Model-07", 60, 520_000)],
+                },
+            ],
+            "seconds_per_model": 0.49,
+            "segment_slopes": [0.49],
+            "linearity": None,
+        },
+        "lambda": [
+            {"function": "a", "asset_bytes": 12_000, "import_ms": 80.0, "env_source": "template", "error": None},
+            {"function": "b", "asset_bytes": 9_000, "import_ms": None, "env_source": "guessed", "error": "Boom"},
+        ],
+        "tests": {"wall_s": 75.0, "counts": {"passed": 120, "failed": 2}, "exit_code": 1},
+    }
+    result.update(overrides)
+    return result
+
+
+def test_targets_are_judged_on_the_right_values() -> None:
+    targets = {t["key"]: t for t in report.evaluate_targets(_report())}
+    assert targets["synth_ratio"]["value"] == 1.5 and targets["synth_ratio"]["met"] is True
+    assert targets["seconds_per_model"]["met"] is True
+    # Judged at the largest model count only: 120 resources (met), 520 KB (missed).
+    assert targets["max_resources_at_scale"]["value"] == 120 and targets["max_resources_at_scale"]["met"] is True
+    assert targets["max_template_kb_at_scale"]["value"] == 520 and targets["max_template_kb_at_scale"]["met"] is False
+    # A handler that failed to import is not measured, not counted as fast.
+    assert targets["handler_import_ms"]["value"] == 80.0
+    assert targets["asset_kb"]["value"] == 12.0 and targets["asset_kb"]["met"] is True
+    assert targets["test_suite_s"]["met"] is False
+
+
+def test_targets_not_measured_are_none_not_met() -> None:
+    targets = report.evaluate_targets(_report(scale={}, tests=None, synth={}))
+    by_key = {t["key"]: t for t in targets}
+    for key in ("synth_ratio", "seconds_per_model", "max_resources_at_scale", "test_suite_s"):
+        assert by_key[key]["value"] is None and by_key[key]["met"] is None
+
+
+def test_stack_facts_name_the_cloudformation_limits_broken() -> None:
+    assert _stack("ok", 500, 1_000_000, outputs=200, parameters=200)["over_limits"] == []
+    assert _stack("big", 501, 1_000_001, outputs=201, parameters=201)["over_limits"] == [
+        "resources",
+        "template_bytes",
+        "outputs",
+        "parameters",
+    ]
+
+
+def test_markdown_report_states_every_verdict_plainly() -> None:
+    result = _report()
+    result["targets"] = report.evaluate_targets(result)
+    text = report.format_markdown(result)
+    assert text.startswith("# Benchmark results\n")
+    assert "Test CPU, 2 cores" in text
+    assert "| largest template at the largest model count | <= 500 KB | 520.00 | **missed** |" in text
+    assert "| full default synth / one-bucket app synth | <= 1.6 x | 1.50 | met |" in text
+    assert "| 50 | 30.00 |" in text and "520.0 (dev/Model-07)" in text
+    assert "| b | n/a | 9.0 | guessed | failed: Boom |" in text
+    assert "2 failed, 120 passed" in text
+    assert "no stack over any limit" in text
+
+
+def test_markdown_report_lists_stacks_over_limits() -> None:
+    result = _report()
+    result["scale"]["points"][1]["stacks"].append(_stack("prod/Huge", 600, 10_000))
+    assert "prod/Huge over ['resources']" in report.format_markdown(result)
+
+
+def test_pytest_summary_counts() -> None:
+    summary = "= 3 failed, 120 passed, 2 skipped, 1 error, 4 warnings in 41.20s ="
+    assert parse_pytest_counts(summary) == {"failed": 3, "passed": 120, "skipped": 2, "errors": 1}
+
+
+def test_quick_option_is_a_small_smoke_pass() -> None:
+    quick = parse_args(["--quick"])
+    assert (quick.runs, quick.scale_runs, quick.model_counts, quick.skip_tests) == (2, 1, [1, 3], True)
+    full = parse_args(["--runs", "3", "--models", "50,1,10"])
+    assert (full.runs, full.scale_runs, full.model_counts, full.skip_tests) == (3, 3, [1, 10, 50], False)
+    with pytest.raises(SystemExit):
+        parse_args(["--models", "1,ten"])
+
+
+def test_lambda_asset_size_excludes_bytecode_and_matches_a_real_zip(tmp_path: Path) -> None:
+    folder = tmp_path / "fn"
+    (folder / "__pycache__").mkdir(parents=True)
+    (folder / "handler.py").write_text("import logic\n" * 50)
+    (folder / "logic.py").write_text("VALUE = 1\n")
+    (folder / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0" * 50_000)
+    size = lambdas.asset_zip_bytes(folder)
+    archive = tmp_path / "fn.zip"
+    archive.write_bytes(b"")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for name in ("handler.py", "logic.py"):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            out.writestr(info, (folder / name).read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    assert size == archive.stat().st_size
+    assert size < 50_000
+
+
+def test_lambda_environment_comes_from_the_template_when_the_asset_matches(tmp_path: Path) -> None:
+    folder = tmp_path / "lambda" / "fn"
+    folder.mkdir(parents=True)
+    (folder / "handler.py").write_text('import os\nNAME = os.environ["PIPELINE_NAME"]\nREGION = os.getenv("REGION")\n')
+    asset = tmp_path / "out" / "asset.abc"
+    asset.mkdir(parents=True)
+    (asset / "handler.py").write_bytes((folder / "handler.py").read_bytes())
+    template = tmp_path / "out" / "Stack.template.json"
+    function = {
+        "Type": "AWS::Lambda::Function",
+        "Metadata": {"aws:asset:path": "asset.abc"},
+        "Properties": {"Environment": {"Variables": {"PIPELINE_NAME": "mlops-dev-x-training", "BUCKET": {"Ref": "B"}}}},
+    }
+    template.write_text(json.dumps({"Resources": {"Fn": function}}))
+    synthesized = lambdas.template_environments([template])
+    env, source = lambdas.handler_environment(folder, synthesized)
+    assert source == "template"
+    assert env == {"PIPELINE_NAME": "mlops-dev-x-training", "BUCKET": "bench-bucket", "REGION": "eu-west-1"}
+    guessed_env, guessed = lambdas.handler_environment(folder, {})
+    assert guessed == "guessed" and guessed_env["PIPELINE_NAME"] == "bench-name"
+
+
+@pytest.mark.parametrize(
+    ("message", "value"),
+    [
+        ("FEATURES must be a JSON list of feature names", '["bench"]'),
+        ("LIMIT='x' is invalid (expected an integer)", "1"),
+        ("something else went wrong", None),
+    ],
+)
+def test_import_errors_suggest_the_shape_of_a_value(message: str, value: str | None) -> None:
+    assert lambdas.value_from_message(message) == value
