@@ -86,8 +86,8 @@ class BatchInference(Construct):
             role=self.role,
             description=f"Batch inference with {model_package_arn}",
         )
-        # SageMaker validates the role when the pipeline is created and when it runs.
-        self.pipeline.resource.node.add_dependency(self.role)
+        # SageMaker validates the role's permissions when the pipeline is created and when it runs.
+        self.pipeline.resource.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -276,7 +276,7 @@ class BatchInference(Construct):
                 ),
             ),
         )
-        schedule.node.add_dependency(role)
+        schedule.node.add_dependency(role.node.find_child("DefaultPolicy"))
         return schedule
 
     def _add_new_data_rule(self, data_bucket: s3.IBucket, input_prefix: str) -> events.CfnRule:
@@ -318,7 +318,7 @@ class BatchInference(Construct):
                 )
             ],
         )
-        rule.node.add_dependency(role)
+        rule.node.add_dependency(role.node.find_child("DefaultPolicy"))
         self.dead_letter_queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="EventBridgeDeadLetters",

@@ -207,30 +207,31 @@ class ServedModel(Construct):
                 resources=[log_groups, f"{log_groups}:log-stream:*"],
             )
         )
+        self.policies: list[Construct] = [self.role.node.find_child("DefaultPolicy")]
         if vpc is not None:
             # SageMaker attaches the model's ENIs in the VPC with the execution role's permissions.
-            self.role.add_managed_policy(
-                iam.ManagedPolicy(
-                    self,
-                    "VpcAccess",
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=[
-                                "ec2:CreateNetworkInterface",
-                                "ec2:CreateNetworkInterfacePermission",
-                                "ec2:DeleteNetworkInterface",
-                                "ec2:DeleteNetworkInterfacePermission",
-                                "ec2:DescribeNetworkInterfaces",
-                                "ec2:DescribeVpcs",
-                                "ec2:DescribeDhcpOptions",
-                                "ec2:DescribeSubnets",
-                                "ec2:DescribeSecurityGroups",
-                            ],
-                            resources=["*"],
-                        )
-                    ],
-                )
+            vpc_policy = iam.ManagedPolicy(
+                self,
+                "VpcAccess",
+                statements=[
+                    iam.PolicyStatement(
+                        actions=[
+                            "ec2:CreateNetworkInterface",
+                            "ec2:CreateNetworkInterfacePermission",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:DeleteNetworkInterfacePermission",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DescribeVpcs",
+                            "ec2:DescribeDhcpOptions",
+                            "ec2:DescribeSubnets",
+                            "ec2:DescribeSecurityGroups",
+                        ],
+                        resources=["*"],
+                    )
+                ],
             )
+            self.role.add_managed_policy(vpc_policy)
+            self.policies.append(vpc_policy)
         self.resource = sagemaker.CfnModel(
             self,
             "Resource",
@@ -245,8 +246,9 @@ class ServedModel(Construct):
                 else None
             ),
         )
-        # The model's role must exist with all its permissions before SageMaker validates the model.
-        self.resource.node.add_dependency(self.role)
+        # The role's permissions must be in place before SageMaker validates the model (the role itself is
+        # already a dependency through its ARN).
+        self.resource.node.add_dependency(*self.policies)
         self.model_name = self.resource.attr_model_name
 
 
@@ -407,7 +409,7 @@ class RealtimeEndpoint(_Endpoint):
             ),
         )
         # Captured data is written as soon as the endpoint serves: the grants must be in place first.
-        self.endpoint_config.node.add_dependency(model.role)
+        self.endpoint_config.node.add_dependency(*model.policies)
 
         deployment = settings.deployment
         routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
@@ -503,7 +505,7 @@ class ServerlessEndpoint(_Endpoint):
                 )
             ],
         )
-        self.endpoint_config.node.add_dependency(model.role)
+        self.endpoint_config.node.add_dependency(*model.policies)
         self.resource = sagemaker.CfnEndpoint(
             self,
             "Resource",

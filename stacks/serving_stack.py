@@ -95,6 +95,7 @@ class ServingStack(Stack):
                     settings=serving.serverless,
                     rollback=serving.rollback_alarms,
                 )
+            self._acknowledge_common(served, artifacts)
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch
@@ -186,9 +187,6 @@ class ServingStack(Stack):
             "a key of the registry account that carries the registry key's alias (no key ARN crosses accounts).",
             list(artifacts.wildcard_resources()),
         )
-
-    def _acknowledge_model_role(self, served: ServedModel, artifacts: ModelArtifactSource) -> None:
-        self._acknowledge_common(served, artifacts)
 
     def _acknowledge_batch(
         self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str]
