@@ -22,7 +22,9 @@ GROUP = "mlops-breast-cancer"
 
 
 def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("resolve_approved_models", REPO / "scripts" / "resolve_approved_models.py")
+    spec = importlib.util.spec_from_file_location(
+        "resolve_approved_models", REPO / "scripts" / "resolve_approved_models.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
