@@ -107,16 +107,15 @@ class AlarmSource:
 def drift_alarm_kinds(config: PlatformConfig, model: ModelSettings, environment: str) -> tuple[str, ...]:
     """The alarm kinds (``naming.alarm_name``) that retrain ``model`` from ``environment``; empty if none.
 
-    Only an environment that serves and monitors the model has drift/quality alarms, and its own
-    ``retraining.on_drift`` decides whether they restart training.
+    Only an environment that serves and monitors the model has its drift and model-quality alarms (both backends
+    publish both, see ``mlops_constructs.alarms``), and its own ``retraining.on_drift`` decides whether they
+    restart training.
     """
+    config.environment(environment)  # KeyError for an unknown environment
     settings = model.in_environment(environment)
-    monitoring = settings.monitoring
-    if not settings.retraining.on_drift or settings.serving.mode == "none" or not monitoring.enabled:
+    if not settings.retraining.on_drift or settings.serving.mode == "none" or not settings.monitoring.enabled:
         return ()
-    config.environment(environment)  # KeyError for an unknown environment, before any name is derived
-    kinds = [(FEATURE_DRIFT, monitoring.data_quality), (MODEL_QUALITY, monitoring.model_quality)]
-    return tuple(kind for kind, enabled in kinds if enabled)
+    return (FEATURE_DRIFT, MODEL_QUALITY)
 
 
 def retrain_alarm_sources(config: PlatformConfig, model: ModelSettings, training_environment: str) -> list[AlarmSource]:
@@ -303,6 +302,7 @@ class RetrainOnDrift(Construct):
                 "LOG_LEVEL": "INFO",
             },
         )
+        self._depend_on_policy_only()
         # CDK's SQS grant for the on-failure destination uses the KMS wildcard actions on the one queue key.
         acknowledge(
             self.role,
@@ -366,6 +366,20 @@ class RetrainOnDrift(Construct):
         )
         for alarm in (self.dead_letter_alarm, self.errors_alarm):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def _depend_on_policy_only(self) -> None:
+        """Keep the function's DependsOn on its role policy and drop the one on the role itself.
+
+        The role is already a dependency through ``Fn::GetAtt``; CDK's extra DependsOn is what cfn-lint's W3005
+        reports. The policy dependency matters: the function must not run before it may start the pipeline.
+        """
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        policy_resource = policy.node.default_child
+        assert isinstance(policy_resource, iam.CfnPolicy)
+        function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy_resource)])
 
     def _rule(self, construct_id: str, description: str, pattern: events.EventPattern, retries: int) -> events.Rule:
         """A default-bus rule invoking the function; undeliverable events go to the DLQ."""

@@ -1,0 +1,376 @@
+"""Retraining triggers in the training stack: rules, schedule, DLQ, alarms, least privilege, gates.
+
+Two apps are built (dev only, synthesized once each so that cdk-nag runs): the shipped configuration, and a variant
+with every trigger switched off. The function's environment is also checked against the Lambda's own validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from mlops_config import parse_config
+from scripts.synth_report import ACK_METADATA, lint
+from tests.conftest import DEFAULT_CONFIG, REPO, build_app, raw_default_config
+
+MODEL = "breast-cancer"
+DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
+PIPELINE = "mlops-dev-breast-cancer-training"
+ALARMS = [
+    f"mlops-{env}-{MODEL}-{kind}" for env in ("dev", "staging", "prod") for kind in ("feature-drift", "model-quality")
+]
+
+
+def _build(raw: dict[str, Any], tmp: Path) -> tuple[Any, Template, Path]:
+    config = parse_config(raw, source=DEFAULT_CONFIG)
+    app, stages = build_app(config, environments=["dev"], outdir=tmp)
+    app.synth()  # cdk-nag runs here: any unacknowledged finding raises
+    stack = stages["dev"].training[MODEL]
+    return stack, Template.from_stack(stack), Path(stages["dev"].outdir) / stack.template_file
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Template, Path]:
+    return _build(raw_default_config(), tmp_path_factory.mktemp("retrain-shipped"))
+
+
+@pytest.fixture(scope="module")
+def template(shipped: tuple[Any, Template, Path]) -> Template:
+    return shipped[1]
+
+
+@pytest.fixture(scope="module")
+def switched_off(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    raw = copy.deepcopy(raw_default_config())
+    model = raw["models"][0]
+    for env in ("dev", "staging", "prod"):
+        model["environments"].setdefault(env, {})["retraining"] = {"on_drift": False, "new_data": {"enabled": False}}
+    return _build(raw, tmp_path_factory.mktemp("retrain-off"))[1]
+
+
+def _only(template: Template, resource_type: str, props: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    found = template.find_resources(resource_type, {"Properties": props} if props else None)
+    assert len(found) == 1, sorted(found)
+    return next(iter(found.items()))
+
+
+def _function(template: Template) -> tuple[str, dict[str, Any]]:
+    return _only(template, "AWS::Lambda::Function", {"Handler": "handler.lambda_handler"})
+
+
+def _rules_invoking_function(template: Template) -> dict[str, dict[str, Any]]:
+    function_id, _ = _function(template)
+    return {
+        logical_id: rule
+        for logical_id, rule in template.find_resources("AWS::Events::Rule").items()
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in rule["Properties"]["Targets"])
+    }
+
+
+def _rule(template: Template, source: str) -> dict[str, Any]:
+    rules = [
+        r for r in _rules_invoking_function(template).values() if r["Properties"]["EventPattern"]["source"] == [source]
+    ]
+    assert len(rules) == 1
+    return rules[0]["Properties"]
+
+
+def _policy_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _role_of(function: dict[str, Any]) -> str:
+    role_id: str = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_id
+
+
+# --- the function ---------------------------------------------------------------------------------------------
+
+
+def test_function_runs_arm64_python_with_the_public_powertools_layer(template: Template) -> None:
+    _, function = _function(template)
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] == 120
+    assert props["ReservedConcurrentExecutions"] == 1
+    # It waits for its policy (may start the pipeline) but not redundantly for the role it already references.
+    (depends_on,) = function["DependsOn"]
+    assert template.find_resources("AWS::IAM::Policy")[depends_on]["Properties"]["Roles"] == [
+        props["Role"]["Fn::GetAtt"][:1] and {"Ref": props["Role"]["Fn::GetAtt"][0]}
+    ]
+    # Stack.format_arn: the stack's region, and its partition (a literal, by the enablePartitionLiterals flag).
+    assert props["Layers"] == [
+        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"
+    ]
+
+
+def test_function_logs_to_its_own_log_group_with_the_environment_retention(template: Template) -> None:
+    _, function = _function(template)
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == 30  # dev's log_retention_days
+    assert log_group["DeletionPolicy"] == "Delete"  # dev: retain_data false
+
+
+def test_failed_async_invocations_retry_twice_then_go_to_the_encrypted_dlq(template: Template) -> None:
+    function_id, _ = _function(template)
+    queue_id, queue = _only(template, "AWS::SQS::Queue")
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 6 * 3600,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+        },
+    )
+    key = json.dumps(queue["Properties"]["KmsMasterKeyId"])
+    assert "DataKey" in key and "alias/aws/sqs" not in key
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (policy,) = template.find_resources("AWS::SQS::QueuePolicy").values()
+    denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [s["Condition"] for s in denies]
+
+
+def test_function_environment_passes_the_lambdas_own_validation(template: Template) -> None:
+    _, function = _function(template)
+    env = function["Properties"]["Environment"]["Variables"]
+    assert all(isinstance(value, str) for value in env.values()), "every variable must be a literal at synth"
+    assert env["PIPELINE_NAME"] == PIPELINE
+    assert (env["EXPECTED_ACCOUNT"], env["EXPECTED_REGION"]) == (DEV, "eu-west-1")
+    assert sorted(json.loads(env["ALARM_NAMES"])) == sorted(ALARMS)
+    assert json.loads(env["ALARM_SOURCES"]) == [f"{STAGING}:eu-west-1", f"{PROD}:eu-west-1"]
+    assert env["DATA_PREFIX"] == f"{MODEL}/training/"
+    assert (env["MIN_NEW_OBJECTS"], env["MIN_NEW_BYTES"], env["COOLDOWN_MINUTES"], env["DAILY_CAP"]) == (
+        "1",
+        "0",
+        "360",
+        "3",
+    )
+
+    retrain = _load_retrain()
+    settings = retrain.Settings.from_env(env)
+    assert settings.pipeline_name == PIPELINE
+    assert settings.alarm_sources == frozenset({(STAGING, "eu-west-1"), (PROD, "eu-west-1")})
+
+
+def _load_retrain() -> Any:
+    path = REPO / "lambda" / "retrain_trigger" / "retrain.py"
+    spec = importlib.util.spec_from_file_location("retrain_for_infra_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- least privilege ------------------------------------------------------------------------------------------
+
+
+def test_function_role_is_least_privilege(template: Template) -> None:
+    _, function = _function(template)
+    role_id = _role_of(function)
+    role = template.find_resources("AWS::IAM::Role")[role_id]
+    assert "ManagedPolicyArns" not in role["Properties"]  # an explicit log-group grant instead
+    statements = _policy_statements(template, role_id)
+    actions = [a for s in statements for a in _actions(s)]
+    assert "*" not in actions and not any(a.endswith(":*") for a in actions)
+    assert not any(a.startswith("iam:") for a in actions)
+    assert all(s["Resource"] != "*" for s in statements)
+
+    (start,) = [s for s in statements if "sagemaker:StartPipelineExecution" in _actions(s)]
+    assert sorted(_actions(start)) == ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"]
+    assert start["Resource"] == f"arn:aws:sagemaker:eu-west-1:{DEV}:pipeline/{PIPELINE}"
+
+    (listing,) = [s for s in statements if "s3:ListBucket" in _actions(s)]
+    assert _actions(listing) == ["s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{MODEL}/training/*"}}
+    assert "mlops-dev-data-" in json.dumps(listing["Resource"]) and "/*" not in json.dumps(listing["Resource"])
+
+    (send,) = [s for s in statements if "sqs:SendMessage" in _actions(s)]
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+    assert send["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    (logs_statement,) = [s for s in statements if any(a.startswith("logs:") for a in _actions(s))]
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert logs_statement["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+
+
+# --- triggers -------------------------------------------------------------------------------------------------
+
+
+def test_drift_rule_matches_exactly_the_models_alarms_entering_alarm(template: Template) -> None:
+    rule = _rule(template, "aws.cloudwatch")
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "account": [DEV, STAGING, PROD],
+        "detail": {"alarmName": ALARMS, "state": {"value": ["ALARM"]}},
+    }
+    assert rule["State"] == "ENABLED"
+
+
+def test_new_data_rule_matches_the_data_bucket_and_training_prefix(template: Template) -> None:
+    rule = _rule(template, "aws.s3")
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": f"{MODEL}/training/"}]}
+    (bucket,) = pattern["detail"]["bucket"]["name"]
+    assert bucket == f"mlops-dev-data-{DEV}-eu-west-1" or "mlops-dev-data" in json.dumps(bucket)
+
+
+def test_rule_targets_retry_and_dead_letter_to_the_queue(template: Template) -> None:
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+    rules = _rules_invoking_function(template)
+    assert len(rules) == 2
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 6 * 3600}
+    # EventBridge may send to the DLQ only for these rules.
+    (policy,) = template.find_resources("AWS::SQS::QueuePolicy").values()
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert {s["Principal"]["Service"] for s in allows} == {"events.amazonaws.com"}
+    sources = [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allows]
+    assert sorted(json.dumps(s) for s in sources) == sorted(
+        json.dumps({"Fn::GetAtt": [rule_id, "Arn"]}) for rule_id in rules
+    )
+
+
+def test_schedule_sends_the_scheduler_payload_with_context_attributes(template: Template) -> None:
+    function_id, _ = _function(template)
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+    _, schedule = _only(template, "AWS::Scheduler::Schedule")
+    props = schedule["Properties"]
+    assert props["Name"] == "mlops-dev-breast-cancer-retrain"
+    assert props["ScheduleExpression"] == "cron(0 3 ? * MON *)"
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert props["State"] == "ENABLED"
+    target = props["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 6 * 3600}
+    assert json.loads(target["Input"]) == {
+        "version": "0",
+        "id": "<aws.scheduler.execution-id>",
+        "source": "mlops.scheduler",
+        "detail-type": "Scheduled Retrain",
+        "account": DEV,
+        "region": "eu-west-1",
+        "time": "<aws.scheduler.scheduled-time>",
+        "resources": ["<aws.scheduler.schedule-arn>"],
+        "detail": {
+            "model": MODEL,
+            "environment": "dev",
+            "schedule": "mlops-dev-breast-cancer-retrain",
+            "attempt": "<aws.scheduler.attempt-number>",
+        },
+    }
+
+
+def test_schedule_role_may_only_invoke_this_function(template: Template) -> None:
+    function_id, _ = _function(template)
+    _, schedule = _only(template, "AWS::Scheduler::Schedule")
+    role_id = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = template.find_resources("AWS::IAM::Role")[role_id]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": DEV}}
+    statements = _policy_statements(template, role_id)
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert _actions(invoke) == ["lambda:InvokeFunction"]
+    function_arn = {"Fn::GetAtt": [function_id, "Arn"]}
+    assert invoke["Resource"] == [function_arn, {"Fn::Join": ["", [function_arn, ":*"]]}]
+    other = {a for s in statements for a in _actions(s)} - {"lambda:InvokeFunction"}
+    assert all(a.startswith(("sqs:", "kms:")) for a in other), other
+
+
+def test_serving_accounts_may_put_only_alarm_state_changes_on_the_default_bus(template: Template) -> None:
+    policies = template.find_resources("AWS::Events::EventBusPolicy")
+    assert len(policies) == 2
+    principals = set()
+    for policy in policies.values():
+        props = policy["Properties"]
+        assert props["EventBusName"] == "default"
+        statement = props["Statement"]
+        assert statement["Action"] == "events:PutEvents" and statement["Effect"] == "Allow"
+        assert statement["Condition"] == {
+            "StringEquals": {"events:source": "aws.cloudwatch", "events:detail-type": "CloudWatch Alarm State Change"}
+        }
+        principals.add(json.dumps(statement["Principal"]))
+    assert all(STAGING in p or PROD in p for p in principals) and len(principals) == 2
+
+
+# --- alarms ---------------------------------------------------------------------------------------------------
+
+
+def test_dead_letters_and_errors_alarm_to_the_environment_topic(template: Template) -> None:
+    function_id, _ = _function(template)
+    queue_id, _ = _only(template, "AWS::SQS::Queue")
+    _, dlq_alarm = _only(template, "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateNumberOfMessagesVisible"})
+    _, errors_alarm = _only(template, "AWS::CloudWatch::Alarm", {"MetricName": "Errors"})
+    assert dlq_alarm["Properties"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert errors_alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    for alarm in (dlq_alarm["Properties"], errors_alarm["Properties"]):
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Threshold"] == 0
+        assert alarm["TreatMissingData"] == "notBreaching"
+        (action,) = alarm["AlarmActions"]
+        assert "Notifications" in json.dumps(action) or "sns" in json.dumps(action)
+
+
+# --- configuration switches -----------------------------------------------------------------------------------
+
+
+def test_triggers_switched_off_in_config_produce_no_rule_schedule_or_bus_policy(switched_off: Template) -> None:
+    assert _rules_invoking_function(switched_off) == {}
+    assert switched_off.find_resources("AWS::Scheduler::Schedule") == {}
+    assert switched_off.find_resources("AWS::Events::EventBusPolicy") == {}
+    # The function, its DLQ and alarms stay: an operator can still invoke it by hand.
+    _, function = _function(switched_off)
+    assert json.loads(function["Properties"]["Environment"]["Variables"]["ALARM_NAMES"]) == []
+    assert len(switched_off.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"Namespace": "AWS/SQS"}})) == 1
+
+
+# --- gates ----------------------------------------------------------------------------------------------------
+
+
+def test_training_template_is_cfn_lint_clean(shipped: tuple[Any, Template, Path]) -> None:
+    assert lint([shipped[2]]) == []
+
+
+def test_retraining_acknowledges_only_specific_findings(shipped: tuple[Any, Template, Path]) -> None:
+    stack, template, template_path = shipped
+    function_id, _ = _function(template)
+    acknowledged: dict[str, str] = {}
+    for metadata_file in template_path.parent.rglob("*.metadata.json"):
+        for path, entries in json.loads(metadata_file.read_text(encoding="utf-8")).items():
+            if f"/{stack.node.id}/Retraining/" in path:
+                for entry in entries:
+                    if entry["type"] == ACK_METADATA:
+                        acknowledged.update(entry["data"])
+    assert set(acknowledged) == {
+        "AwsSolutions::AwsSolutions-SQS3",
+        "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+        f"AwsSolutions::AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+    }
+    assert all(len(reason) >= 40 for reason in acknowledged.values())
