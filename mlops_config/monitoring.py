@@ -45,6 +45,10 @@ class AlarmSettings(Settings):
         default=1, ge=1, description="Alarm when at least this many features drift."
     )
     min_model_quality: float = Field(default=0.85, gt=0, le=1, description="Alarm below this AUC on labelled data.")
+    monitoring_period_seconds: int = Field(
+        default=3600, ge=300, le=86400, description="Window of the drift and quality alarms: one monitoring run."
+    )
+    monitoring_evaluation_periods: int = Field(default=1, ge=1, le=24, description="Runs in a row before alarming.")
 
 
 class MonitoringSettings(Settings):

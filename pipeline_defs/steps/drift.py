@@ -68,9 +68,9 @@ def load_contract() -> ModuleType:
         here = str(Path(__file__).resolve().parent)
         if here not in sys.path:
             sys.path.insert(0, here)
-        import metric_contract
+        import metric_contract  # noqa: F401 - registers the module in sys.modules
 
-        return metric_contract
+        return sys.modules["metric_contract"]
     candidates = sorted(Path(folder).glob("*.py"))
     if len(candidates) != 1:
         raise DriftInputError(f"{CONTRACT_DIR_ENV}={folder} must hold exactly one .py, found {len(candidates)}")

@@ -1,0 +1,143 @@
+"""One CloudWatch dashboard per model and environment, built from the same metric definitions as the alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from mlops_constructs.alarms import ModelAlarms
+from mlops_constructs.metric_contract import ModelMetrics
+
+_WIDTH = 24
+_HALF = 12
+_HEIGHT = 6
+# A graph widget shows at most this many metrics; features beyond it go to further widgets.
+_METRICS_PER_GRAPH = 25
+
+
+class ModelDashboard(Construct):
+    """Invocations, errors, latency, drift per feature, quality and pipeline executions of one model.
+
+    ``dashboard_name`` is required so operators find it; the widgets take ``alarms``' metrics as they are, so
+    what the dashboard shows is what the alarms evaluate. ``features`` drive the per-feature drift widgets;
+    ``pipeline_names`` the execution widget. No account or region appears: widgets default to the stack's.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        metrics: ModelMetrics,
+        alarms: ModelAlarms,
+        mode: Literal["realtime", "serverless"],
+        features: Sequence[str],
+        pipeline_names: Sequence[str],
+        monitoring_period: Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        specs = {spec.construct_id: spec for spec in alarms.specs}
+        endpoint_period = specs["Endpoint5xxErrors"].metric
+        assert isinstance(endpoint_period, cloudwatch.Metric)
+        period = endpoint_period.period
+
+        def alarm_widget(alarm_id: str, title: str, width: int = _HALF) -> cloudwatch.AlarmWidget:
+            return cloudwatch.AlarmWidget(alarm=alarms.alarms[alarm_id], title=title, width=width, height=_HEIGHT)
+
+        traffic = [
+            cloudwatch.GraphWidget(
+                title="Invocations",
+                left=[metrics.endpoint_metric("Invocations", statistic="Sum", period=period)],
+                width=_HALF,
+                height=_HEIGHT,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors",
+                left=[
+                    specs["Endpoint5xxErrors"].metric,
+                    metrics.endpoint_metric("Invocation4XXErrors", statistic="Sum", period=period),
+                ],
+                right=[specs["EndpointInvocationErrorRate"].metric],
+                width=_HALF,
+                height=_HEIGHT,
+            ),
+        ]
+        latency: list[cloudwatch.IWidget] = [alarm_widget("EndpointModelLatencyP99", "Model latency p99 (us)")]
+        if mode == "serverless":
+            latency.append(alarm_widget("EndpointModelSetupTime", "Serverless model setup time (us)"))
+        else:
+            latency.append(alarm_widget("EndpointInvocationErrorRate", "Invocation error rate (%)"))
+        drift: list[cloudwatch.IWidget] = [
+            alarm_widget("FeatureDrift", "Drifted features"),
+            cloudwatch.GraphWidget(
+                title="Captured records analysed",
+                left=[metrics.captured_records(monitoring_period)],
+                width=_HALF,
+                height=_HEIGHT,
+            ),
+        ]
+        per_feature: list[cloudwatch.IWidget] = []
+        for start in range(0, len(features), _METRICS_PER_GRAPH):
+            chunk = list(features[start : start + _METRICS_PER_GRAPH])
+            suffix = f" ({start + 1}-{start + len(chunk)})" if len(features) > _METRICS_PER_GRAPH else ""
+            per_feature.append(
+                cloudwatch.GraphWidget(
+                    title=f"Drift score per feature{suffix}",
+                    left=[metrics.feature_drift_score(name, monitoring_period) for name in chunk],
+                    width=_HALF,
+                    height=_HEIGHT,
+                )
+            )
+            per_feature.append(
+                cloudwatch.GraphWidget(
+                    title=f"Drifted (1) per feature{suffix}",
+                    left=[metrics.feature_drift(name, monitoring_period) for name in chunk],
+                    width=_HALF,
+                    height=_HEIGHT,
+                    stacked=True,
+                )
+            )
+        quality: list[cloudwatch.IWidget] = [
+            alarm_widget("ModelQuality", "Model AUC on labelled traffic"),
+            cloudwatch.GraphWidget(
+                title="Accuracy and F1",
+                left=[metrics.model_accuracy(monitoring_period), metrics.model_f1(monitoring_period)],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                width=_HALF,
+                height=_HEIGHT,
+            ),
+        ]
+        pipelines = cloudwatch.GraphWidget(
+            title="Pipeline executions",
+            left=[
+                metrics.pipeline_metric(name, kind, monitoring_period)
+                for name in pipeline_names
+                for kind in ("ExecutionSucceeded", "ExecutionFailed")
+            ],
+            width=_WIDTH,
+            height=_HEIGHT,
+        )
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=dashboard_name,
+            default_interval=Duration.days(1),
+            widgets=[
+                [
+                    cloudwatch.TextWidget(
+                        markdown=f"# {dashboard_name}\nEndpoint `{metrics.endpoint_name}`", width=_WIDTH, height=2
+                    )
+                ],
+                traffic,
+                latency,
+                drift,
+                *[per_feature[i : i + 2] for i in range(0, len(per_feature), 2)],
+                quality,
+                [pipelines],
+            ],
+        )

@@ -1,0 +1,549 @@
+"""SageMaker Model Monitor schedules of one real-time endpoint: data quality, model quality, bias, explainability.
+
+Each enabled kind is a job definition plus an ``AWS::SageMaker::MonitoringSchedule``. Baselines are inputs
+(S3 URIs, see :class:`MonitorBaselines`): synth never asks AWS for them. Outputs and volumes are encrypted with
+the environment key, jobs are network-isolated where the container allows it and run in the VPC if one is given,
+and every job publishes Model Monitor's own CloudWatch metrics; the metric *contract* comes from the bridge
+Lambda reading the jobs' output files (``lambda/monitor_bridge``).
+
+Model Monitor was closed to new AWS accounts in 2026; the ``open`` backend (``drift_monitor.py``) replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from mlops_constructs.metric_contract import grant_put_metric_data
+
+MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
+MONITOR_KINDS: tuple[MonitorKind, ...] = ("data-quality", "model-quality", "bias", "explainability")
+# Short suffixes keep schedule names within 63 characters (endpoint names are at most 50).
+SCHEDULE_SUFFIX: dict[MonitorKind, str] = {
+    "data-quality": "data",
+    "model-quality": "quality",
+    "bias": "bias",
+    "explainability": "explain",
+}
+
+# Image registries per region, from the sagemaker SDK's bundled image_uri_config (model-monitor.json and
+# clarify.json, versions "" and "1.0"). A test checks this table against the installed SDK, so synth needs
+# neither the SDK import (~2 s) nor the network.
+MODEL_MONITOR_REGISTRIES: dict[str, str] = {
+    "af-south-1": "875698925577",
+    "ap-east-1": "001633400207",
+    "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524",
+    "ap-northeast-3": "990339680094",
+    "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676",
+    "ap-southeast-2": "563025443158",
+    "ap-southeast-3": "669540362728",
+    "ca-central-1": "536280801234",
+    "eu-central-1": "048819808253",
+    "eu-central-2": "590183933784",
+    "eu-north-1": "895015795356",
+    "eu-south-1": "933208885752",
+    "eu-south-2": "437450045455",
+    "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468",
+    "eu-west-3": "680080141114",
+    "il-central-1": "843974653677",
+    "me-central-1": "588750061953",
+    "me-south-1": "607024016150",
+    "sa-east-1": "539772159869",
+    "us-east-1": "156813124566",
+    "us-east-2": "777275614652",
+    "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+CLARIFY_REGISTRIES: dict[str, str] = {
+    "af-south-1": "811711786498",
+    "ap-east-1": "098760798382",
+    "ap-northeast-1": "377024640650",
+    "ap-northeast-2": "263625296855",
+    "ap-northeast-3": "912233562940",
+    "ap-south-1": "452307495513",
+    "ap-southeast-1": "834264404009",
+    "ap-southeast-2": "007051062584",
+    "ap-southeast-3": "705930551576",
+    "ca-central-1": "675030665977",
+    "eu-central-1": "017069133835",
+    "eu-central-2": "730335477804",
+    "eu-north-1": "763603941244",
+    "eu-south-1": "638885417683",
+    "eu-west-1": "131013547314",
+    "eu-west-2": "440796970383",
+    "eu-west-3": "341593696636",
+    "me-south-1": "835444307964",
+    "sa-east-1": "520018980103",
+    "us-east-1": "205585389593",
+    "us-east-2": "211330385671",
+    "us-west-1": "740489534195",
+    "us-west-2": "306415355426",
+}
+
+
+def _struct(value: Any) -> Any:
+    """A nested props dict with snake_case keys as the camelCase struct jsii expects (tokens pass through)."""
+    if isinstance(value, dict):
+        return {
+            re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): _struct(item)
+            for key, item in value.items()
+            if item is not None
+        }
+    if isinstance(value, list):
+        return [_struct(item) for item in value]
+    return value
+
+
+MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
+CLARIFY_REPOSITORY = "sagemaker-clarify-processing:1.0"
+
+
+def model_monitor_image_uri(region: str) -> str:
+    """The Model Monitor analyzer image of ``region``; ``ValueError`` where SageMaker offers none."""
+    return _image(MODEL_MONITOR_REGISTRIES, MODEL_MONITOR_REPOSITORY, region, "Model Monitor")
+
+
+def clarify_image_uri(region: str) -> str:
+    """The SageMaker Clarify processing image of ``region``; ``ValueError`` where SageMaker offers none."""
+    return _image(CLARIFY_REGISTRIES, CLARIFY_REPOSITORY, region, "Clarify")
+
+
+def _image(registries: dict[str, str], repository: str, region: str, what: str) -> str:
+    account = registries.get(region)
+    if account is None:
+        raise ValueError(f"{what} has no image in {region}; allowed regions: {', '.join(sorted(registries))}")
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{repository}"
+
+
+@dataclass(frozen=True)
+class MonitorBaselines:
+    """S3 URIs of the baselines the schedules compare against (``None``: that kind cannot run).
+
+    The training pipeline attaches data-quality statistics/constraints and model-quality constraints to each
+    model package (DriftCheckBaselines); bias and explainability need a Clarify analysis config and constraints
+    of their own. These are inputs: the stack derives them from the environment's baseline prefix.
+    """
+
+    data_statistics_uri: str | None = None
+    data_constraints_uri: str | None = None
+    model_quality_constraints_uri: str | None = None
+    bias_config_uri: str | None = None
+    bias_constraints_uri: str | None = None
+    explainability_config_uri: str | None = None
+    explainability_constraints_uri: str | None = None
+
+
+class ModelMonitorSchedules(Construct):
+    """Model Monitor job definitions and hourly/daily schedules on one real-time endpoint.
+
+    ``kinds`` picks the monitors (default all four); each needs its baselines in ``baselines`` or synth fails with
+    the missing one named. ``ground_truth_uri`` is required for model quality and bias. Reports go to
+    ``output_bucket`` under ``<output_prefix><kind>/``. ``subnet_ids``/``security_group_ids``: run in that VPC
+    (default: none). Network isolation is on except for explainability, whose Clarify job must call a shadow
+    endpoint to compute SHAP values.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        schedule_expression: str,
+        baselines: MonitorBaselines,
+        capture_bucket: s3.IBucket,
+        baseline_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        output_prefix: str,
+        key: kms.IKey,
+        ground_truth_uri: str | None = None,
+        kinds: Sequence[MonitorKind] = MONITOR_KINDS,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        volume_size_gb: int = 20,
+        max_runtime_seconds: int = 3600,
+        subnet_ids: Sequence[str] = (),
+        security_group_ids: Sequence[str] = (),
+        probability_threshold: float = 0.5,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        region = stack.region
+        self.endpoint_name = endpoint_name
+        self.output_bucket = output_bucket
+        self.output_prefix = output_prefix
+        self._missing_inputs(kinds, baselines, ground_truth_uri)
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the Model Monitor jobs of {endpoint_name}",
+        )
+        capture_bucket.grant_read(self.role)
+        baseline_bucket.grant_read(self.role)
+        output_bucket.grant_read_write(self.role)
+        key.grant_encrypt_decrypt(self.role)
+        self._grant_job_basics(stack, kinds)
+
+        cluster = {
+            "instance_count": instance_count,
+            "instance_type": instance_type,
+            "volume_size_in_gb": volume_size_gb,
+            "volume_kms_key_id": key.key_arn,
+        }
+        resources = {"cluster_config": cluster}
+        stopping = {"max_runtime_in_seconds": max_runtime_seconds}
+        vpc = {"subnets": list(subnet_ids), "security_group_ids": list(security_group_ids)} if subnet_ids else None
+
+        def network(isolated: bool) -> dict[str, object]:
+            return {
+                "enable_inter_container_traffic_encryption": True,
+                "enable_network_isolation": isolated,
+                "vpc_config": vpc,
+            }
+
+        def output(kind: MonitorKind) -> dict[str, object]:
+            return {
+                "kms_key_id": key.key_arn,
+                "monitoring_outputs": [
+                    {
+                        "s3_output": {
+                            "local_path": "/opt/ml/processing/output",
+                            "s3_uri": output_bucket.s3_url_for_object(f"{output_prefix}{kind}"),
+                            "s3_upload_mode": "EndOfJob",
+                        }
+                    }
+                ],
+            }
+
+        def endpoint_input(*, with_probability: bool) -> dict[str, object]:
+            value: dict[str, object] = {
+                "endpoint_name": endpoint_name,
+                "local_path": "/opt/ml/processing/input/endpoint",
+                "s3_data_distribution_type": "FullyReplicated",
+                "s3_input_mode": "File",
+            }
+            if with_probability:
+                # The built-in XGBoost binary:logistic output is one probability per CSV line: column 0.
+                value["probability_attribute"] = "0"
+                value["probability_threshold_attribute"] = probability_threshold
+            return value
+
+        # Model Monitor publishes its own CloudWatch metrics only with this variable set (the SDK's
+        # enable_cloudwatch_metrics=True does the same).
+        publish_metrics = {"publish_cloudwatch_metrics": "Enabled"}
+        mm_image = model_monitor_image_uri(region)
+        common = {
+            "role_arn": self.role.role_arn,
+            "job_resources": resources,
+            "stopping_condition": stopping,
+        }
+        self.job_definitions: dict[MonitorKind, Any] = {}
+
+        def make(cfn_class: Any, construct_id: str, **props: Any) -> Any:
+            return cfn_class(self, construct_id, **{name: _struct(value) for name, value in props.items()})
+
+        if "data-quality" in kinds:
+            self.job_definitions["data-quality"] = make(
+                sagemaker.CfnDataQualityJobDefinition,
+                "DataQualityJob",
+                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['data-quality']}",
+                data_quality_app_specification={"image_uri": mm_image, "environment": publish_metrics},
+                data_quality_baseline_config={
+                    "constraints_resource": {"s3_uri": baselines.data_constraints_uri},
+                    "statistics_resource": {"s3_uri": baselines.data_statistics_uri},
+                },
+                data_quality_job_input={"endpoint_input": endpoint_input(with_probability=False)},
+                data_quality_job_output_config=output("data-quality"),
+                network_config=network(True),
+                **common,
+            )
+        if "model-quality" in kinds:
+            self.job_definitions["model-quality"] = make(
+                sagemaker.CfnModelQualityJobDefinition,
+                "ModelQualityJob",
+                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['model-quality']}",
+                model_quality_app_specification={
+                    "image_uri": mm_image,
+                    "problem_type": "BinaryClassification",
+                    "environment": publish_metrics,
+                },
+                model_quality_baseline_config={
+                    "constraints_resource": {"s3_uri": baselines.model_quality_constraints_uri}
+                },
+                model_quality_job_input={
+                    "endpoint_input": endpoint_input(with_probability=True),
+                    "ground_truth_s3_input": {"s3_uri": ground_truth_uri},
+                },
+                model_quality_job_output_config=output("model-quality"),
+                network_config=network(True),
+                **common,
+            )
+        if "bias" in kinds:
+            self.job_definitions["bias"] = make(
+                sagemaker.CfnModelBiasJobDefinition,
+                "BiasJob",
+                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['bias']}",
+                model_bias_app_specification={
+                    "config_uri": baselines.bias_config_uri,
+                    "image_uri": clarify_image_uri(region),
+                    "environment": publish_metrics,
+                },
+                model_bias_baseline_config={"constraints_resource": {"s3_uri": baselines.bias_constraints_uri}},
+                model_bias_job_input={
+                    "endpoint_input": endpoint_input(with_probability=True),
+                    "ground_truth_s3_input": {"s3_uri": ground_truth_uri},
+                },
+                model_bias_job_output_config=output("bias"),
+                # Post-training bias is computed from captured predictions and labels: no endpoint call.
+                network_config=network(True),
+                **common,
+            )
+        if "explainability" in kinds:
+            self.job_definitions["explainability"] = make(
+                sagemaker.CfnModelExplainabilityJobDefinition,
+                "ExplainabilityJob",
+                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['explainability']}",
+                model_explainability_app_specification={
+                    "config_uri": baselines.explainability_config_uri,
+                    "image_uri": clarify_image_uri(region),
+                    "environment": publish_metrics,
+                },
+                model_explainability_baseline_config={
+                    "constraints_resource": {"s3_uri": baselines.explainability_constraints_uri}
+                },
+                model_explainability_job_input={"endpoint_input": endpoint_input(with_probability=False)},
+                model_explainability_job_output_config=output("explainability"),
+                # SHAP needs model predictions on perturbed records: Clarify calls a shadow endpoint, which an
+                # isolated container cannot reach. Still in the VPC when one is given.
+                network_config=network(False),
+                **common,
+            )
+
+        self.schedules: dict[MonitorKind, sagemaker.CfnMonitoringSchedule] = {}
+        self.schedule_names: list[str] = []
+        monitoring_types: dict[MonitorKind, str] = {
+            "data-quality": "DataQuality",
+            "model-quality": "ModelQuality",
+            "bias": "ModelBias",
+            "explainability": "ModelExplainability",
+        }
+        for kind, definition in self.job_definitions.items():
+            name = f"{endpoint_name}-{SCHEDULE_SUFFIX[kind]}"
+            schedule = sagemaker.CfnMonitoringSchedule(
+                self,
+                f"{monitoring_types[kind]}Schedule",
+                monitoring_schedule_name=name,
+                endpoint_name=endpoint_name,
+                monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                    monitoring_job_definition_name=name,
+                    monitoring_type=monitoring_types[kind],
+                    schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
+                        schedule_expression=schedule_expression
+                    ),
+                ),
+            )
+            # The definition is referred to by name (its Ref is the ARN): order them explicitly.
+            schedule.node.add_dependency(definition)
+            policy = self.role.node.try_find_child("DefaultPolicy")
+            if policy is not None:
+                schedule.node.add_dependency(policy)
+            self.schedules[kind] = schedule
+            self.schedule_names.append(name)
+
+    @staticmethod
+    def _missing_inputs(
+        kinds: Sequence[MonitorKind], baselines: MonitorBaselines, ground_truth_uri: str | None
+    ) -> None:
+        needs: dict[MonitorKind, tuple[str, ...]] = {
+            "data-quality": ("data_statistics_uri", "data_constraints_uri"),
+            "model-quality": ("model_quality_constraints_uri",),
+            "bias": ("bias_config_uri", "bias_constraints_uri"),
+            "explainability": ("explainability_config_uri", "explainability_constraints_uri"),
+        }
+        missing = [
+            f"{kind}: baselines.{field}" for kind in kinds for field in needs[kind] if not getattr(baselines, field)
+        ]
+        missing += [
+            f"{kind}: ground_truth_uri" for kind in kinds if kind in ("model-quality", "bias") and not ground_truth_uri
+        ]
+        if missing:
+            raise ValueError(f"ModelMonitorSchedules: missing inputs: {', '.join(missing)}")
+
+    def _grant_job_basics(self, stack: Stack, kinds: Sequence[MonitorKind]) -> None:
+        """Logs, image pulls, and (explainability only) the shadow endpoint Clarify manages."""
+        log_group = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/ProcessingJobs",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_group, f"{log_group}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EcrAuthToken", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrPullAwsImages",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                # The Model Monitor and Clarify images live in AWS-owned accounts that vary by region.
+                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"],
+            )
+        )
+        if "explainability" in kinds:
+
+            def arn(resource: str, name: str) -> str:
+                return stack.format_arn(
+                    service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+                )
+
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ClarifyShadowEndpoint",
+                    actions=[
+                        "sagemaker:DescribeEndpoint",
+                        "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:DescribeModel",
+                        "sagemaker:CreateEndpointConfig",
+                        "sagemaker:CreateEndpoint",
+                        "sagemaker:DeleteEndpointConfig",
+                        "sagemaker:DeleteEndpoint",
+                        "sagemaker:InvokeEndpoint",
+                    ],
+                    resources=[
+                        arn("endpoint", self.endpoint_name.lower()),
+                        arn("endpoint", "sm-clarify-*"),
+                        arn("endpoint-config", "*"),
+                        arn("model", "*"),
+                    ],
+                )
+            )
+
+
+BRIDGE_CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "monitor_bridge"
+# Powertools for AWS Lambda (Python) v3, public layer (AWS-owned account 017000801446), arm64 build.
+POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+
+
+class MonitorBridgeFunction(Construct):
+    """The Lambda that turns Model Monitor's report files into the metric contract.
+
+    Triggered by EventBridge "Object Created" events of ``report_bucket`` under ``report_prefix`` for
+    ``constraint_violations.json`` and ``statistics.json`` (the bucket must send its notifications to
+    EventBridge). Reads the object, publishes contract metrics for ``model``/``environment``/``endpoint_name``
+    and one per-feature point for each of ``features``. arm64, structured logs, logs kept ``log_retention_days``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model: str,
+        environment: str,
+        endpoint_name: str,
+        features: Sequence[str],
+        report_bucket: s3.IBucket,
+        report_prefix: str,
+        key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(self, "Logs", encryption_key=key)
+        # The configuration already checked the days against the periods CloudWatch Logs accepts; set them as
+        # they are rather than through the RetentionDays enum.
+        log_group_resource = self.log_group.node.default_child
+        assert isinstance(log_group_resource, logs.CfnLogGroup)
+        log_group_resource.retention_in_days = log_retention_days
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Publishes the metric contract of {endpoint_name} from Model Monitor reports",
+        )
+        # Not AWSLambdaBasicExecutionRole: that managed policy writes to every log group of the account.
+        self.log_group.grant_write(self.role)
+        report_bucket.grant_read(self.role, f"{report_prefix}*")
+        key.grant_decrypt(self.role)
+        grant_put_metric_data(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Model Monitor reports of {endpoint_name} -> metric contract",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(BRIDGE_CODE_DIR), exclude=["__pycache__", "*.pyc"]),
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self,
+                    "Powertools",
+                    POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region),
+                )
+            ],
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            reserved_concurrent_executions=5,
+            environment={
+                "MODEL_NAME": model,
+                "ENVIRONMENT_NAME": environment,
+                "ENDPOINT_NAME": endpoint_name,
+                "REPORT_BUCKET": report_bucket.bucket_name,
+                "REPORT_PREFIX": report_prefix,
+                "FEATURES": json.dumps(list(features)),
+                "POWERTOOLS_SERVICE_NAME": "monitor-bridge",
+            },
+        )
+        function_resource = self.function.node.default_child
+        assert isinstance(function_resource, lambda_.CfnFunction)
+        # W3005: CDK adds an explicit DependsOn on the role next to the GetAtt of it, to order the role's default
+        # policy before the function too; harmless.
+        function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        self.rule = events.Rule(
+            self,
+            "ReportWritten",
+            description=f"Model Monitor wrote a report for {endpoint_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [report_bucket.bucket_name]},
+                    "object": {
+                        "key": [
+                            {"wildcard": f"{report_prefix}*/constraint_violations.json"},
+                            {"wildcard": f"{report_prefix}*/statistics.json"},
+                        ]
+                    },
+                },
+            ),
+        )
+        self.rule.add_target(targets.LambdaFunction(self.function, retry_attempts=4))

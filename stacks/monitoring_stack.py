@@ -1,0 +1,355 @@
+"""Monitoring of one served model in one environment: the chosen backend, alarms and a dashboard.
+
+Both backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
+dashboard read only the contract and the endpoint's own metrics, so switching the backend changes the resources
+here and nothing downstream.
+
+Baselines are inputs, never looked up at synth: they sit in the environment's artifact bucket under the model's
+``baseline_prefix`` (default ``<model>/baselines/``) in the layout of :data:`BASELINE_FILES`; see
+docs/monitoring.md for how the approved package's baselines get there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_cdk import ArnFormat, DefaultStackSynthesizer, Duration, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
+from mlops_config.monitoring import MonitoringSettings
+from mlops_constructs import naming
+from mlops_constructs.alarms import ModelAlarms
+from mlops_constructs.dashboard import ModelDashboard
+from mlops_constructs.drift_monitor import DriftMonitorPipeline
+from mlops_constructs.metric_contract import ModelMetrics
+from mlops_constructs.model_monitor import (
+    ModelMonitorSchedules,
+    MonitorBaselines,
+    MonitorBridgeFunction,
+    MonitorKind,
+)
+from mlops_constructs.nag import acknowledge
+from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
+from stacks.data_stack import DataStack
+
+VARIANT_NAME = "AllTraffic"
+# Files below the baseline prefix (artifact bucket); the first one feeds the open backend, the rest Model Monitor.
+BASELINE_FILES = {
+    "training": "training/baseline.csv",
+    "data_statistics": "data-quality/statistics.json",
+    "data_constraints": "data-quality/constraints.json",
+    "model_quality_constraints": "model-quality/constraints.json",
+    "bias_config": "bias/analysis_config.json",
+    "bias_constraints": "bias/constraints.json",
+    "explainability_config": "explainability/analysis_config.json",
+    "explainability_constraints": "explainability/constraints.json",
+}
+PIPELINE_KINDS = ("training", "batch", "monitoring")
+
+
+def monitor_kinds(settings: MonitoringSettings) -> list[MonitorKind]:
+    """The Model Monitor kinds the configuration turns on."""
+    flags: list[tuple[bool, MonitorKind]] = [
+        (settings.data_quality, "data-quality"),
+        (settings.model_quality, "model-quality"),
+        (settings.bias, "bias"),
+        (settings.explainability, "explainability"),
+    ]
+    return [kind for enabled, kind in flags if enabled]
+
+
+class MonitoringStack(Stack):
+    """Drift and quality monitoring, alarms and a dashboard of ``model`` in ``environment``.
+
+    ``serving`` is the model's ServingStack; the endpoint's name, variant and mode come from its ``endpoint``
+    (without one they are derived from naming and the configuration, which is what the serving stack uses).
+    ``drift_alarms`` / ``drift_alarm_names`` are the named alarms the retraining Lambda watches.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        model: ModelSettings,
+        data: DataStack,
+        serving: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        in_env = model.in_environment(environment.name)
+        settings = in_env.monitoring
+        endpoint = getattr(serving, "endpoint", None)
+        if endpoint is not None:
+            endpoint_name, variant_name, mode = endpoint.endpoint_name, endpoint.variant_name, endpoint.mode
+        else:
+            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+            variant_name, mode = VARIANT_NAME, in_env.serving.mode
+        if mode not in ("realtime", "serverless"):
+            raise ValueError(
+                f"MonitoringStack {model.name} ({environment.name}): serving mode {mode!r} has no endpoint to "
+                "monitor; allowed: realtime or serverless"
+            )
+        self.mode: Literal["realtime", "serverless"] = mode
+        self.backend = settings.backend
+        if settings.backend == "model_monitor" and mode != "realtime":
+            raise ValueError(
+                f"models[{model.name}].environments.{environment.name}.monitoring.backend: 'model_monitor' needs a "
+                f"real-time endpoint, but serving.mode is {mode!r}; allowed: backend 'open' for serverless endpoints"
+            )
+        self.metrics = ModelMetrics(
+            model=model.name, environment=environment.name, endpoint_name=endpoint_name, variant_name=variant_name
+        )
+        self.pipeline_names = [
+            naming.pipeline_name(config.project, environment.name, model.name, kind) for kind in PIPELINE_KINDS
+        ]
+        baseline_prefix = settings.baseline_prefix_for(model.name)
+        vpc = environment.vpc
+
+        self.drift_pipeline: DriftMonitorPipeline | None = None
+        self.model_monitor: ModelMonitorSchedules | None = None
+        self.bridge: MonitorBridgeFunction | None = None
+        if settings.backend == "open":
+            self.drift_pipeline_settings = MonitoringPipelineSettings(
+                pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "monitoring"),
+                region=environment.region,
+                model=model.name,
+                environment=environment.name,
+                endpoint_name=endpoint_name,
+                variant_name=variant_name,
+                capture_prefix=f"{model.name}/",
+                baseline_prefix=baseline_prefix,
+                ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
+                target_column=settings.target_column,
+                categorical_features=settings.categorical_features,
+                psi_threshold=settings.psi_threshold,
+                p_value_threshold=settings.p_value_threshold,
+                instance_type=settings.instance_type,
+                instance_count=settings.instance_count,
+                publish_instance_type=settings.publish_instance_type,
+                subnet_ids=vpc.subnet_ids if vpc else (),
+                security_group_ids=vpc.security_group_ids if vpc else (),
+            )
+            self.drift_pipeline = DriftMonitorPipeline(
+                self,
+                "DriftMonitor",
+                settings=self.drift_pipeline_settings,
+                schedule_expression=settings.schedule,
+                capture_bucket=data.capture_bucket,
+                artifact_bucket=data.artifact_bucket,
+                monitoring_bucket=data.monitoring_bucket,
+                key=data.key,
+            )
+            self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
+        else:
+            kinds = monitor_kinds(settings)
+
+            def uri(name: str) -> str:
+                return self._object_url(data.artifact_bucket, f"{baseline_prefix}{BASELINE_FILES[name]}")
+
+            report_prefix = f"{model.name}/model-monitor/"
+            self.model_monitor = ModelMonitorSchedules(
+                self,
+                "ModelMonitor",
+                endpoint_name=endpoint_name,
+                schedule_expression=settings.schedule,
+                baselines=MonitorBaselines(
+                    data_statistics_uri=uri("data_statistics"),
+                    data_constraints_uri=uri("data_constraints"),
+                    model_quality_constraints_uri=uri("model_quality_constraints"),
+                    bias_config_uri=uri("bias_config"),
+                    bias_constraints_uri=uri("bias_constraints"),
+                    explainability_config_uri=uri("explainability_config"),
+                    explainability_constraints_uri=uri("explainability_constraints"),
+                ),
+                capture_bucket=data.capture_bucket,
+                baseline_bucket=data.artifact_bucket,
+                output_bucket=data.monitoring_bucket,
+                output_prefix=report_prefix,
+                key=data.key,
+                ground_truth_uri=self._object_url(data.capture_bucket, settings.ground_truth_prefix_for(model.name)),
+                kinds=kinds,
+                instance_type=settings.instance_type,
+                instance_count=settings.instance_count,
+                subnet_ids=vpc.subnet_ids if vpc else (),
+                security_group_ids=vpc.security_group_ids if vpc else (),
+            )
+            self.bridge = MonitorBridgeFunction(
+                self,
+                "MonitorBridge",
+                model=model.name,
+                environment=environment.name,
+                endpoint_name=endpoint_name,
+                features=settings.features,
+                report_bucket=data.monitoring_bucket,
+                report_prefix=report_prefix,
+                key=data.key,
+                log_retention_days=environment.log_retention_days,
+            )
+            self._acknowledge_model_monitor(data, report_prefix)
+
+        self.alarms = ModelAlarms(
+            self,
+            "Alarms",
+            project=config.project,
+            metrics=self.metrics,
+            mode=mode,
+            settings=settings.alarms,
+            topic=data.topic,
+            pipeline_names=self.pipeline_names,
+            monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
+        )
+        self.drift_alarms = self.alarms.drift_alarms
+        self.drift_alarm_names = self.alarms.drift_alarm_names
+        self.dashboard = ModelDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{naming.endpoint_name(config.project, environment.name, model.name)}-monitoring",
+            metrics=self.metrics,
+            alarms=self.alarms,
+            mode=mode,
+            features=settings.features,
+            pipeline_names=self.pipeline_names,
+            monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
+        )
+
+    @staticmethod
+    def _object_url(bucket: s3.IBucket, key: str) -> str:
+        return bucket.s3_url_for_object(key)
+
+    def _resource(self, arn: str) -> str:
+        """A cdk-nag ``Resource::`` finding for ``arn`` as cdk-nag reports it (tokens resolved)."""
+        resolved = self.resolve(arn)
+        if not isinstance(resolved, str):
+            raise TypeError(f"cannot acknowledge a finding on an unresolved resource: {resolved!r}")
+        return f"Resource::{resolved}"
+
+    def _assets_bucket(self) -> str:
+        synthesizer = self.synthesizer
+        if not isinstance(synthesizer, DefaultStackSynthesizer):
+            raise TypeError("MonitoringStack expects the default stack synthesizer (its asset bucket)")
+        qualifier = synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        return (
+            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier)
+            .replace("${AWS::AccountId}", self.account)
+            .replace("${AWS::Region}", self.region)
+        )
+
+    def _common_wildcards(self) -> list[str]:
+        """Findings every SageMaker job role here has: job logs, AWS image pulls, the untargetable APIs."""
+        return [
+            "Resource::*",
+            self._resource(
+                self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name="/aws/sagemaker/ProcessingJobs:log-stream:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ),
+            self._resource(f"arn:{self.partition}:ecr:{self.region}:*:repository/sagemaker-*"),
+        ]
+
+    def _sagemaker(self, resource: str, name: str) -> str:
+        return self._resource(
+            self.format_arn(
+                service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            )
+        )
+
+    def _acknowledge_drift_pipeline(self, data: DataStack, settings: MonitoringPipelineSettings) -> None:
+        assert self.drift_pipeline is not None
+        pipeline = self.drift_pipeline
+        acknowledge(
+            pipeline.role,
+            "AwsSolutions-IAM5",
+            "S3 and KMS grant methods scoped to this model's prefixes (captured data and labels, promoted baselines, "
+            "drift reports) and the CDK asset objects of the two step scripts, plus the KMS data-key actions on the "
+            "one environment key.",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Action::s3:DeleteObject*",
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                self._resource(data.capture_bucket.arn_for_objects(f"{settings.capture_prefix}*")),
+                self._resource(data.artifact_bucket.arn_for_objects(f"{settings.baseline_prefix}*")),
+                self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
+                self._resource(f"arn:{self.partition}:s3:::{self._assets_bucket()}/*"),
+            ],
+        )
+        acknowledge(
+            pipeline.role,
+            "AwsSolutions-IAM5",
+            "Processing jobs get generated names at run time and log to /aws/sagemaker/ProcessingJobs streams; the "
+            "scikit-learn image's registry account differs by region; ecr:GetAuthorizationToken has no resource and "
+            "cloudwatch:PutMetricData has none either (limited to the metric contract's namespace by condition).",
+            applies_to=[*self._common_wildcards(), self._sagemaker("processing-job", "*")],
+        )
+        acknowledge(
+            pipeline.scheduler_role,
+            "AwsSolutions-IAM5",
+            "StartPipelineExecution and DescribePipelineExecution name executions by generated IDs under this one "
+            "pipeline's ARN.",
+            applies_to=[self._sagemaker("pipeline", f"{settings.pipeline_name.lower()}/execution/*")],
+        )
+
+    def _acknowledge_model_monitor(self, data: DataStack, report_prefix: str) -> None:
+        assert self.model_monitor is not None and self.bridge is not None
+        acknowledge(
+            self.model_monitor.role,
+            "AwsSolutions-IAM5",
+            "S3 and KMS grant methods: Model Monitor reads the endpoint's capture folders and labels (its own "
+            "date-partitioned layout) and the baselines, writes reports under the model's prefix; KMS data-key "
+            "actions on the one environment key.",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Action::s3:DeleteObject*",
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                self._resource(data.capture_bucket.arn_for_objects("*")),
+                self._resource(data.artifact_bucket.arn_for_objects("*")),
+                self._resource(data.monitoring_bucket.arn_for_objects("*")),
+            ],
+        )
+        acknowledge(
+            self.model_monitor.role,
+            "AwsSolutions-IAM5",
+            "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams and pull AWS-owned images whose registry "
+            "account differs by region; Clarify's shadow endpoint (sm-clarify-*), its endpoint config and model get "
+            "generated names; ecr:GetAuthorizationToken has no resource.",
+            applies_to=[
+                *self._common_wildcards(),
+                self._sagemaker("endpoint", "sm-clarify-*"),
+                self._sagemaker("endpoint-config", "*"),
+                self._sagemaker("model", "*"),
+            ],
+        )
+        acknowledge(
+            self.bridge.role,
+            "AwsSolutions-IAM5",
+            "Reads only this model's Model Monitor reports (its prefix), whose keys Model Monitor generates per run; "
+            "cloudwatch:PutMetricData has no resource and is limited to the metric contract's namespace.",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Resource::*",
+                self._resource(data.monitoring_bucket.arn_for_objects(f"{report_prefix}*")),
+            ],
+        )
+        acknowledge(
+            self.bridge.function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.13 because the Powertools public layer is built per Python version; the runtime and "
+            "the layer (model_monitor.POWERTOOLS_LAYER) move together.",
+        )
