@@ -58,7 +58,8 @@ def switched_off(tmp_path_factory: pytest.TempPathFactory) -> Template:
 def _only(template: Template, resource_type: str, props: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     found = template.find_resources(resource_type, {"Properties": props} if props else None)
     assert len(found) == 1, sorted(found)
-    return next(iter(found.items()))
+    logical_id, resource = next(iter(found.items()))
+    return logical_id, dict(resource)
 
 
 def _function(template: Template) -> tuple[str, dict[str, Any]]:
@@ -68,7 +69,7 @@ def _function(template: Template) -> tuple[str, dict[str, Any]]:
 def _rules_invoking_function(template: Template) -> dict[str, dict[str, Any]]:
     function_id, _ = _function(template)
     return {
-        logical_id: rule
+        logical_id: dict(rule)
         for logical_id, rule in template.find_resources("AWS::Events::Rule").items()
         if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in rule["Properties"]["Targets"])
     }
@@ -79,7 +80,8 @@ def _rule(template: Template, source: str) -> dict[str, Any]:
         r for r in _rules_invoking_function(template).values() if r["Properties"]["EventPattern"]["source"] == [source]
     ]
     assert len(rules) == 1
-    return rules[0]["Properties"]
+    properties: dict[str, Any] = rules[0]["Properties"]
+    return properties
 
 
 def _policy_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
@@ -112,9 +114,8 @@ def test_function_runs_arm64_python_with_the_public_powertools_layer(template: T
     assert props["ReservedConcurrentExecutions"] == 1
     # It waits for its policy (may start the pipeline) but not redundantly for the role it already references.
     (depends_on,) = function["DependsOn"]
-    assert template.find_resources("AWS::IAM::Policy")[depends_on]["Properties"]["Roles"] == [
-        props["Role"]["Fn::GetAtt"][:1] and {"Ref": props["Role"]["Fn::GetAtt"][0]}
-    ]
+    role_ref = {"Ref": _role_of(function)}
+    assert template.find_resources("AWS::IAM::Policy")[depends_on]["Properties"]["Roles"] == [role_ref]
     # Stack.format_arn: the stack's region, and its partition (a literal, by the enablePartitionLiterals flag).
     assert props["Layers"] == [
         "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"

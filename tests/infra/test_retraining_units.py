@@ -1,0 +1,162 @@
+"""Retraining building blocks without the whole app: alarm sources from config, the forwarder, prop validation."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from mlops_config import RetrainingSettings, parse_config
+from mlops_config.base import LOG_RETENTION_DAYS
+from mlops_constructs import alarms
+from mlops_constructs.retraining import (
+    FEATURE_DRIFT,
+    MODEL_QUALITY,
+    AlarmForwarder,
+    RetrainOnDrift,
+    drift_alarm_kinds,
+    log_retention,
+    retrain_alarm_sources,
+)
+from tests.conftest import DEFAULT_CONFIG, cdk_feature_flags, raw_default_config
+
+
+def _config(edit: Any = None) -> Any:
+    raw = copy.deepcopy(raw_default_config())
+    if edit:
+        edit(raw)
+    return parse_config(raw, source=DEFAULT_CONFIG)
+
+
+def test_alarm_kinds_are_the_ones_the_monitoring_alarms_are_named_with() -> None:
+    assert (FEATURE_DRIFT, MODEL_QUALITY) == (alarms.FEATURE_DRIFT_ALARM, alarms.MODEL_QUALITY_ALARM)
+
+
+def test_registry_environment_hears_every_serving_environment() -> None:
+    config = _config()
+    sources = retrain_alarm_sources(config, config.models[0], "dev")
+    assert [(s.environment, s.account, s.region) for s in sources] == [
+        ("dev", "111111111111", "eu-west-1"),
+        ("staging", "222222222222", "eu-west-1"),
+        ("prod", "333333333333", "eu-west-1"),
+    ]
+    assert sources[1].alarm_names == (
+        "mlops-staging-breast-cancer-feature-drift",
+        "mlops-staging-breast-cancer-model-quality",
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"serving": {"mode": "none"}}, ()),
+        ({"monitoring": {"enabled": False}}, ()),
+        ({"retraining": {"on_drift": False}}, ()),
+        ({}, (FEATURE_DRIFT, MODEL_QUALITY)),
+    ],
+)
+def test_only_a_served_monitored_environment_with_on_drift_retrains(settings: dict[str, Any], expected: Any) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["models"][0]["environments"]["staging"] = settings
+
+    config = _config(edit)
+    assert drift_alarm_kinds(config, config.models[0], "staging") == expected
+    staging_sources = [s for s in retrain_alarm_sources(config, config.models[0], "dev") if s.environment == "staging"]
+    assert bool(staging_sources) == bool(expected)
+
+
+def test_unknown_environment_is_an_error() -> None:
+    config = _config()
+    with pytest.raises(KeyError):
+        drift_alarm_kinds(config, config.models[0], "qa")
+
+
+def test_every_allowed_log_retention_maps_and_others_fail() -> None:
+    assert len({log_retention(days) for days in LOG_RETENTION_DAYS}) == len(LOG_RETENTION_DAYS)
+    with pytest.raises(ValueError, match="2 days is not a CloudWatch Logs retention period"):
+        log_retention(2)
+
+
+def _stack() -> cdk.Stack:
+    app = cdk.App(context=cdk_feature_flags())
+    return cdk.Stack(app, "Test", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+
+
+def test_forwarder_sends_only_this_accounts_alarm_state_changes_to_the_training_bus() -> None:
+    stack = _stack()
+    names = ["mlops-staging-breast-cancer-feature-drift", "mlops-staging-breast-cancer-model-quality"]
+    AlarmForwarder(stack, "Forward", alarm_names=names, target_account="111111111111", target_region="eu-west-1")
+    template = Template.from_stack(stack)
+
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "account": ["222222222222"],
+        "detail": {"alarmName": names, "state": {"value": ["ALARM"]}},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    bus_arn = "arn:aws:events:eu-west-1:111111111111:event-bus/default"
+    assert target["Arn"] == bus_arn
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus_arn}
+    ]
+
+
+def test_forwarder_needs_alarm_names() -> None:
+    with pytest.raises(ValueError, match="at least one alarm name"):
+        AlarmForwarder(_stack(), "Forward", alarm_names=[], target_account="111111111111", target_region="eu-west-1")
+
+
+def _retrain(stack: cdk.Stack, **overrides: Any) -> RetrainOnDrift:
+    props: dict[str, Any] = {
+        "model_name": "churn",
+        "environment_name": "dev",
+        "pipeline_name": "mlops-dev-churn-training",
+        "pipeline_arn": "arn:aws:sagemaker:eu-west-1:222222222222:pipeline/mlops-dev-churn-training",
+        "data_bucket": s3.Bucket.from_bucket_name(stack, "Data", "data-bucket"),
+        "data_prefix": "churn/training/",
+        "key": kms.Key(stack, "Key"),
+        "alarm_topic": sns.Topic(stack, "Topic"),
+        "settings": RetrainingSettings(),
+        "schedule_name": "mlops-dev-churn-retrain",
+        **overrides,
+    }
+    return RetrainOnDrift(stack, "Retrain", **props)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"data_prefix": "churn/training"}, "expected a relative prefix ending with '/'"),
+        ({"data_prefix": "/churn/"}, "expected a relative prefix ending with '/'"),
+        ({"retry_attempts": 3}, "Lambda allows 0-2 asynchronous retries"),
+        ({"max_event_age": cdk.Duration.hours(7)}, "Lambda allows 1 minute to 6 hours"),
+    ],
+)
+def test_bad_props_fail_at_synth_with_a_clear_error(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _retrain(_stack(), **overrides)
+
+
+def test_defaults_retain_the_log_group_and_dlq_and_keep_the_new_data_rule_only() -> None:
+    stack = _stack()
+    retrain = _retrain(stack)
+    template = Template.from_stack(stack)
+
+    assert set(retrain.rules) == {"new_data"}  # no alarm sources, no schedule by default
+    assert retrain.schedule is None
+    for resource_type in ("AWS::Logs::LogGroup", "AWS::SQS::Queue"):
+        (resource,) = template.find_resources(resource_type).values()
+        assert resource["DeletionPolicy"] == "Retain"
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["RetentionInDays"] == 90
