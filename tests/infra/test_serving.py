@@ -1,0 +1,373 @@
+"""Serving stacks per mode: endpoint, autoscaling, capture, rollback, serverless, batch, IAM, nag, updates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from mlops_config import PlatformConfig, parse_config
+from mlops_constructs.endpoint import VARIANT_NAME, RealtimeEndpoint, ServerlessEndpoint, supports_volume_kms
+from stacks.serving_stack import ServingStack
+from tests.conftest import raw_default_config
+from tests.infra.serving_app import build_serving, package_arn
+
+ALL = ("dev", "staging", "prod")
+PROD_DATA = "mlops-prod-data-333333333333-eu-west-1"
+PROD_CAPTURE = "mlops-prod-capture-333333333333-eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def serving(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ServingStack]:
+    """The shipped config with version 3 approved everywhere, synthesized once (cdk-nag must pass)."""
+    app, stacks = build_serving(
+        default_config, {env: {"breast-cancer": package_arn(3)} for env in ALL}, outdir=tmp_path_factory.mktemp("out")
+    )
+    app.synth()
+    assert all(stack is not None for stack in stacks.values())
+    return {name: stack for name, stack in stacks.items() if stack is not None}
+
+
+@pytest.fixture(scope="module")
+def templates(serving: dict[str, ServingStack]) -> dict[str, Template]:
+    return {name: Template.from_stack(stack) for name, stack in serving.items()}
+
+
+def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
+    resources = template.find_resources(kind)
+    assert len(resources) == 1, f"expected one {kind}, found {sorted(resources)}"
+    logical_id, resource = next(iter(resources.items()))
+    return logical_id, resource
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    found = []
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for resource in template.find_resources(kind).values():
+            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- real-time (prod: canary, staging: all at once) ---
+
+
+def test_realtime_variant_capacity_and_volume_key(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                {
+                    "VariantName": VARIANT_NAME,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 2,
+                    "InitialVariantWeight": 1,
+                    "ModelName": {"Fn::GetAtt": [Match.string_like_regexp("^Model"), "ModelName"]},
+                }
+            ],
+            "KmsKeyId": Match.object_like({"Fn::GetStackOutput": Match.any_value()}),
+        },
+    )
+    _, config = only(template, "AWS::SageMaker::EndpointConfig")
+    assert "EndpointConfigName" not in config["Properties"], "CloudFormation must name the config (no collisions)"
+
+
+def test_realtime_data_capture_to_the_capture_bucket_under_the_key(templates: dict[str, Template]) -> None:
+    _, config = only(templates["prod"], "AWS::SageMaker::EndpointConfig")
+    capture = config["Properties"]["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == 20
+    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
+    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+    assert capture["DestinationS3Uri"] == f"s3://{PROD_CAPTURE}/breast-cancer"
+    assert "DataKey" in json.dumps(capture["KmsKeyId"])
+
+
+def test_model_from_the_package_is_network_isolated_and_named_by_cloudformation(templates: dict[str, Template]) -> None:
+    _, model = only(templates["prod"], "AWS::SageMaker::Model")
+    props = model["Properties"]
+    assert props["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    assert props["EnableNetworkIsolation"] is True
+    assert "ModelName" not in props
+    assert "VpcConfig" not in props, "the shipped environments have no VPC"
+
+
+def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    _, endpoint = only(template, "AWS::SageMaker::Endpoint")
+    props = endpoint["Properties"]
+    assert props["EndpointName"] == "mlops-prod-breast-cancer"
+    policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+        "WaitIntervalInSeconds": 300,
+    }
+    assert policy["TerminationWaitInSeconds"] == 120
+    assert policy["MaximumExecutionTimeoutInSeconds"] == 1800
+    alarm_refs = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert alarm_refs == set(alarms)
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
+    assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
+    for alarm in by_metric.values():
+        assert alarm["Namespace"] == "AWS/SageMaker"
+        assert alarm["Dimensions"] == [
+            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer"},
+            {"Name": "VariantName", "Value": VARIANT_NAME},
+        ]
+    assert by_metric["ModelLatency"]["ExtendedStatistic"] == "p99"
+    assert by_metric["ModelLatency"]["Threshold"] == 1_000_000, "1000 ms in microseconds"
+    assert by_metric["Invocation5XXErrors"]["Statistic"] == "Sum"
+
+
+def test_config_changes_keep_autoscaled_capacity(templates: dict[str, Template]) -> None:
+    _, endpoint = only(templates["prod"], "AWS::SageMaker::Endpoint")
+    props = endpoint["Properties"]
+    assert props["RetainAllVariantProperties"] is True
+    assert props["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DataCaptureConfig"}]
+
+
+def test_staging_rolls_out_all_at_once(templates: dict[str, Template]) -> None:
+    _, endpoint = only(templates["staging"], "AWS::SageMaker::Endpoint")
+    routing = endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+
+
+def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    endpoint_id, _ = only(template, "AWS::SageMaker::Endpoint")
+    target_id, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer/variant/{VARIANT_NAME}"
+    assert target["Properties"]["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 6)
+    assert endpoint_id in as_list(target["DependsOn"])
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "ScalingTargetId": {"Ref": target_id},
+            "TargetTrackingScalingPolicyConfiguration": {
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "TargetValue": 200,
+                "ScaleInCooldown": 300,
+                "ScaleOutCooldown": 60,
+            },
+        },
+    )
+
+
+# --- serverless (dev) ---
+
+
+def test_serverless_memory_concurrency_and_what_it_does_not_support(templates: dict[str, Template]) -> None:
+    template = templates["dev"]
+    _, config = only(template, "AWS::SageMaker::EndpointConfig")
+    props = config["Properties"]
+    assert props["ProductionVariants"][0]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "InstanceType" not in props["ProductionVariants"][0]
+    assert "KmsKeyId" not in props and "DataCaptureConfig" not in props
+    _, model = only(template, "AWS::SageMaker::Model")
+    assert model["Properties"]["EnableNetworkIsolation"] is False, "serverless endpoints reject network isolation"
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+
+
+def test_serverless_rolls_out_all_at_once_with_baking_and_rollback(templates: dict[str, Template]) -> None:
+    template = templates["dev"]
+    _, endpoint = only(template, "AWS::SageMaker::Endpoint")
+    deployment = endpoint["Properties"]["DeploymentConfig"]
+    assert deployment["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+    }
+    assert len(deployment["AutoRollbackConfiguration"]["Alarms"]) == 2
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+
+
+def test_provisioned_concurrency_from_config() -> None:
+    raw = raw_default_config()
+    raw["models"][0]["environments"]["dev"]["serving"]["serverless"]["provisioned_concurrency"] = 2
+    config = parse_config(raw, source=Path("test.yaml"))
+    _, stacks = build_serving(config, {"dev": {"breast-cancer": package_arn(3)}}, environments=("dev",))
+    stack = stacks["dev"]
+    assert stack is not None
+    _, endpoint_config = only(Template.from_stack(stack), "AWS::SageMaker::EndpointConfig")
+    assert endpoint_config["Properties"]["ProductionVariants"][0]["ServerlessConfig"]["ProvisionedConcurrency"] == 2
+
+
+# --- endpoint attributes the monitoring stack reads ---
+
+
+def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
+    prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
+    assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
+    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer", "AllTraffic")
+    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer")
+    metric = prod.metric_5xx_errors()
+    assert (metric.namespace, metric.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")
+    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer", "VariantName": "AllTraffic"}
+    assert prod.metric_model_latency_p99().statistic == "p99"
+    assert prod.metric_invocations().metric_name == "Invocations"
+    assert dev.metric_model_setup_time().metric_name == "ModelSetupTime"
+    assert len(prod.rollback_alarms) == 2
+
+
+# --- IAM ---
+
+
+def test_no_wildcard_actions_anywhere(templates: dict[str, Template]) -> None:
+    for name, template in templates.items():
+        for statement in statements(template):
+            for action in as_list(statement["Action"]):
+                assert action != "*" and not action.endswith(":*"), f"{name}: wildcard action {action}"
+
+
+def test_model_role_reads_the_registry_artifacts_across_accounts(templates: dict[str, Template]) -> None:
+    found = {s.get("Sid"): s for s in statements(templates["staging"]) if s.get("Sid")}
+    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
+    assert found["ReadModelArtifacts"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    decrypt = found["DecryptModelArtifactsViaS3"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == "arn:aws:kms:eu-west-1:111111111111:key/*"
+    assert decrypt["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/mlops-dev-data"},
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+    }
+    assert found["DescribeServedPackage"]["Resource"] == package_arn(3)
+    assert found["DescribeServedPackage"]["Action"] == "sagemaker:DescribeModelPackage"
+    assert found["EcrPullServingImage"]["Resource"] == (
+        "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
+    )
+
+
+def test_registry_environment_reads_its_own_bucket_and_key(templates: dict[str, Template]) -> None:
+    found = {s.get("Sid"): s for s in statements(templates["dev"]) if s.get("Sid")}
+    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
+    assert "DecryptModelArtifactsViaS3" not in found, "no alias-scoped key wildcard in the registry's own account"
+    decrypts = [s for s in statements(templates["dev"]) if s["Action"] == "kms:Decrypt"]
+    assert decrypts and all("DataKey" in json.dumps(s["Resource"]) for s in decrypts)
+
+
+def test_capture_write_is_scoped_to_the_model_prefix(templates: dict[str, Template]) -> None:
+    found = {s.get("Sid"): s for s in statements(templates["prod"]) if s.get("Sid")}
+    capture = found["WriteDataCapture"]
+    assert capture["Action"] == "s3:PutObject"
+    assert capture["Resource"] == f"arn:aws:s3:::{PROD_CAPTURE}/breast-cancer/*"
+
+
+# --- batch (prod) ---
+
+
+def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    _, pipeline = only(template, "AWS::SageMaker::Pipeline")
+    assert pipeline["Properties"]["PipelineName"] == "mlops-prod-breast-cancer-batch"
+    body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    definition = json.loads(body)
+    model_step, transform_step = definition["Steps"]
+    assert model_step["Arguments"]["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    assert model_step["Arguments"]["EnableNetworkIsolation"] is True
+    assert transform_step["Arguments"]["DataCaptureConfig"]["DestinationS3Uri"] == (
+        "s3://${CaptureBucket}/breast-cancer/batch"
+    )
+    assert set(variables) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket"}
+    assert variables["CaptureBucket"] == PROD_CAPTURE
+    assert variables["DataBucket"] == PROD_DATA
+
+
+def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = props["Target"]
+    assert "pipeline/mlops-prod-breast-cancer-batch" in json.dumps(target["Arn"])
+    assert target["SageMakerPipelineParameters"] == {
+        "PipelineParameterList": [{"Name": "TriggerReason", "Value": "schedule"}]
+    }
+    assert "DeadLetterConfig" in target
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    policies = [
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    starts = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if "sagemaker" in str(s)]
+    assert starts and all("mlops-prod-breast-cancer-batch" in json.dumps(s["Resource"]) for s in starts)
+
+
+def test_new_input_file_triggers_the_pipeline_with_a_dead_letter_queue(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    _, rule = only(template, "AWS::Events::Rule")
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "breast-cancer/batch/input/"}]}
+    assert pattern["detail"]["bucket"] == {"name": [PROD_DATA]}
+    (target,) = rule["Properties"]["Targets"]
+    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
+        {"Name": "TriggerReason", "Value": "new-data"}
+    ]
+    queue_id, queue = only(template, "AWS::SQS::Queue")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert "DataKey" in json.dumps(queue["Properties"]["KmsMasterKeyId"])
+
+
+def test_batch_role_is_scoped_to_its_prefixes(templates: dict[str, Template]) -> None:
+    found = {s.get("Sid"): s for s in statements(templates["prod"]) if s.get("Sid")}
+    assert found["ReadBatchInput"]["Resource"] == f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*"
+    assert set(found["WriteBatchOutputAndCapture"]["Resource"]) == {
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/output/*",
+        f"arn:aws:s3:::{PROD_CAPTURE}/breast-cancer/batch/*",
+    }
+    assert found["ListBatchInput"]["Condition"] == {"StringLike": {"s3:prefix": ["breast-cancer/batch/input/*"]}}
+
+
+def test_environments_without_batch_have_no_pipeline(templates: dict[str, Template]) -> None:
+    for name in ("dev", "staging"):
+        templates[name].resource_count_is("AWS::SageMaker::Pipeline", 0)
+        templates[name].resource_count_is("AWS::Scheduler::Schedule", 0)
+
+
+# --- rules in one place ---
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "supported"),
+    [
+        ("ml.m5.large", True),
+        ("ml.c5.xlarge", True),
+        ("ml.t2.medium", True),
+        ("ml.g4dn.xlarge", False),
+        ("ml.m5d.large", False),
+        ("ml.c6id.large", False),
+        ("ml.g5.2xlarge", False),
+        ("ml.p3dn.24xlarge", False),
+        ("ml.p4d.24xlarge", False),
+        ("ml.inf1.xlarge", False),
+        ("ml.inf2.xlarge", False),
+        ("ml.p3.2xlarge", True),
+    ],
+)
+def test_volume_kms_only_without_instance_storage(instance_type: str, supported: bool) -> None:
+    assert supports_volume_kms(instance_type) is supported
+
+
+def test_volume_kms_rejects_a_non_instance_type() -> None:
+    with pytest.raises(ValueError, match="not a SageMaker instance type"):
+        supports_volume_kms("m5.large")
+
+
+def test_instance_storage_types_get_no_volume_key() -> None:
+    raw = raw_default_config()
+    raw["models"][0]["environments"]["staging"]["serving"]["realtime"]["instance_type"] = "ml.g4dn.xlarge"
+    config = parse_config(raw, source=Path("test.yaml"))
+    _, stacks = build_serving(config, {"staging": {"breast-cancer": package_arn(3)}}, environments=("staging",))
+    assert stacks["staging"] is not None
+    _, endpoint_config = only(Template.from_stack(stacks["staging"]), "AWS::SageMaker::EndpointConfig")
+    assert "KmsKeyId" not in endpoint_config["Properties"]
+    assert "KmsKeyId" in endpoint_config["Properties"]["DataCaptureConfig"], "captured data is still encrypted"
