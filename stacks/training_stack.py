@@ -1,0 +1,171 @@
+"""The training side of one model in an environment that trains: its SageMaker pipeline and retraining triggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
+from mlops_constructs import naming
+from mlops_constructs.nag import acknowledge, objects_finding
+from mlops_constructs.retraining import RetrainOnDrift, log_retention, retrain_alarm_sources
+from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline
+from pipeline_defs.render import render_definition
+from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
+from pipeline_defs.steps.hyperparameters import DEFAULT_HYPERPARAMETERS
+from stacks.data_stack import DataStack
+
+STEPS_DIR = Path(__file__).resolve().parent.parent / "pipeline_defs" / "steps"
+
+
+def training_pipeline_settings(
+    config: PlatformConfig, environment: EnvironmentSettings, model: ModelSettings
+) -> TrainingPipelineSettings:
+    """Map the validated configuration onto the pipeline definition's own settings (its render cache key)."""
+    training = model.training
+    vpc = environment.vpc
+    return TrainingPipelineSettings(
+        pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "training"),
+        region=environment.region,
+        model_package_group_name=naming.model_package_group_name(config.project, model.name),
+        processing_instance_type=training.processing_instance_type,
+        processing_instance_count=training.processing_instance_count,
+        training_instance_type=training.training_instance_type,
+        training_instance_count=training.training_instance_count,
+        max_runtime_seconds=training.max_runtime_seconds,
+        auc_threshold=training.auc_threshold,
+        step_caching=training.enable_step_cache,
+        cache_expire_after=training.cache_expire_after,
+        subnet_ids=vpc.subnet_ids if vpc else (),
+        security_group_ids=vpc.security_group_ids if vpc else (),
+        hyperparameters={**DEFAULT_HYPERPARAMETERS, **training.hyperparameters},
+        input_data_uri=f"s3://{Placeholders.ref(Placeholders.DATA_BUCKET)}/{model.training_data_prefix}",
+        output_prefix=model.name,
+    )
+
+
+class TrainingStack(Stack):
+    """A model's training pipeline (rendered from ``pipeline_defs/`` at synth) and what restarts it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        model: ModelSettings,
+        data: DataStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.environment_settings = environment
+        self.model = model
+        self.data = data
+        self.pipeline_settings = training_pipeline_settings(config, environment, model)
+
+        preprocess = s3_assets.Asset(self, "PreprocessScript", path=str(STEPS_DIR / "preprocess.py"))
+        evaluate = s3_assets.Asset(self, "EvaluateScript", path=str(STEPS_DIR / "evaluate.py"))
+        self.script_assets = (preprocess, evaluate)
+        self.execution_role = PipelineExecutionRole(
+            self,
+            "ExecutionRole",
+            data_bucket=data.data_bucket,
+            artifact_bucket=data.artifact_bucket,
+            key=data.key,
+            script_assets=(preprocess, evaluate),
+            model_package_group_name=self.pipeline_settings.model_package_group_name,
+        )
+        self._acknowledge_execution_role()
+        self.pipeline = SageMakerPipeline(
+            self,
+            "TrainingPipeline",
+            pipeline_name=self.pipeline_settings.pipeline_name,
+            definition_json=render_definition(model.training.builder, self.pipeline_settings),
+            substitutions={
+                Placeholders.EXECUTION_ROLE_NAME: self.execution_role.role.role_name,
+                Placeholders.DATA_BUCKET: data.data_bucket.bucket_name,
+                Placeholders.ARTIFACT_BUCKET: data.artifact_bucket.bucket_name,
+                Placeholders.KMS_KEY_ARN: data.key.key_arn,
+                Placeholders.PREPROCESS_SCRIPT_BUCKET: preprocess.s3_bucket_name,
+                Placeholders.PREPROCESS_SCRIPT_KEY: preprocess.s3_object_key,
+                Placeholders.EVALUATE_SCRIPT_BUCKET: evaluate.s3_bucket_name,
+                Placeholders.EVALUATE_SCRIPT_KEY: evaluate.s3_object_key,
+            },
+            role=self.execution_role.role,
+            description=f"Trains, evaluates and registers {model.name} ({environment.name})",
+        )
+        # The role's policy must exist before SageMaker checks the role's permissions at pipeline creation; the
+        # role itself is already a dependency through the Fn::Sub reference.
+        policy = self.execution_role.role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            self.pipeline.node.add_dependency(policy)
+        self.retraining = self._add_retraining()
+
+    def _add_retraining(self) -> RetrainOnDrift:
+        """The Lambda that restarts this pipeline on drift alarms, new training data and the configured schedule."""
+        config, environment, model = self.config, self.environment_settings, self.model
+        return RetrainOnDrift(
+            self,
+            "Retraining",
+            model_name=model.name,
+            environment_name=environment.name,
+            pipeline_name=self.pipeline.pipeline_name,
+            pipeline_arn=self.pipeline.pipeline_arn,
+            data_bucket=self.data.data_bucket,
+            data_prefix=model.training_data_prefix,
+            key=self.data.key,
+            alarm_topic=self.data.topic,
+            settings=model.in_environment(environment.name).retraining,
+            schedule_name=naming.pipeline_name(config.project, environment.name, model.name, "retrain"),
+            alarm_sources=retrain_alarm_sources(config, model, environment.name),
+            log_retention=log_retention(environment.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+        )
+
+    def _acknowledge_execution_role(self) -> None:
+        role = self.execution_role.role
+        # cdk-nag names a finding by the resolved ARN: a literal partition where the feature flag gives one.
+        resolved = self.resolve(self.partition)
+        partition = resolved if isinstance(resolved, str) else "<AWS::Partition>"
+        prefix = f"Resource::arn:{partition}"
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "S3 and KMS grant methods: object-level access to this environment's data and artifact buckets and "
+            "the CDK asset objects, and the KMS data-key actions on the one environment key.",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Action::s3:DeleteObject*",
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                objects_finding(self.data.data_bucket),
+                objects_finding(self.data.artifact_bucket),
+                *(objects_finding(asset.bucket) for asset in self.script_assets),
+            ],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Pipeline jobs get generated names at run time (processing-job/*, training-job/*), write to "
+            "/aws/sagemaker/* log groups, register versions under this model's package group only, and pull AWS-owned "
+            "sagemaker-* images whose registry account differs by region; ecr:GetAuthorizationToken has no resource.",
+            applies_to=[
+                "Resource::*",
+                f"{prefix}:sagemaker:{self.region}:{self.account}:processing-job/*",
+                f"{prefix}:sagemaker:{self.region}:{self.account}:training-job/*",
+                f"{prefix}:sagemaker:{self.region}:{self.account}:model-package/"
+                f"{self.pipeline_settings.model_package_group_name}/*",
+                f"{prefix}:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/*",
+                f"{prefix}:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/*:log-stream:*",
+                f"{prefix}:ecr:{self.region}:*:repository/sagemaker-*",
+            ],
+        )
