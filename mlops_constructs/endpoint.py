@@ -22,7 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from mlops_config.platform import VpcSettings
 from mlops_config.serving import RealtimeSettings, RollbackAlarmSettings, ServerlessSettings
@@ -31,6 +31,8 @@ VARIANT_NAME = "AllTraffic"
 """The one production variant of every endpoint (a contract with monitoring and the smoke test)."""
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+# SageMaker endpoints publish one-minute metrics.
+DEFAULT_PERIOD = Duration.minutes(1)
 
 # Instance families with NVMe instance storage: SageMaker encrypts that storage in hardware and rejects a
 # KmsKeyId (endpoint config) or VolumeKmsKeyId (transform job) for them. A "d" after the generation marks
@@ -207,7 +209,7 @@ class ServedModel(Construct):
                 resources=[log_groups, f"{log_groups}:log-stream:*"],
             )
         )
-        self.policies: list[Construct] = [self.role.node.find_child("DefaultPolicy")]
+        self.policies: list[IConstruct] = [self.role.node.find_child("DefaultPolicy")]
         if vpc is not None:
             # SageMaker attaches the model's ENIs in the VPC with the execution role's permissions.
             vpc_policy = iam.ManagedPolicy(
@@ -294,31 +296,29 @@ class _Endpoint(Construct):
         )
         self.rollback_alarms: tuple[cloudwatch.Alarm, ...] = (self.errors_5xx_alarm, self.latency_alarm)
 
-    def metric(
-        self, metric_name: str, *, statistic: str = "Sum", period: Duration = Duration.minutes(1)
-    ) -> cloudwatch.Metric:
+    def metric(self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
         """A metric of this endpoint's variant in ``AWS/SageMaker``."""
         return cloudwatch.Metric(
             namespace=SAGEMAKER_NAMESPACE,
             metric_name=metric_name,
             dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
             statistic=statistic,
-            period=period,
+            period=period or DEFAULT_PERIOD,
         )
 
-    def metric_invocations(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    def metric_invocations(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Requests sent to the model (sum)."""
         return self.metric("Invocations", period=period)
 
-    def metric_5xx_errors(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    def metric_5xx_errors(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Requests the model failed with a 5XX (sum)."""
         return self.metric("Invocation5XXErrors", period=period)
 
-    def metric_4xx_errors(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    def metric_4xx_errors(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Requests rejected with a 4XX (sum)."""
         return self.metric("Invocation4XXErrors", period=period)
 
-    def metric_model_latency_p99(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    def metric_model_latency_p99(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """p99 of the time the model took to respond, in microseconds."""
         return self.metric("ModelLatency", statistic="p99", period=period)
 
@@ -521,7 +521,7 @@ class ServerlessEndpoint(_Endpoint):
             ),
         )
 
-    def metric_model_setup_time(self, *, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    def metric_model_setup_time(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Cold-start time to launch compute for the model, in microseconds (average)."""
         return self.metric("ModelSetupTime", statistic="Average", period=period)
 

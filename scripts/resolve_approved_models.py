@@ -96,7 +96,7 @@ def resolve(config: PlatformConfig, client: Any) -> dict[str, dict[str, str]]:
 
 def registry_client(config: PlatformConfig, region: str | None, role_arn: str | None) -> Any:
     """A SageMaker client for the registry account (through ``role_arn`` when given)."""
-    import boto3  # noqa: PLC0415 - keeps --help fast
+    import boto3
 
     region = region or config.registry.region
     if not role_arn:

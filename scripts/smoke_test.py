@@ -53,7 +53,7 @@ def endpoints_to_check(
 
 def sample_csv(rows: int) -> str:
     """``rows`` rows of the bundled dataset as headerless CSV, without the target column."""
-    from pipeline_defs.steps.sample_data import TARGET_COLUMN, sample_dataframe  # noqa: PLC0415 - pandas is slow
+    from pipeline_defs.steps.sample_data import TARGET_COLUMN, sample_dataframe
 
     frame = sample_dataframe().drop(columns=[TARGET_COLUMN]).head(rows)
     return str(frame.to_csv(header=False, index=False))
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if not endpoints_to_check(config, env.name, approved):
         print(f"{env.name}: no endpoint is served yet (no approved or pinned package); nothing to smoke-test")
         return 0
-    import boto3  # noqa: PLC0415 - keeps --help fast
+    import boto3
 
     runtime = boto3.client("sagemaker-runtime", region_name=args.region or env.region)
     failures = run(config, env.name, approved, runtime, args.rows)

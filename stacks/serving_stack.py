@@ -203,7 +203,8 @@ class ServingStack(Stack):
         self._acknowledge(
             batch,
             "Batch inputs are any files landing under the configured input prefix; transform outputs and batch "
-            "capture are written under generated per-execution keys of their prefixes; only these prefixes are granted.",
+            "capture are written under generated per-execution keys of their prefixes; only those prefixes are "
+            "granted.",
             [
                 data.data_bucket.arn_for_objects(f"{input_prefix}*"),
                 data.data_bucket.arn_for_objects(f"{output_prefix}*"),

@@ -40,7 +40,7 @@ def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
     resources = template.find_resources(kind)
     assert len(resources) == 1, f"expected one {kind}, found {sorted(resources)}"
     logical_id, resource = next(iter(resources.items()))
-    return logical_id, resource
+    return logical_id, dict(resource)
 
 
 def statements(template: Template) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ def resources_by_type(config: PlatformConfig, version: int) -> dict[str, dict[st
     stack = stacks["prod"]
     assert stack is not None
     template = Template.from_stack(stack)
-    return {kind: template.find_resources(kind) for kind in (*SAGEMAKER_TYPES, "AWS::SageMaker::Pipeline")}
+    return {kind: dict(template.find_resources(kind)) for kind in (*SAGEMAKER_TYPES, "AWS::SageMaker::Pipeline")}
 
 
 @pytest.fixture(scope="module")
