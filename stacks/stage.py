@@ -8,9 +8,10 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
-from mlops_config.approved import ServedPackages
+from mlops_config.approved import ServedPackages, served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
+from stacks.serving_stack import ServingStack
 
 
 class MlopsStage(cdk.Stage):
@@ -43,3 +44,22 @@ class MlopsStage(cdk.Stage):
             termination_protection=environment.production,
             tags=tags,
         )
+
+        # One serving stack per model that has a package to serve here (none until the first approval).
+        self.serving: dict[str, ServingStack] = {}
+        for model in config.models:
+            package = served_package(config, approved, environment.name, model.name)
+            serving = model.in_environment(environment.name).serving
+            if package and (serving.mode != "none" or serving.batch.enabled):
+                self.serving[model.name] = ServingStack(
+                    self,
+                    f"Serving-{model.name}",
+                    config=config,
+                    environment=environment,
+                    model=model,
+                    data=self.data,
+                    package_arn=package,
+                    stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-serving"),
+                    description=f"{config.project} {environment.name}: endpoint and batch inference of {model.name}",
+                    tags={**tags, "model": model.name},
+                )
