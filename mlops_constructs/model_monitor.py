@@ -103,7 +103,10 @@ def _struct(value: Any) -> Any:
     """A nested props dict with snake_case keys as the camelCase struct jsii expects (tokens pass through)."""
     if isinstance(value, dict):
         return {
-            re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): _struct(item)
+            re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): (
+                # Environment variable names are data, not struct keys: they stay as they are.
+                item if key == "environment" else _struct(item)
+            )
             for key, item in value.items()
             if item is not None
         }
