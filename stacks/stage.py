@@ -11,6 +11,7 @@ from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_config.approved import ServedPackages, served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.serving_stack import ServingStack
 
 
@@ -63,3 +64,24 @@ class MlopsStage(cdk.Stage):
                     description=f"{config.project} {environment.name}: endpoint and batch inference of {model.name}",
                     tags={**tags, "model": model.name},
                 )
+        # Monitoring, alarms and a dashboard per served endpoint (monitoring needs an endpoint to watch).
+        self.monitoring: dict[str, MonitoringStack] = {}
+        for model in config.models:
+            in_env = model.in_environment(environment.name)
+            serving_stack = self.serving.get(model.name)
+            if serving_stack is None or in_env.serving.mode == "none" or not in_env.monitoring.enabled:
+                continue
+            monitoring = MonitoringStack(
+                self,
+                f"Monitoring-{model.name}",
+                config=config,
+                environment=environment,
+                model=model,
+                data=self.data,
+                serving=serving_stack,
+                stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
+                description=f"{config.project} {environment.name}: drift and quality monitoring, alarms of {model.name}",
+                tags={**tags, "model": model.name},
+            )
+            monitoring.add_stack_dependency(serving_stack)
+            self.monitoring[model.name] = monitoring
