@@ -80,7 +80,7 @@ class MlopsStage(cdk.Stage):
                 data=self.data,
                 serving=serving_stack,
                 stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
-                description=f"{config.project} {environment.name}: drift and quality monitoring, alarms of {model.name}",
+                description=f"{config.project} {environment.name}: monitoring and alarms of {model.name}",
                 tags={**tags, "model": model.name},
             )
             monitoring.add_stack_dependency(serving_stack)
