@@ -457,6 +457,21 @@ class RealtimeEndpoint(_Endpoint):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=scaling.min_capacity,
             max_capacity=scaling.max_capacity,
+            # Application Auto Scaling acts through its service-linked role for SageMaker (created on first use);
+            # without this CDK would create a role with no permissions.
+            role=iam.Role.from_role_arn(
+                self,
+                "AutoScalingServiceRole",
+                Stack.of(self).format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                ),
+                mutable=False,
+            ),
         )
         self.scalable_target.node.add_dependency(self.resource)
         self.scaling_policy = self.scalable_target.scale_to_track_metric(

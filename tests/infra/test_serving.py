@@ -149,6 +149,11 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
     assert target["Properties"]["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 6)
     assert endpoint_id in as_list(target["DependsOn"])
+    assert target["Properties"]["RoleARN"] == (
+        "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+    template.resource_count_is("AWS::IAM::Role", 4)  # model, batch pipeline, schedule, new-data trigger
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
