@@ -49,6 +49,10 @@ RESOLVE_COMMAND = (
     ".venv/bin/python scripts/resolve_approved_models.py --config config/platform.yaml "
     '--out approved-models.json --role-arn "$REGISTRY_READER_ROLE_ARN"'
 )
+# The resolver's output travels with the cloud assembly, so each smoke test checks exactly the packages this
+# release deployed (and knows which endpoints must answer).
+PUBLISH_APPROVED_COMMAND = "cp approved-models.json cdk.out/approved-models.json"
+RELEASE_INPUT_DIR = "release"
 SMOKE_TEST_PROFILE = "smoke-test"
 # Ubuntu standard 7.0 carries both runtimes the build needs (jsii and the CDK CLI on Node 22, the app on 3.11).
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
@@ -185,7 +189,7 @@ class CicdStack(Stack):
             input=self.source,
             role=self.synth_role,
             env={"REGISTRY_READER_ROLE_ARN": reader_arn, "CI": "true"},
-            commands=[TEST_COMMAND, RESOLVE_COMMAND, SYNTH_COMMAND],
+            commands=[TEST_COMMAND, RESOLVE_COMMAND, SYNTH_COMMAND, PUBLISH_APPROVED_COMMAND],
             primary_output_directory="cdk.out",
             partial_build_spec=build_spec,
             # The full test suite and a synth of every environment: 4 vCPUs keep a release under half an hour.
@@ -271,6 +275,7 @@ class CicdStack(Stack):
         return pipelines.CodeBuildStep(
             f"SmokeTest-{environment.name}",
             input=self.source,
+            additional_inputs={RELEASE_INPUT_DIR: self.synth},
             role=role,
             env={
                 "SMOKE_TEST_ROLE_ARN": invoker_arn,
@@ -282,7 +287,8 @@ class CicdStack(Stack):
                 f'aws configure set profile.{SMOKE_TEST_PROFILE}.role_arn "$SMOKE_TEST_ROLE_ARN"',
                 f"aws configure set profile.{SMOKE_TEST_PROFILE}.credential_source EcsContainer",
                 f"AWS_PROFILE={SMOKE_TEST_PROFILE} .venv/bin/python scripts/smoke_test.py "
-                f"--config config/platform.yaml --environment {environment.name}",
+                f"--config config/platform.yaml --environment {environment.name} "
+                f"--approved-models {RELEASE_INPUT_DIR}/approved-models.json",
             ],
             partial_build_spec=build_spec,
             build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),

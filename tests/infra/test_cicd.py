@@ -139,7 +139,8 @@ def test_synth_runs_tests_resolver_and_main_job_in_that_order(template: Template
     assert "--config config/platform.yaml --out approved-models.json" in commands[1]
     assert '--role-arn "$REGISTRY_READER_ROLE_ARN"' in commands[1]
     assert commands[2] == "make synth"
-    assert len(commands) == 3  # nothing after the gates can paper over a failure
+    # Only the hand-over of the resolver's output to the smoke tests follows the gates.
+    assert commands[3:] == ["cp approved-models.json cdk.out/approved-models.json"]
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]["Properties"]
     assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
@@ -212,8 +213,11 @@ def test_smoke_tests_run_after_staging_and_prod_deploy_with_their_own_role(
         commands = spec["phases"]["build"]["commands"]
         assert commands[-1] == (
             "AWS_PROFILE=smoke-test .venv/bin/python scripts/smoke_test.py "
-            f"--config config/platform.yaml --environment {env}"
+            f"--config config/platform.yaml --environment {env} --approved-models release/approved-models.json"
         )
+        # The release's cloud assembly (with the resolver's output) is copied next to the source as release/.
+        links = [c for c in spec["phases"]["install"]["commands"] if 'ln -s -- "$CODEBUILD_SRC_DIR_' in c]
+        assert len(links) == 1 and links[0].endswith('"release"')
         assert "aws configure set profile.smoke-test.credential_source EcsContainer" in commands
         project = template.find_resources("AWS::CodeBuild::Project")[_project_of(smoke)]["Properties"]
         variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
