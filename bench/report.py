@@ -83,6 +83,15 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def status(error: str | None, width: int = 120) -> str:
+    """``ok``, a run that completed but failed cdk-nag's validation, or the failure itself."""
+    if not error:
+        return "ok"
+    if "ValidationFailed" in error:
+        return "completed, but cdk-nag validation failed"
+    return "failed: " + error[:width]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -143,7 +152,7 @@ def _synth_section(synth: Mapping[str, Any]) -> list[str]:
             f"to the import floor: {_num(full.get('ratio_to_import'))}x; {len(full.get('stacks', []))} stacks."
         )
         if full.get("error"):
-            lines.append(f"\nFull synth failed: `{full['error'][:300]}`")
+            lines.append(f"\nFull synth: {status(full['error'], 300)}.")
         breakdown = synth.get("breakdown") or {}
         if breakdown.get("phases"):
             lines += ["", "### Breakdown of one warm in-process run (bench/profile_synth.py)", ""]
@@ -155,7 +164,7 @@ def _synth_section(synth: Mapping[str, Any]) -> list[str]:
                 f"misses; cfn-lint findings: {breakdown.get('cfn_lint_findings')}."
             )
         if breakdown.get("error"):
-            lines.append(f"\nProfiled run failed: `{breakdown['error'][:300]}`")
+            lines.append(f"\nProfiled run: {status(breakdown['error'], 300)}.")
 
     return lines
 
@@ -181,7 +190,7 @@ def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
                     str(max((s["outputs"] for s in stacks), default=0)),
                     str(max((s["parameters"] for s in stacks), default=0)),
                     _num(phases.get("cfn_lint")),
-                    "failed: " + point["error"][:120] if point.get("error") else "ok",
+                    status(point.get("error")),
                 ]
             )
         lines += _table(
@@ -242,7 +251,7 @@ def _lambda_section(handlers: Sequence[Mapping[str, Any]]) -> list[str]:
                     _num(h.get("import_ms"), 1),
                     f"{h['asset_bytes'] / 1000:.1f}",
                     h.get("env_source", ""),
-                    "failed: " + h["error"][:120] if h.get("error") else "ok",
+                    status(h.get("error")),
                 ]
                 for h in handlers
             ],

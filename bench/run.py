@@ -103,21 +103,32 @@ def synth_once(workspace: Path, script: str, context: str, scratch: Path) -> tup
     return elapsed, error, outdir
 
 
+def completed(error: str | None) -> bool:
+    """Whether a synth did all of its work: no error, or only cdk-nag's findings failing the final validation.
+
+    Templates are written before validation, so such a run's time and stack sizes are still meaningful (the
+    report keeps the error next to them).
+    """
+    return error is None or "ValidationFailed" in error
+
+
 def repeated_synth(
     workspace: Path, script: str, context: str, scratch: Path, runs: int
 ) -> tuple[list[float], str | None, Path | None]:
-    """``runs`` synths; the samples, the first error (stops there) and the last output directory."""
+    """``runs`` synths; the samples, the first error and the last output directory (stops at an incomplete run)."""
     samples: list[float] = []
     last: Path | None = None
+    first_error: str | None = None
     for _ in range(runs):
         elapsed, error, outdir = synth_once(workspace, script, context, scratch)
         if last is not None:
             shutil.rmtree(last, ignore_errors=True)
         last = outdir
-        if error:
-            return samples, error, last
+        first_error = first_error or error
+        if not completed(error):
+            return samples, first_error, last
         samples.append(elapsed)
-    return samples, None, last
+    return samples, first_error, last
 
 
 def stacks_of(outdir: Path | None) -> list[dict[str, Any]]:
@@ -164,15 +175,16 @@ def measure_synth(workspace: Path, scratch: Path, runs: int) -> tuple[dict[str, 
     }
     print("synth: full default app (1 cold run, then warm runs)", flush=True)
     cold_s, error, cold_out = synth_once(workspace, "app.py", floor_context, scratch)
-    shutil.rmtree(cold_out, ignore_errors=True)
     samples, warm_error, last = (
-        ([], error, None) if error else repeated_synth(workspace, "app.py", floor_context, scratch, runs)
+        repeated_synth(workspace, "app.py", floor_context, scratch, runs) if completed(error) else ([], error, cold_out)
     )
+    if last != cold_out:
+        shutil.rmtree(cold_out, ignore_errors=True)
     median_s = stats.median(samples) if samples else None
     full = {
         "median_s": median_s,
         "samples_s": [round(s, 3) for s in samples],
-        "cold_s": None if error else cold_s,
+        "cold_s": cold_s if completed(error) else None,
         "ratio_to_floor": median_s / floors["app_median_s"] if median_s and floors["app_median_s"] else None,
         "ratio_to_import": median_s / floors["import_median_s"] if median_s else None,
         "stacks": stacks_of(last),
@@ -191,10 +203,11 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         config_path, approved_path = gen_config.write_scale_inputs(count, scratch / "configs")
         context = cdk_context({"config": str(config_path), "approved_models": str(approved_path)})
         cold_s, error, cold_out = synth_once(workspace, "app.py", context, scratch)
-        shutil.rmtree(cold_out, ignore_errors=True)
         samples, warm_error, last = (
-            ([], error, None) if error else repeated_synth(workspace, "app.py", context, scratch, runs)
+            repeated_synth(workspace, "app.py", context, scratch, runs) if completed(error) else ([], error, cold_out)
         )
+        if last != cold_out:
+            shutil.rmtree(cold_out, ignore_errors=True)
         stacks = stacks_of(last)
         if last:
             shutil.rmtree(last, ignore_errors=True)
@@ -203,9 +216,9 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
                 "models": count,
                 "median_s": stats.median(samples) if samples else None,
                 "samples_s": [round(s, 3) for s in samples],
-                "cold_s": None if error else cold_s,
+                "cold_s": cold_s if completed(error) else None,
                 "stacks": stacks,
-                "breakdown": profile(workspace, context, scratch) if not (error or warm_error) else None,
+                "breakdown": profile(workspace, context, scratch) if completed(error or warm_error) else None,
                 "error": error or warm_error,
             }
         )

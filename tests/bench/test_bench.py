@@ -270,3 +270,15 @@ def test_lambda_environment_comes_from_the_template_when_the_asset_matches(tmp_p
 )
 def test_import_errors_suggest_the_shape_of_a_value(message: str, value: str | None) -> None:
     assert lambdas.value_from_message(message) == value
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, "ok"),
+        ("RuntimeError: ValidationFailed: Validation failed.", "completed, but cdk-nag validation failed"),
+        ("error: invalid configuration", "failed: error: invalid configuration"),
+    ],
+)
+def test_run_status_tells_nag_findings_from_failures(error: str | None, expected: str) -> None:
+    assert report.status(error) == expected
