@@ -472,3 +472,11 @@ def test_image_tables_match_the_sdk() -> None:
         assert table == commercial
     assert monitor["repository"] == "sagemaker-model-monitor-analyzer"
     assert clarify["repository"] == "sagemaker-clarify-processing"
+
+
+def test_monitoring_templates_are_cfn_lint_clean(stages: dict[str, Any]) -> None:
+    from scripts.synth_report import lint
+
+    templates = [Path(stage.outdir) / stage.monitoring[MODEL].template_file for stage in stages.values()]
+    assert all(path.exists() for path in templates)
+    assert lint(templates) == []
