@@ -29,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.lambda_runtime import ARCHITECTURE, ASSET_EXCLUDES, RUNTIME, powertools_layer
 from mlops_constructs.metric_contract import grant_put_metric_data
 
 MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
@@ -449,8 +450,6 @@ class ModelMonitorSchedules(Construct):
 
 
 BRIDGE_CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "monitor_bridge"
-# Powertools for AWS Lambda (Python) v3, public layer (AWS-owned account 017000801446), arm64 build.
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
 
 
 class MonitorBridgeFunction(Construct):
@@ -477,7 +476,6 @@ class MonitorBridgeFunction(Construct):
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=key)
         # The configuration already checked the days against the periods CloudWatch Logs accepts; set them as
         # they are rather than through the RetentionDays enum.
@@ -499,17 +497,11 @@ class MonitorBridgeFunction(Construct):
             self,
             "Function",
             description=f"Model Monitor reports of {endpoint_name} -> metric contract",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(BRIDGE_CODE_DIR), exclude=["__pycache__", "*.pyc"]),
-            layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self,
-                    "Powertools",
-                    POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region),
-                )
-            ],
+            code=lambda_.Code.from_asset(str(BRIDGE_CODE_DIR), exclude=list(ASSET_EXCLUDES)),
+            layers=[powertools_layer(self)],
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -21,13 +21,22 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, applies_to: Sequen
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in ids))
 
 
+def resource_finding(scope: IConstruct, arn: str) -> str:
+    """The granular ID (``Resource::<arn>``) under which cdk-nag reports a wildcard in ``arn``.
+
+    ``arn`` must resolve to a literal in ``scope``'s stack (pseudo parameters resolve to literals for stacks
+    with an explicit environment and the partition-literal feature flag).
+    """
+    resolved = Stack.of(scope).resolve(arn)
+    if not isinstance(resolved, str):
+        raise ValueError(f"cannot acknowledge a finding on an unresolved resource: {resolved!r}")
+    return f"Resource::{resolved}"
+
+
 def objects_finding(bucket: s3.IBucket) -> str:
-    """The IAM5 finding ID a grant on ``bucket``'s objects produces (``Resource::arn:...:s3:::name/*``).
+    """The finding a grant on ``bucket``'s objects produces (``Resource::arn:...:s3:::name/*``).
 
     Works for buckets with a literal ARN (the environment's named buckets, the CDK asset bucket), which is why
     the data stack shares its buckets by name.
     """
-    resolved = Stack.of(bucket).resolve(bucket.arn_for_objects("*"))
-    if not isinstance(resolved, str):
-        raise ValueError(f"bucket {bucket.node.path} has no literal ARN to acknowledge a finding on: {resolved}")
-    return f"Resource::{resolved}"
+    return resource_finding(bucket, bucket.arn_for_objects("*"))

@@ -38,14 +38,17 @@ from mlops_config import PlatformConfig
 from mlops_config.platform import ModelSettings
 from mlops_config.retraining import RetrainingSettings
 from mlops_constructs import naming
+from mlops_constructs.lambda_runtime import (
+    ARCHITECTURE,
+    ASSET_EXCLUDES,
+    POWERTOOLS_LAYER_VERSION,
+    RUNTIME,
+    acknowledge_pinned_runtime,
+    powertools_layer,
+)
 from mlops_constructs.nag import acknowledge
 
 FUNCTION_DIR: Final = Path(__file__).resolve().parent.parent / "lambda" / "retrain_trigger"
-RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
-# Public Powertools for AWS Lambda (Python) V3 layer, published by AWS in every commercial region.
-POWERTOOLS_ACCOUNT: Final = "017000801446"
-POWERTOOLS_LAYER_NAME: Final = "AWSLambdaPowertoolsPythonV3-python314-arm64"
-POWERTOOLS_LAYER_VERSION: Final = 38
 # The alarms of a served and monitored model that restart its training: see ``drift_alarm_kinds``.
 FEATURE_DRIFT: Final = "feature-drift"
 MODEL_QUALITY: Final = "model-quality"
@@ -221,7 +224,9 @@ class RetrainOnDrift(Construct):
             "This queue is the dead-letter queue of the retrain function and of its rule and schedule targets.",
         )
 
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=removal_policy, encryption_key=key
+        )
         self.role = iam.Role(
             self,
             "Role",
@@ -246,25 +251,15 @@ class RetrainOnDrift(Construct):
             )
         )
 
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            stack.format_arn(
-                service="lambda",
-                account=POWERTOOLS_ACCOUNT,
-                resource="layer",
-                resource_name=f"{POWERTOOLS_LAYER_NAME}:{powertools_layer_version}",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
-        )
+        powertools = powertools_layer(self, version=powertools_layer_version)
         self.function = lambda_.Function(
             self,
             "Function",
             description=f"Restarts the {model_name} training pipeline ({environment_name}) on drift, data, schedule",
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_DIR), exclude=["__pycache__", ".*"]),
+            code=lambda_.Code.from_asset(str(FUNCTION_DIR), exclude=list(ASSET_EXCLUDES)),
             layers=[powertools],
             role=self.role,
             log_group=self.log_group,
@@ -302,6 +297,7 @@ class RetrainOnDrift(Construct):
                 "LOG_LEVEL": "INFO",
             },
         )
+        acknowledge_pinned_runtime(self.function)
         self._depend_on_policy_only()
         # CDK's SQS grant for the on-failure destination uses the KMS wildcard actions on the one queue key.
         acknowledge(

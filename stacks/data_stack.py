@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -93,11 +93,7 @@ class DataStack(Stack):
 
         self.data_bucket_resource = secure_bucket("TrainingData", bucket_name=name("data"), lifecycle_rules=tiering)
         # Bucket notifications to EventBridge let new data start a retrain or a batch job.
-        data_cfn = self.data_bucket_resource.node.default_child
-        assert isinstance(data_cfn, s3.CfnBucket)
-        data_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
-        )
+        _send_events_to_eventbridge(self.data_bucket_resource)
         self.artifact_bucket_resource = secure_bucket(
             "Artifacts",
             bucket_name=name("models"),
@@ -124,6 +120,9 @@ class DataStack(Stack):
             ],
         )
 
+        # Model Monitor's reports landing here are translated into the metric contract by an EventBridge rule.
+        _send_events_to_eventbridge(self.monitoring_bucket_resource)
+
         # What other stacks use: the same buckets by literal name and ARN (no CloudFormation exports, so this
         # stack can always be updated), each knowing the key its objects are encrypted with.
         self.data_bucket = self._shared(name("data"), "Data")
@@ -137,6 +136,16 @@ class DataStack(Stack):
             display_name=f"{config.project} {environment.name} MLOps notifications",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        # An explicit topic policy replaces SNS's default one, so CloudWatch alarm actions need their own grant.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
         )
         for email in environment.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -161,7 +170,29 @@ class DataStack(Stack):
         )
 
     def _allow_service_use_of_key(self) -> None:
-        """CloudWatch alarms and EventBridge publish to the encrypted topic; they need the key for that."""
+        """Services that encrypt with the key on the platform's behalf.
+
+        CloudWatch alarms and EventBridge publish to the encrypted topic; CloudWatch Logs encrypts the log groups
+        of this account and region (and only those, by encryption context).
+        """
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmAndEventPublishersUseKey",
@@ -203,3 +234,12 @@ class DataStack(Stack):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
             )
         )
+
+
+def _send_events_to_eventbridge(bucket: s3.Bucket) -> None:
+    """Turn on S3 -> EventBridge notifications (Object Created etc.) for ``bucket``."""
+    resource = bucket.node.default_child
+    assert isinstance(resource, s3.CfnBucket)
+    resource.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )

@@ -23,6 +23,7 @@ from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.dashboard import ModelDashboard
 from mlops_constructs.drift_monitor import DriftMonitorPipeline
+from mlops_constructs.lambda_runtime import acknowledge_pinned_runtime
 from mlops_constructs.metric_contract import ModelMetrics
 from mlops_constructs.model_monitor import (
     ModelMonitorSchedules,
@@ -30,7 +31,8 @@ from mlops_constructs.model_monitor import (
     MonitorBridgeFunction,
     MonitorKind,
 )
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, resource_finding
+from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
 
@@ -216,17 +218,35 @@ class MonitoringStack(Stack):
             pipeline_names=self.pipeline_names,
             monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
         )
+        self.alarm_forwarder = self._forward_drift_alarms_to_training(config, environment, model)
+
+    def _forward_drift_alarms_to_training(
+        self, config: PlatformConfig, environment: EnvironmentSettings, model: ModelSettings
+    ) -> AlarmForwarder | None:
+        """Drift here retrains in the registry environment, in its own account: send it these alarms."""
+        if environment.name == config.registry_environment:
+            return None
+        sources = [
+            source
+            for source in retrain_alarm_sources(config, model, config.registry_environment)
+            if source.environment == environment.name
+        ]
+        if not sources:
+            return None
+        return AlarmForwarder(
+            self,
+            "ForwardDriftAlarms",
+            alarm_names=sources[0].alarm_names,
+            target_account=config.registry.account,
+            target_region=config.registry.region,
+        )
 
     @staticmethod
     def _object_url(bucket: s3.IBucket, key: str) -> str:
         return bucket.s3_url_for_object(key)
 
     def _resource(self, arn: str) -> str:
-        """A cdk-nag ``Resource::`` finding for ``arn`` as cdk-nag reports it (tokens resolved)."""
-        resolved = self.resolve(arn)
-        if not isinstance(resolved, str):
-            raise TypeError(f"cannot acknowledge a finding on an unresolved resource: {resolved!r}")
-        return f"Resource::{resolved}"
+        return resource_finding(self, arn)
 
     def _assets_bucket(self) -> str:
         synthesizer = self.synthesizer
@@ -347,9 +367,4 @@ class MonitoringStack(Stack):
                 self._resource(data.monitoring_bucket.arn_for_objects(f"{report_prefix}*")),
             ],
         )
-        acknowledge(
-            self.bridge.function,
-            "AwsSolutions-L1",
-            "Pinned to Python 3.13 because the Powertools public layer is built per Python version; the runtime and "
-            "the layer (model_monitor.POWERTOOLS_LAYER) move together.",
-        )
+        acknowledge_pinned_runtime(self.bridge.function)

@@ -13,6 +13,7 @@ from mlops_constructs import naming
 from stacks.data_stack import DataStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.serving_stack import ServingStack
+from stacks.training_stack import TrainingStack
 
 
 class MlopsStage(cdk.Stage):
@@ -46,6 +47,20 @@ class MlopsStage(cdk.Stage):
             tags=tags,
         )
 
+        self.training: dict[str, TrainingStack] = {}
+        if environment.trains:
+            for model in config.models:
+                self.training[model.name] = TrainingStack(
+                    self,
+                    f"Training-{model.name}",
+                    config=config,
+                    environment=environment,
+                    model=model,
+                    data=self.data,
+                    stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-training"),
+                    description=f"{config.project} {environment.name}: training and retraining of {model.name}",
+                    tags={**tags, "model": model.name},
+                )
         # One serving stack per model that has a package to serve here (none until the first approval).
         self.serving: dict[str, ServingStack] = {}
         for model in config.models:

@@ -108,7 +108,7 @@ def _role_of(function: dict[str, Any]) -> str:
 def test_function_runs_arm64_python_with_the_public_powertools_layer(template: Template) -> None:
     _, function = _function(template)
     props = function["Properties"]
-    assert props["Runtime"] == "python3.14"
+    assert props["Runtime"] == "python3.13"  # the newest Python the pinned public Powertools layer is built for
     assert props["Architectures"] == ["arm64"]
     assert props["Timeout"] == 120
     assert props["ReservedConcurrentExecutions"] == 1
@@ -118,7 +118,7 @@ def test_function_runs_arm64_python_with_the_public_powertools_layer(template: T
     assert template.find_resources("AWS::IAM::Policy")[depends_on]["Properties"]["Roles"] == [role_ref]
     # Stack.format_arn: the stack's region, and its partition (a literal, by the enablePartitionLiterals flag).
     assert props["Layers"] == [
-        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"
+        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     ]
 
 
@@ -128,6 +128,7 @@ def test_function_logs_to_its_own_log_group_with_the_environment_retention(templ
     log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 30  # dev's log_retention_days
     assert log_group["DeletionPolicy"] == "Delete"  # dev: retain_data false
+    assert log_group["Properties"]["KmsKeyId"]  # encrypted with the environment key
 
 
 def test_failed_async_invocations_retry_twice_then_go_to_the_encrypted_dlq(template: Template) -> None:
@@ -369,6 +370,7 @@ def test_retraining_acknowledges_only_specific_findings(shipped: tuple[Any, Temp
                     if entry["type"] == ACK_METADATA:
                         acknowledged.update(entry["data"])
     assert set(acknowledged) == {
+        "AwsSolutions::AwsSolutions-L1",  # the runtime moves with the pinned Powertools layer
         "AwsSolutions::AwsSolutions-SQS3",
         "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         "AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]",

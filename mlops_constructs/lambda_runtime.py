@@ -1,0 +1,52 @@
+"""The one Lambda runtime of the project: Python on arm64 with AWS's public Powertools layer.
+
+Powertools comes from its public layer, not bundled into each asset, so function assets stay a few KB and
+the library is patched by bumping one number here. The runtime follows the newest Python the pinned layer
+version is published for.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from mlops_constructs.nag import acknowledge
+
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+# AWS publishes the layer from this account in every commercial region.
+POWERTOOLS_ACCOUNT: Final = "017000801446"
+POWERTOOLS_LAYER_NAME: Final = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION: Final = 27
+# Files never shipped in a function asset.
+ASSET_EXCLUDES: Final = ("__pycache__", "*.pyc", ".*")
+
+
+def powertools_layer(
+    scope: Construct, construct_id: str = "Powertools", *, version: int = POWERTOOLS_LAYER_VERSION
+) -> lambda_.ILayerVersion:
+    """The public Powertools layer in ``scope``'s region and partition."""
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope,
+        construct_id,
+        Stack.of(scope).format_arn(
+            service="lambda",
+            account=POWERTOOLS_ACCOUNT,
+            resource="layer",
+            resource_name=f"{POWERTOOLS_LAYER_NAME}:{version}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        ),
+    )
+
+
+def acknowledge_pinned_runtime(function: lambda_.IFunction) -> None:
+    """cdk-nag's latest-runtime rule (L1), for a function on ``RUNTIME``: it moves with the layer, not before."""
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        f"Pinned to {RUNTIME.name} because the public Powertools layer is built per Python version; the runtime "
+        f"moves together with POWERTOOLS_LAYER_NAME/VERSION in mlops_constructs/lambda_runtime.py.",
+    )
