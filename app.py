@@ -17,7 +17,7 @@ from pathlib import Path
 # the tests keep them on.
 os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
-import aws_cdk as cdk  # noqa: E402 - after the jsii setting above
+import aws_cdk as cdk
 
 from mlops_config import ConfigError, load_config
 from mlops_config.approved import load_approved_models

@@ -28,8 +28,8 @@ BUILDER = "pipeline_defs.monitoring_pipeline:build_monitoring_pipeline"
 
 
 def render_monitoring_definition(settings: MonitoringPipelineSettings) -> str:
-    """The monitoring pipeline's definition JSON with its own placeholders intact (see ``restore``)."""
-    return P.restore(render_definition(BUILDER, settings))
+    """The monitoring pipeline's definition JSON, ready for ``Fn::Sub`` with its placeholders."""
+    return render_definition(BUILDER, settings, placeholders=P.all() | P.own())
 
 
 class DriftMonitorPipeline(Construct):

@@ -1,8 +1,7 @@
 """Typed, frozen settings for the batch-inference pipeline definition.
 
 Deploy-time values use the shared ``${Name}`` placeholders of ``pipeline_defs.settings.Placeholders`` (role, data
-bucket, KMS key) plus one of this pipeline's own, ``${CaptureBucket}``. The shared renderer escapes every
-placeholder it does not know (``${!CaptureBucket}``); :func:`restore_batch_placeholders` undoes that for ours.
+bucket, KMS key) plus one of this pipeline's own, ``${CaptureBucket}``, which the renderer is told about.
 """
 
 from __future__ import annotations
@@ -31,13 +30,6 @@ class BatchPlaceholders:
     def all(cls) -> frozenset[str]:
         """Every batch-only placeholder."""
         return frozenset({cls.CAPTURE_BUCKET})
-
-
-def restore_batch_placeholders(definition_json: str) -> str:
-    """Turn the renderer's escaped ``${!CaptureBucket}`` back into a placeholder for ``Fn::Sub``."""
-    for name in BatchPlaceholders.all():
-        definition_json = definition_json.replace("${!" + name + "}", Placeholders.ref(name))
-    return definition_json
 
 
 @dataclass(frozen=True)
@@ -110,4 +102,6 @@ class BatchPipelineSettings:
 
 def render_batch_definition(settings: BatchPipelineSettings, cache_dir: Path | str | None = DEFAULT_CACHE_DIR) -> str:
     """Canonical JSON of the batch pipeline, ready for ``Fn::Sub`` (a cache hit never imports the SDK)."""
-    return restore_batch_placeholders(render_definition(BUILDER, settings, cache_dir=cache_dir))
+    return render_definition(
+        BUILDER, settings, cache_dir=cache_dir, placeholders=Placeholders.all() | BatchPlaceholders.all()
+    )

@@ -110,9 +110,7 @@ def run_local(
     _copy(prep / "output" / "test" / "test.csv", evaluation / "test" / "test.csv")
     if evaluate.main(["--base-dir", str(evaluation)]) != 0:
         raise LocalRunError("evaluate failed")
-    report: dict[str, Any] = json.loads(
-        (evaluation / "evaluation" / "evaluation.json").read_text(encoding="utf-8")
-    )
+    report: dict[str, Any] = json.loads((evaluation / "evaluation" / "evaluation.json").read_text(encoding="utf-8"))
     return report
 
 

@@ -40,18 +40,6 @@ class MonitoringPlaceholders(Placeholders):
             }
         )
 
-    @classmethod
-    def restore(cls, definition_json: str) -> str:
-        """Undo the renderer's ``${!Name}`` escaping for this pipeline's own placeholders.
-
-        ``pipeline_defs.render.canonical_json`` escapes every ``${X}`` it does not know (its allow-list is the
-        training pipeline's :meth:`Placeholders.all`), so ``${CaptureBucket}`` comes out as ``${!CaptureBucket}``.
-        Only exact names of :meth:`own` are restored; any other literal ``${!`` stays escaped.
-        """
-        for name in cls.own():
-            definition_json = definition_json.replace("${!" + name + "}", "${" + name + "}")
-        return definition_json
-
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 _FEATURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")

@@ -29,7 +29,6 @@ a ``before-send`` hook that raises :class:`NetworkAccessError` on any HTTP reque
 
 # The SDK is imported inside functions on purpose: this module is imported on the render
 # cache-hit path too, which must not pay for (or need a region for) the SDK import.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

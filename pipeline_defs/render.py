@@ -111,9 +111,10 @@ def builder_source_digest(builder: str | Builder) -> str:
     return hashlib.sha256(origin.read_bytes()).hexdigest()
 
 
-def cache_key(builder: str | Builder, settings: RenderSettings) -> str:
+def cache_key(builder: str | Builder, settings: RenderSettings, placeholders: frozenset[str] | None = None) -> str:
     """The content hash that names a rendered definition in the cache."""
     material = {
+        "placeholders": sorted(_allowed(placeholders)),
         "format": _RENDER_FORMAT,
         "builder": _builder_id(builder),
         "builder_source": builder_source_digest(builder),
@@ -125,19 +126,23 @@ def cache_key(builder: str | Builder, settings: RenderSettings) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def canonical_json(definition: str) -> str:
+def canonical_json(definition: str, placeholders: frozenset[str] | None = None) -> str:
     """Sorted keys, compact separators and ``${!`` for literal ``${`` (see below).
 
     Fn::Sub reads every ``${X}`` as a variable; a ``${`` that is not one of our
     placeholders (or a pseudo parameter) must be written ``${!`` to stay literal.
     """
     text = json.dumps(json.loads(definition), sort_keys=True, separators=(",", ":"))
-    return escape_for_fn_sub(text)
+    return escape_for_fn_sub(text, placeholders)
 
 
-def escape_for_fn_sub(text: str) -> str:
-    """Escape every ``${`` that does not open a known placeholder as ``${!``."""
-    allowed = Placeholders.all() | Placeholders.PSEUDO_PARAMETERS
+def _allowed(placeholders: frozenset[str] | None) -> frozenset[str]:
+    return (Placeholders.all() if placeholders is None else placeholders) | Placeholders.PSEUDO_PARAMETERS
+
+
+def escape_for_fn_sub(text: str, placeholders: frozenset[str] | None = None) -> str:
+    """Escape every ``${`` that does not open one of ``placeholders`` (default: the training pipeline's) as ``${!``."""
+    allowed = _allowed(placeholders)
     out: list[str] = []
     index = 0
     while True:
@@ -193,7 +198,9 @@ def _quiet_sdk() -> Iterator[None]:
         logging.disable(previous)
 
 
-def build_definition(builder: str | Builder, settings: RenderSettings) -> str:
+def build_definition(
+    builder: str | Builder, settings: RenderSettings, placeholders: frozenset[str] | None = None
+) -> str:
     """Build the definition with an offline session (imports the sagemaker SDK)."""
     # Imported here, not at the top: a cache hit must not pay for the SDK.
     from pipeline_defs.offline import offline_session, prepare_environment
@@ -203,18 +210,22 @@ def build_definition(builder: str | Builder, settings: RenderSettings) -> str:
         prepare_environment(settings.region)
         function = resolve_builder(builder) if isinstance(builder, str) else builder
         session = offline_session(settings.region, default_bucket=Placeholders.ref(Placeholders.ARTIFACT_BUCKET))
-        return canonical_json(function(settings, session).definition())
+        return canonical_json(function(settings, session).definition(), placeholders)
 
 
 def render_definition(
     builder: str | Builder,
     settings: RenderSettings,
     cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+    *,
+    placeholders: frozenset[str] | None = None,
 ) -> str:
     """Canonical JSON of the pipeline ``builder`` makes from ``settings``.
 
     ``builder`` is ``"module:function"`` (so a model's config can point at its own
-    module) or the function itself. ``cache_dir=None`` disables the cache.
+    module) or the function itself. ``cache_dir=None`` disables the cache. ``placeholders``
+    are the ``${Name}`` variables the definition may hold for ``Fn::Sub`` (default: the
+    training pipeline's, :meth:`Placeholders.all`); any other ``${`` is escaped.
     """
     if isinstance(builder, str):
         # Fail on a bad path before any cache lookup, without importing the module yet.
@@ -222,11 +233,11 @@ def render_definition(
         if not sep or not module_name or not attr or ":" in attr:
             resolve_builder(builder)
     if cache_dir is None:
-        return build_definition(builder, settings)
-    path = Path(cache_dir) / f"{cache_key(builder, settings)}.json"
+        return build_definition(builder, settings, placeholders)
+    path = Path(cache_dir) / f"{cache_key(builder, settings, placeholders)}.json"
     cached = _read_cache(path)
     if cached is not None:
         return cached
-    rendered = build_definition(builder, settings)
+    rendered = build_definition(builder, settings, placeholders)
     _write_atomic(path, rendered)
     return rendered

@@ -69,7 +69,7 @@ def _unpickle(raw: bytes) -> object | None:
     try:
         # Unpickling runs code from the file: acceptable only because the tarball is
         # this pipeline's own training output, read from its own encrypted bucket.
-        return pickle.loads(raw)  # type: ignore[no-any-return]
+        return pickle.loads(raw)  # type: ignore[no-any-return]  # noqa: S301 - see the comment above
     except (pickle.UnpicklingError, EOFError, ValueError, IndexError, TypeError):
         # A legacy binary model whose first byte happens to be 0x80.
         return None
@@ -84,9 +84,7 @@ def booster_from_bytes(raw: bytes) -> xgb.Booster:
         booster: xgb.Booster = model.get_booster()
         return booster
     if model is not None:
-        raise EvaluationError(
-            f"{MODEL_FILE_NAME} unpickles to {type(model).__name__}, not a Booster"
-        )
+        raise EvaluationError(f"{MODEL_FILE_NAME} unpickles to {type(model).__name__}, not a Booster")
     booster = xgb.Booster()
     try:
         booster.load_model(bytearray(raw))
@@ -102,16 +100,10 @@ def load_booster(model_tar: Path) -> xgb.Booster:
     try:
         with tarfile.open(model_tar, mode="r:gz") as archive:
             # Only the one regular file is read, so a crafted member path cannot write anywhere.
-            members = {
-                posixpath.normpath(member.name): member
-                for member in archive.getmembers()
-                if member.isfile()
-            }
+            members = {posixpath.normpath(member.name): member for member in archive.getmembers() if member.isfile()}
             member = members.get(MODEL_FILE_NAME)
             if member is None:
-                raise EvaluationError(
-                    f"{model_tar} holds {sorted(members)}, not {MODEL_FILE_NAME!r}"
-                )
+                raise EvaluationError(f"{model_tar} holds {sorted(members)}, not {MODEL_FILE_NAME!r}")
             stream = archive.extractfile(member)
             if stream is None:  # pragma: no cover - isfile() members always have data
                 raise EvaluationError(f"cannot read {MODEL_FILE_NAME} from {model_tar}")
@@ -146,19 +138,12 @@ def read_test_set(path: Path) -> LabelledData:
     return LabelledData(labels=labels.astype("int64"), features=values[:, 1:])
 
 
-def predict_probabilities(
-    booster: xgb.Booster, features: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
+def predict_probabilities(booster: xgb.Booster, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Return the positive-class probability for each row of ``features``."""
     expected = booster.num_features()
     if features.shape[1] != expected:
-        raise EvaluationError(
-            f"the model was trained on {expected} features but the test data has "
-            f"{features.shape[1]}"
-        )
-    probabilities: npt.NDArray[np.float64] = booster.predict(xgb.DMatrix(features)).astype(
-        "float64"
-    )
+        raise EvaluationError(f"the model was trained on {expected} features but the test data has {features.shape[1]}")
+    probabilities: npt.NDArray[np.float64] = booster.predict(xgb.DMatrix(features)).astype("float64")
     return probabilities
 
 

@@ -115,8 +115,7 @@ def validate_dataset(
     if non_numeric:
         examples = {column: frame[column].dropna().head(1).tolist() for column in non_numeric[:5]}
         raise PreprocessError(
-            f"non-numeric feature columns {non_numeric} (e.g. {examples}); "
-            "encode them as numbers before training"
+            f"non-numeric feature columns {non_numeric} (e.g. {examples}); encode them as numbers before training"
         )
     target = frame[target_column]
     missing = int(target.isna().sum())
@@ -124,9 +123,7 @@ def validate_dataset(
         raise PreprocessError(f"{missing} rows have no value in target column {target_column!r}")
     unexpected = sorted({str(value) for value in target.unique() if value not in LABELS})
     if unexpected:
-        raise PreprocessError(
-            f"target column {target_column!r} must hold only 0 and 1, found {unexpected}"
-        )
+        raise PreprocessError(f"target column {target_column!r} must hold only 0 and 1, found {unexpected}")
     result = frame.copy()
     result[target_column] = target.astype("int64")
     needed = min_rows_per_class(validation_fraction, test_fraction)

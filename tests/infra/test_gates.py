@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
 from scripts.synth_report import ACK_METADATA, collect, lint
-from tests.conftest import REPO, cdk_feature_flags
+from tests.conftest import cdk_feature_flags
 
 
 def _outdir(app: Any) -> Path:
@@ -60,38 +57,3 @@ def test_every_stack_is_well_within_cloudformation_limits(default_app: Any) -> N
     for report in collect(_outdir(app)):
         assert report.resources <= 250, report.path
         assert report.template_bytes <= 500_000, report.path
-
-
-def _synth_in_subprocesses(*outdirs: Path) -> list[dict[str, bytes]]:
-    """Run app.py as the CDK CLI would, once per outdir, concurrently, with different hash seeds."""
-    processes = []
-    for seed, outdir in enumerate(outdirs):
-        env = {
-            **os.environ,
-            "CDK_OUTDIR": str(outdir),
-            "CDK_CONTEXT_JSON": json.dumps(cdk_feature_flags()),
-            "PYTHONHASHSEED": str(seed + 1),
-        }
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-        )
-    for process in processes:
-        _, stderr = process.communicate()
-        assert process.returncode == 0, stderr.decode()
-    return [
-        {str(p.relative_to(outdir)): p.read_bytes() for p in sorted(outdir.rglob("*.template.json"))}
-        for outdir in outdirs
-    ]
-
-
-@pytest.mark.synth
-def test_two_synths_are_byte_identical_and_free_of_machine_paths(tmp_path: Path) -> None:
-    first, second = _synth_in_subprocesses(tmp_path / "one", tmp_path / "two")
-    assert first and first.keys() == second.keys()
-    for name, content in first.items():
-        assert content == second[name], f"{name} differs between two synths"
-        text = content.decode()
-        for machine_path in (str(REPO), str(tmp_path), str(Path.home()), "/tmp/"):
-            assert machine_path not in text, f"{name} contains the machine path {machine_path}"

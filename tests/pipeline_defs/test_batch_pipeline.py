@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from mlops_constructs.sagemaker_pipeline import placeholders_in
-from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition, restore_batch_placeholders
+from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
+from pipeline_defs.render import escape_for_fn_sub
 from tests.pipeline_defs.botocore_shapes import validate_step_arguments
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
@@ -88,8 +89,10 @@ def test_placeholders_are_exactly_what_the_construct_substitutes(rendered: str) 
     assert "${!CaptureBucket}" not in rendered
 
 
-def test_restore_only_touches_batch_placeholders() -> None:
-    assert restore_batch_placeholders("${!CaptureBucket} ${!Other}") == "${CaptureBucket} ${!Other}"
+def test_the_renderer_keeps_only_the_declared_placeholders() -> None:
+    declared = frozenset({"CaptureBucket"})
+    assert escape_for_fn_sub("${CaptureBucket} ${Other}", declared) == "${CaptureBucket} ${!Other}"
+    assert escape_for_fn_sub("${CaptureBucket}") == "${!CaptureBucket}"  # not a training-pipeline placeholder
 
 
 def test_instance_storage_and_vpc() -> None:

@@ -37,9 +37,7 @@ def test_local_run_scores_the_sample_model_well(report: dict[str, Any]) -> None:
     assert sum(matrix[actual][predicted] for actual in "01" for predicted in "01") == 86
 
 
-def test_local_run_leaves_the_files_the_pipeline_steps_produce(
-    workdir: Path, report: dict[str, Any]
-) -> None:
+def test_local_run_leaves_the_files_the_pipeline_steps_produce(workdir: Path, report: dict[str, Any]) -> None:
     evaluation = workdir / "evaluate" / "evaluation" / "evaluation.json"
     assert json.loads(evaluation.read_text()) == report
     predictions = (workdir / "evaluate" / "quality_baseline" / "predictions.csv").read_text()
@@ -91,9 +89,7 @@ def test_pack_model_round_trips_through_evaluate(tmp_path: Path) -> None:
     tar = local_run.pack_model(booster, tmp_path / "out" / "model.tar.gz")
 
     loaded = evaluate.load_booster(tar)
-    np.testing.assert_array_equal(
-        loaded.predict(xgb.DMatrix(features)), booster.predict(xgb.DMatrix(features))
-    )
+    np.testing.assert_array_equal(loaded.predict(xgb.DMatrix(features)), booster.predict(xgb.DMatrix(features)))
 
 
 def test_default_num_round_comes_from_the_shared_hyperparameters() -> None:

@@ -38,7 +38,7 @@ def make_settings(**overrides: Any) -> MonitoringPipelineSettings:
 @pytest.fixture(scope="module")
 def rendered() -> str:
     """The definition JSON as the construct deploys it (rendered once: the SDK is slow)."""
-    return P.restore(build_definition(BUILDER, make_settings()))
+    return build_definition(BUILDER, make_settings(), P.all() | P.own())
 
 
 @pytest.fixture(scope="module")

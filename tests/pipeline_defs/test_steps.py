@@ -68,15 +68,8 @@ def write_tarball(path: Path, members: dict[str, bytes]) -> Path:
 def test_step_script_imports_only_what_its_image_has(script: str) -> None:
     tree = ast.parse((STEPS_DIR / script).read_text(encoding="utf-8"))
     imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    } | {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     outside = imported - set(sys.stdlib_module_names) - IMAGE_PACKAGES[script]
     assert not outside, f"{script} imports {outside}, which its SageMaker image lacks"
 
@@ -87,11 +80,7 @@ def test_step_script_parses_as_python_38_with_deferred_annotations(script: str) 
     # from being evaluated there, and the grammar must not be newer than 3.8.
     source = (STEPS_DIR / script).read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 8))
-    future = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__"
-    ]
+    future = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
     assert future, f"{script} lacks `from __future__ import annotations`"
     assert any(alias.name == "annotations" for alias in future[0].names)
 
@@ -143,9 +132,7 @@ def test_write_sample_dataset_writes_the_bundled_dataset(tmp_path: Path) -> None
     assert frame["target"].value_counts().to_dict() == {0: 357, 1: 212}
 
 
-def test_sample_data_cli_writes_the_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sample_data_cli_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "data" / "raw.csv"
 
     assert sample_data.main(["--out", str(out)]) == 0
@@ -156,18 +143,13 @@ def test_sample_data_cli_writes_the_file(
 # --- preprocess -------------------------------------------------------------------------
 
 
-def test_preprocess_writes_label_first_splits_and_a_baseline(
-    tmp_path: Path, sample_frame: pd.DataFrame
-) -> None:
+def test_preprocess_writes_label_first_splits_and_a_baseline(tmp_path: Path, sample_frame: pd.DataFrame) -> None:
     write_raw(tmp_path, sample_frame)
 
     assert preprocess.main(["--base-dir", str(tmp_path)]) == 0
 
     out = tmp_path / "output"
-    splits = {
-        name: pd.read_csv(out / name / f"{name}.csv", header=None)
-        for name in ("train", "validation", "test")
-    }
+    splits = {name: pd.read_csv(out / name / f"{name}.csv", header=None) for name in ("train", "validation", "test")}
     assert {name: len(split) for name, split in splits.items()} == {
         "train": 397,
         "validation": 86,
@@ -186,9 +168,7 @@ def test_preprocess_writes_label_first_splits_and_a_baseline(
 def test_split_is_stratified_disjoint_and_complete(sample_frame: pd.DataFrame) -> None:
     frame = sample_frame.assign(row_id=range(len(sample_frame)))
 
-    splits = preprocess.split_dataset(
-        frame, "target", validation_fraction=0.15, test_fraction=0.15, seed=7
-    )
+    splits = preprocess.split_dataset(frame, "target", validation_fraction=0.15, test_fraction=0.15, seed=7)
 
     ids = [set(split["row_id"]) for split in splits]
     assert sum(len(part) for part in ids) == len(frame)
@@ -198,9 +178,7 @@ def test_split_is_stratified_disjoint_and_complete(sample_frame: pd.DataFrame) -
         assert split["target"].mean() == pytest.approx(overall, abs=0.02)
 
 
-def test_same_seed_gives_the_same_split_and_another_seed_does_not(
-    tmp_path: Path, sample_frame: pd.DataFrame
-) -> None:
+def test_same_seed_gives_the_same_split_and_another_seed_does_not(tmp_path: Path, sample_frame: pd.DataFrame) -> None:
     outputs = {}
     for run, seed in (("a", "42"), ("b", "42"), ("c", "43")):
         base = tmp_path / run
@@ -215,9 +193,7 @@ def test_same_seed_gives_the_same_split_and_another_seed_does_not(
     assert outputs["a"][0] != outputs["c"][0]
 
 
-def test_preprocess_concatenates_every_csv_under_the_input(
-    tmp_path: Path, sample_frame: pd.DataFrame
-) -> None:
+def test_preprocess_concatenates_every_csv_under_the_input(tmp_path: Path, sample_frame: pd.DataFrame) -> None:
     write_raw(tmp_path, sample_frame.iloc[:300], "part-1.csv")
     write_raw(tmp_path, sample_frame.iloc[300:], "2024/01/part-2.csv")
     (tmp_path / "input" / "raw" / "README.txt").write_text("not data")
@@ -227,14 +203,10 @@ def test_preprocess_concatenates_every_csv_under_the_input(
     assert sum(counts.values()) == len(sample_frame)
 
 
-def test_preprocess_honours_target_column_and_fractions(
-    tmp_path: Path, sample_frame: pd.DataFrame
-) -> None:
+def test_preprocess_honours_target_column_and_fractions(tmp_path: Path, sample_frame: pd.DataFrame) -> None:
     write_raw(tmp_path, sample_frame.rename(columns={"target": "diagnosis"}))
 
-    counts = preprocess.run(
-        tmp_path, target_column="diagnosis", validation_fraction=0.2, test_fraction=0.1
-    )
+    counts = preprocess.run(tmp_path, target_column="diagnosis", validation_fraction=0.2, test_fraction=0.1)
 
     assert counts == {"train": 398, "validation": 114, "test": 57}
 
@@ -349,9 +321,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_fails_with_a_clear_error(
-    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_bad_input_fails_with_a_clear_error(case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     prepare, message = BAD_INPUTS[case]
     prepare(tmp_path)
 
@@ -419,9 +389,7 @@ def test_booster_from_bytes_rejects_what_is_not_a_model(raw: bytes, message: str
 
 
 @pytest.mark.parametrize("member", ["xgboost-model", "./xgboost-model"])
-def test_load_booster_reads_the_model_out_of_the_tarball(
-    member: str, tmp_path: Path, booster: xgb.Booster
-) -> None:
+def test_load_booster_reads_the_model_out_of_the_tarball(member: str, tmp_path: Path, booster: xgb.Booster) -> None:
     raw = bytes(booster.save_raw(raw_format="ubj"))
     tar = write_tarball(tmp_path / "model.tar.gz", {member: raw})
 
@@ -441,9 +409,7 @@ def test_load_booster_errors(tmp_path: Path) -> None:
         evaluate.load_booster(not_gzip)
 
     wrong = write_tarball(tmp_path / "wrong.tar.gz", {"model.json": b"{}"})
-    with pytest.raises(
-        evaluate.EvaluationError, match=r"holds \['model.json'\], not 'xgboost-model'"
-    ):
+    with pytest.raises(evaluate.EvaluationError, match=r"holds \['model.json'\], not 'xgboost-model'"):
         evaluate.load_booster(wrong)
 
     empty = write_tarball(tmp_path / "empty.tar.gz", {"xgboost-model": b""})
@@ -484,18 +450,12 @@ def test_read_test_set_rejects_bad_data(tmp_path: Path, content: str | None, mes
 def test_predict_probabilities_rejects_a_feature_count_mismatch(
     booster: xgb.Booster,
 ) -> None:
-    with pytest.raises(
-        evaluate.EvaluationError, match="trained on 30 features but the test data has 3"
-    ):
+    with pytest.raises(evaluate.EvaluationError, match="trained on 30 features but the test data has 3"):
         evaluate.predict_probabilities(booster, np.zeros((2, 3)))
 
 
-def test_predict_probabilities_returns_probabilities(
-    booster: xgb.Booster, sample_frame: pd.DataFrame
-) -> None:
-    probabilities = evaluate.predict_probabilities(
-        booster, sample_frame.drop(columns=["target"]).to_numpy()
-    )
+def test_predict_probabilities_returns_probabilities(booster: xgb.Booster, sample_frame: pd.DataFrame) -> None:
+    probabilities = evaluate.predict_probabilities(booster, sample_frame.drop(columns=["target"]).to_numpy())
 
     assert probabilities.shape == (569,)
     assert ((probabilities > 0) & (probabilities < 1)).all()
@@ -518,9 +478,7 @@ def test_classification_report_in_sagemaker_model_metrics_form() -> None:
 
 
 def test_classification_report_applies_the_threshold() -> None:
-    metrics = evaluate.classification_report(LABELS, PROBABILITIES, threshold=0.35)[
-        "binary_classification_metrics"
-    ]
+    metrics = evaluate.classification_report(LABELS, PROBABILITIES, threshold=0.35)["binary_classification_metrics"]
 
     assert metrics["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 0, "1": 2}}
     assert metrics["recall"]["value"] == 1.0
@@ -529,9 +487,7 @@ def test_classification_report_applies_the_threshold() -> None:
 
 
 def test_classification_report_scores_no_positive_predictions_as_zero() -> None:
-    metrics = evaluate.classification_report(LABELS, PROBABILITIES, threshold=0.95)[
-        "binary_classification_metrics"
-    ]
+    metrics = evaluate.classification_report(LABELS, PROBABILITIES, threshold=0.95)["binary_classification_metrics"]
 
     assert metrics["precision"]["value"] == 0.0
     assert metrics["f1"]["value"] == 0.0
@@ -560,9 +516,7 @@ def test_evaluate_cli_writes_report_and_predictions(
     )
     test_csv = tmp_path / "test" / "test.csv"
     test_csv.parent.mkdir()
-    preprocess.label_first(sample_frame.iloc[:100], "target").to_csv(
-        test_csv, header=False, index=False
-    )
+    preprocess.label_first(sample_frame.iloc[:100], "target").to_csv(test_csv, header=False, index=False)
 
     assert evaluate.main(["--base-dir", str(tmp_path), "--threshold", "0.4"]) == 0
 
@@ -575,9 +529,7 @@ def test_evaluate_cli_writes_report_and_predictions(
     assert (predictions["prediction"] == (predictions["probability"] >= 0.4)).all()
 
 
-def test_evaluate_cli_fails_clearly_without_a_model(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_evaluate_cli_fails_clearly_without_a_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="evaluate"):
         assert evaluate.main(["--base-dir", str(tmp_path)]) == evaluate.EXIT_BAD_INPUT
 

@@ -1,0 +1,83 @@
+"""app.py run as the CDK CLI runs it: byte-identical synths, no machine paths, with and without the pipeline stack.
+
+The three synths run concurrently in one module fixture: they are the slowest thing the suite does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, cdk_feature_flags
+
+RUNS = {"default": {}, "again": {}, "no-cicd": {"cicd": "false"}}
+
+
+@pytest.fixture(scope="module")
+def synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Cloud assemblies of app.py, keyed by run; "again" repeats "default" with another hash seed."""
+    root = tmp_path_factory.mktemp("app-cli")
+    processes = {}
+    for seed, (name, context) in enumerate(RUNS.items()):
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": str(root / name),
+            "CDK_CONTEXT_JSON": json.dumps(
+                {**cdk_feature_flags(), "approved_models": str(root / "none.json"), **context}
+            ),
+            "PYTHONHASHSEED": str(seed + 1),
+        }
+        processes[name] = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, f"{name}: {stderr.decode()[-3000:]}"
+    return {name: root / name for name in RUNS}
+
+
+def _templates(outdir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(outdir)): p.read_bytes() for p in sorted(outdir.rglob("*.template.json"))}
+
+
+def _stacks(manifest: dict[str, Any]) -> set[str]:
+    return {name for name, artifact in manifest["artifacts"].items() if artifact["type"] == "aws:cloudformation:stack"}
+
+
+def _manifest(outdir: Path) -> dict[str, Any]:
+    return dict(json.loads((outdir / "manifest.json").read_text(encoding="utf-8")))
+
+
+def test_two_synths_are_byte_identical_and_free_of_machine_paths(synths: dict[str, Path], tmp_path: Path) -> None:
+    first, second = _templates(synths["default"]), _templates(synths["again"])
+    assert first and first.keys() == second.keys()
+    for name, content in first.items():
+        assert content == second[name], f"{name} differs between two synths"
+        text = content.decode()
+        for machine_path in (str(REPO), str(synths["default"].parent), str(Path.home()), "/tmp/"):
+            assert machine_path not in text, f"{name} contains the machine path {machine_path}"
+
+
+def test_app_py_synthesizes_the_pipeline_by_default(synths: dict[str, Path]) -> None:
+    manifest = _manifest(synths["default"])
+    assert _stacks(manifest) == {"Cicd"}  # the environments are nested assemblies, deployed by the pipeline
+    nested = {
+        a["properties"]["directoryName"] for a in manifest["artifacts"].values() if a["type"] == "cdk:cloud-assembly"
+    }
+    assert nested == {"assembly-dev", "assembly-staging", "assembly-prod"}
+    for env in ("dev", "staging", "prod"):
+        inner = _manifest(synths["default"] / f"assembly-{env}")
+        assert any(name.startswith(f"{env}CicdAccess") for name in _stacks(inner))
+
+
+def test_app_py_synthesizes_the_environments_alone_with_cicd_false(synths: dict[str, Path]) -> None:
+    assert _stacks(_manifest(synths["no-cicd"])) == set()
+    inner = _manifest(synths["no-cicd"] / "assembly-dev")
+    assert not any("CicdAccess" in name for name in _stacks(inner))
+    assert any(name.startswith("devData") for name in _stacks(inner))
