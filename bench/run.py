@@ -53,9 +53,19 @@ def child_env() -> dict[str, str]:
     return env
 
 
+# What `cdk synth` adds to the context by default: path and asset metadata on every resource (part of the
+# template size CloudFormation sees) and, as cdk.json sets versionReporting: false, no version reporting.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": False,
+}
+
+
 def cdk_context(extra: Mapping[str, str] | None = None) -> str:
-    """cdk.json's context plus ``extra`` (-c values), as the CLI passes it in CDK_CONTEXT_JSON."""
+    """cdk.json's context, the CLI's defaults and ``extra`` (-c values), as the CLI passes it in CDK_CONTEXT_JSON."""
     context = json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"]
+    context.update(CLI_CONTEXT)
     context.update(extra or {})
     return json.dumps(context)
 
