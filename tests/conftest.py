@@ -83,3 +83,15 @@ def default_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -
     app, stages = build_app(default_config, outdir=tmp_path_factory.mktemp("cdk.out"))
     app.synth()
     yield app, stages
+
+
+APPROVED_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
+
+
+@pytest.fixture(scope="session")
+def approved_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
+    """The shipped configuration with version 3 of the sample model approved everywhere: every stack exists."""
+    approved = {env.name: {"breast-cancer": APPROVED_PACKAGE} for env in default_config.environments}
+    app, stages = build_app(default_config, approved=approved, outdir=tmp_path_factory.mktemp("cdk.out.approved"))
+    app.synth()
+    return app, stages

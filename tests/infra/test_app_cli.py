@@ -14,23 +14,26 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, cdk_feature_flags
+from tests.conftest import APPROVED_PACKAGE, REPO, cdk_feature_flags
 
-RUNS = {"default": {}, "again": {}, "no-cicd": {"cicd": "false"}}
+# "default" and "again" serve an approved package everywhere, so every kind of stack is compared.
+RUNS = {"default": {"approved": True}, "again": {"approved": True}, "no-cicd": {"cicd": "false"}}
 
 
 @pytest.fixture(scope="module")
 def synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Cloud assemblies of app.py, keyed by run; "again" repeats "default" with another hash seed."""
     root = tmp_path_factory.mktemp("app-cli")
+    approved = root / "approved-models.json"
+    approved.write_text(json.dumps({env: {"breast-cancer": APPROVED_PACKAGE} for env in ("dev", "staging", "prod")}))
     processes = {}
-    for seed, (name, context) in enumerate(RUNS.items()):
+    for seed, (name, run) in enumerate(RUNS.items()):
+        context = {"cicd": run["cicd"]} if "cicd" in run else {}
+        approved_models = approved if run.get("approved") else root / "none.json"
         env = {
             **os.environ,
             "CDK_OUTDIR": str(root / name),
-            "CDK_CONTEXT_JSON": json.dumps(
-                {**cdk_feature_flags(), "approved_models": str(root / "none.json"), **context}
-            ),
+            "CDK_CONTEXT_JSON": json.dumps({**cdk_feature_flags(), "approved_models": str(approved_models), **context}),
             "PYTHONHASHSEED": str(seed + 1),
         }
         processes[name] = subprocess.Popen(
@@ -62,6 +65,7 @@ def test_two_synths_are_byte_identical_and_free_of_machine_paths(synths: dict[st
         text = content.decode()
         for machine_path in (str(REPO), str(synths["default"].parent), str(Path.home()), "/tmp/"):
             assert machine_path not in text, f"{name} contains the machine path {machine_path}"
+    assert any("Serving" in name for name in first) and any("Monitoring" in name for name in first)
 
 
 def test_app_py_synthesizes_the_pipeline_by_default(synths: dict[str, Path]) -> None:

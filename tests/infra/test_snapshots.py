@@ -1,0 +1,50 @@
+"""Snapshots: a few whole templates per stage, so any change to them is seen in review.
+
+Fine-grained assertions elsewhere say what must hold; these say what changed. Asset hashes are normalised (they
+follow file contents, which the asset tests cover). After an intended change: ``UPDATE_SNAPSHOTS=1 make test``
+and review the diff of ``tests/infra/snapshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+SNAPSHOTS = Path(__file__).with_name("snapshots")
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+CASES = [
+    ("dev", "data"),
+    ("dev", "training"),
+    ("dev", "serving"),
+    ("staging", "serving"),
+    ("prod", "data"),
+    ("prod", "serving"),
+    ("prod", "monitoring"),
+]
+
+
+def _stack(stages: dict[str, Any], env: str, unit: str) -> Any:
+    stage = stages[env]
+    return stage.data if unit == "data" else getattr(stage, unit)["breast-cancer"]
+
+
+def _normalised(template: dict[str, Any]) -> str:
+    return ASSET_HASH.sub("<asset-hash>", json.dumps(template, indent=1, sort_keys=True)) + "\n"
+
+
+@pytest.mark.parametrize(("env", "unit"), CASES, ids=[f"{e}-{u}" for e, u in CASES])
+def test_template_matches_snapshot(approved_app: Any, env: str, unit: str) -> None:
+    _, stages = approved_app
+    actual = _normalised(Template.from_stack(_stack(stages, env, unit)).to_json())
+    path = SNAPSHOTS / f"{env}-{unit}.json"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path.name}: run with UPDATE_SNAPSHOTS=1 and review it"
+    assert actual == path.read_text(encoding="utf-8"), f"{env}/{unit} changed: review, then UPDATE_SNAPSHOTS=1"
