@@ -36,7 +36,9 @@ deps: $(VENV)/.installed node_modules/.installed  ## create the venv and install
 lint: deps  ## ruff (lint and format) and mypy over all code
 	ruff check .
 	ruff format --check .
-	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts
+	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench
+	@# Each Lambda function is its own top-level package at run time, so it is type-checked from its folder.
+	for function in lambda/*/; do (cd "$$function" && MYPYPATH=. mypy --config-file $(CURDIR)/pyproject.toml *.py); done
 
 synth: lint  ## main job: synthesize every environment (ENV=name for one) with cdk-nag, cfn-lint and a summary
 	rm -rf cdk.out
@@ -47,7 +49,7 @@ ls: deps  ## list the stacks of every environment
 	cdk ls $(CDK_CONTEXT)
 
 test: deps  ## run the test suite
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadscope -q
 
 local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled dataset
 	$(PY) -m pipeline_defs.local_run

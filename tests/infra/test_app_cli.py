@@ -17,7 +17,11 @@ import pytest
 from tests.conftest import APPROVED_PACKAGE, REPO, cdk_feature_flags
 
 # "default" and "again" serve an approved package everywhere, so every kind of stack is compared.
-RUNS = {"default": {"approved": True}, "again": {"approved": True}, "no-cicd": {"cicd": "false"}}
+RUNS: dict[str, dict[str, Any]] = {
+    "default": {"approved": True},
+    "again": {"approved": True},
+    "no-cicd": {"cicd": "false"},
+}
 
 
 @pytest.fixture(scope="module")

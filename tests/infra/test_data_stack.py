@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ def templates(default_app: Any) -> dict[str, Template]:
     return {name: Template.from_stack(stage.data) for name, stage in stages.items()}
 
 
-def _buckets(template: Template) -> dict[str, Any]:
+def _buckets(template: Template) -> Mapping[str, Any]:
     return template.find_resources("AWS::S3::Bucket")
 
 

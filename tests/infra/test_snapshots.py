@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def _stack(stages: dict[str, Any], env: str, unit: str) -> Any:
     return stage.data if unit == "data" else getattr(stage, unit)["breast-cancer"]
 
 
-def _normalised(template: dict[str, Any]) -> str:
+def _normalised(template: Mapping[str, Any]) -> str:
     return ASSET_HASH.sub("<asset-hash>", json.dumps(template, indent=1, sort_keys=True)) + "\n"
 
 
