@@ -12,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.endpoint import ModelArtifactSource, aws_image_registry
+from mlops_constructs.sagemaker_iam import grant_job_basics
 from mlops_constructs.sagemaker_pipeline import SageMakerPipeline
 from pipeline_defs.batch_settings import BatchPlaceholders
 from pipeline_defs.settings import Placeholders
@@ -180,60 +181,19 @@ class BatchInference(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrAuthToken",
-                actions=["ecr:GetAuthorizationToken"],
-                # GetAuthorizationToken takes no resource: "*" is the only value IAM accepts.
-                resources=["*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrPullServingImage",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[
-                    stack.format_arn(
-                        service="ecr",
-                        resource="repository",
-                        resource_name="sagemaker-xgboost",
-                        account=aws_image_registry("xgboost", stack.region),
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        if in_vpc:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="VpcNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
-                    resources=["*"],
+        grant_job_basics(
+            role,
+            image_repositories=[
+                stack.format_arn(
+                    service="ecr",
+                    resource="repository",
+                    resource_name="sagemaker-xgboost",
+                    account=aws_image_registry("xgboost", stack.region),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
                 )
-            )
+            ],
+            in_vpc=in_vpc,
+        )
 
     def _add_schedule(self, stack: Stack, expression: str, key: kms.IKey) -> scheduler.CfnSchedule:
         role = iam.Role(

@@ -18,6 +18,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from mlops_constructs.metric_contract import grant_put_metric_data
+from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
 from mlops_constructs.sagemaker_pipeline import SageMakerPipeline
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P
@@ -75,24 +76,8 @@ class DriftMonitorPipeline(Construct):
         def arn(service: str, resource: str, name: str, fmt: ArnFormat = ArnFormat.SLASH_RESOURCE_NAME) -> str:
             return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=fmt)
 
-        log_group = arn("logs", "log-group", "/aws/sagemaker/ProcessingJobs", ArnFormat.COLON_RESOURCE_NAME)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group, f"{log_group}:log-stream:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="EcrAuthToken", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrPullAwsImages",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                # The scikit-learn image lives in an AWS-owned account that varies by region.
-                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"],
-            )
+        grant_job_basics(
+            self.role, image_repositories=[aws_images_in_region(stack)], log_group_name="/aws/sagemaker/ProcessingJobs"
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -26,6 +26,7 @@ from constructs import Construct, IConstruct
 
 from mlops_config.platform import VpcSettings
 from mlops_config.serving import RealtimeSettings, RollbackAlarmSettings, ServerlessSettings
+from mlops_constructs.sagemaker_iam import grant_job_basics, vpc_interfaces_statement
 
 VARIANT_NAME = "AllTraffic"
 """The one production variant of every endpoint (a contract with monitoring and the smoke test)."""
@@ -173,41 +174,17 @@ class ServedModel(Construct):
                 resources=[model_package_arn],
             )
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrAuthToken",
-                actions=["ecr:GetAuthorizationToken"],
-                # GetAuthorizationToken takes no resource: "*" is the only value IAM accepts.
-                resources=["*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrPullServingImage",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[
-                    stack.format_arn(
-                        service="ecr",
-                        resource="repository",
-                        resource_name=f"sagemaker-{image_framework}",
-                        account=aws_image_registry(image_framework, stack.region),
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ContainerLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
+        grant_job_basics(
+            self.role,
+            image_repositories=[
+                stack.format_arn(
+                    service="ecr",
+                    resource="repository",
+                    resource_name=f"sagemaker-{image_framework}",
+                    account=aws_image_registry(image_framework, stack.region),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
         )
         self.policies: list[IConstruct] = [self.role.node.find_child("DefaultPolicy")]
         if vpc is not None:
@@ -215,22 +192,7 @@ class ServedModel(Construct):
             vpc_policy = iam.ManagedPolicy(
                 self,
                 "VpcAccess",
-                statements=[
-                    iam.PolicyStatement(
-                        actions=[
-                            "ec2:CreateNetworkInterface",
-                            "ec2:CreateNetworkInterfacePermission",
-                            "ec2:DeleteNetworkInterface",
-                            "ec2:DeleteNetworkInterfacePermission",
-                            "ec2:DescribeNetworkInterfaces",
-                            "ec2:DescribeVpcs",
-                            "ec2:DescribeDhcpOptions",
-                            "ec2:DescribeSubnets",
-                            "ec2:DescribeSecurityGroups",
-                        ],
-                        resources=["*"],
-                    )
-                ],
+                statements=[vpc_interfaces_statement()],
             )
             self.role.add_managed_policy(vpc_policy)
             self.policies.append(vpc_policy)

@@ -31,6 +31,7 @@ from constructs import Construct
 
 from mlops_constructs.lambda_runtime import ARCHITECTURE, ASSET_EXCLUDES, RUNTIME, powertools_layer
 from mlops_constructs.metric_contract import grant_put_metric_data
+from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
 
 MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
 MONITOR_KINDS: tuple[MonitorKind, ...] = ("data-quality", "model-quality", "bias", "explainability")
@@ -395,29 +396,9 @@ class ModelMonitorSchedules(Construct):
 
     def _grant_job_basics(self, stack: Stack, kinds: Sequence[MonitorKind]) -> None:
         """Logs, image pulls, and (explainability only) the shadow endpoint Clarify manages."""
-        log_group = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/ProcessingJobs",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group, f"{log_group}:log-stream:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="EcrAuthToken", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrPullAwsImages",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                # The Model Monitor and Clarify images live in AWS-owned accounts that vary by region.
-                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"],
-            )
+        # The Model Monitor and Clarify images live in AWS-owned accounts that vary by region.
+        grant_job_basics(
+            self.role, image_repositories=[aws_images_in_region(stack)], log_group_name="/aws/sagemaker/ProcessingJobs"
         )
         if "explainability" in kinds:
 

@@ -17,6 +17,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
+
 # ``${Name}`` but not ``${!Name}`` (Fn::Sub's escape for a literal ``${``).
 _PLACEHOLDER = re.compile(r"\$\{(?!!)([^}]*)\}")
 # Resolved by Fn::Sub itself; never part of the variable map.
@@ -148,44 +150,7 @@ class PipelineExecutionRole(Construct):
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
 
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrAuthToken",
-                actions=["ecr:GetAuthorizationToken"],
-                # The API has no resource to scope to: the only allowed wildcard resource.
-                resources=["*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrPullAwsImages",
-                actions=[
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                # The SageMaker images live in AWS-owned accounts that vary by region.
-                resources=[f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"],
-            )
-        )
+        grant_job_basics(self.role, image_repositories=[aws_images_in_region(stack)])
         group = model_package_group_name or "*"
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -246,7 +246,7 @@ def test_model_role_reads_the_registry_artifacts_across_accounts(templates: dict
     }
     assert found["DescribeServedPackage"]["Resource"] == package_arn(3)
     assert found["DescribeServedPackage"]["Action"] == "sagemaker:DescribeModelPackage"
-    assert found["EcrPullServingImage"]["Resource"] == (
+    assert found["EcrPullImages"]["Resource"] == (
         "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
     )
 
