@@ -206,6 +206,10 @@ class CicdStack(Stack):
             cross_account_keys=True,
             enable_key_rotation=True,
             self_mutation=True,
+            # One deploy action per stack instead of a prepare + execute pair: half the pipeline's actions and
+            # template, which keeps 50 models under CodePipeline's action quota and the 1 MB template limit. The
+            # review a change set would offer is the manual approval before production.
+            use_change_sets=False,
             cli_version=CDK_CLI_VERSION,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
