@@ -7,12 +7,9 @@ endpoint in place, blue/green, with automatic rollback on the endpoint's alarms.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from typing import Any
 
-from aws_cdk import ArnFormat, CfnElement, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -29,7 +26,7 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, resource_finding
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
 
@@ -163,9 +160,7 @@ class ServingStack(Stack):
     # --- cdk-nag acknowledgements: each names the exact wildcard it accepts and why ---
 
     def _acknowledge(self, scope: Construct, reason: str, resources: list[str]) -> None:
-        acknowledge(
-            scope, "AwsSolutions-IAM5", reason, applies_to=[f"Resource::{self._nag_finding(r)}" for r in resources]
-        )
+        acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(self, r) for r in resources])
 
     def _acknowledge_common(self, scope: Construct, artifacts: ModelArtifactSource) -> None:
         log_groups = self.format_arn(
@@ -227,43 +222,3 @@ class ServingStack(Stack):
             "AwsSolutions-SQS3",
             "This queue is itself the dead-letter queue of the batch schedule and the new-data rule.",
         )
-
-    def _nag_finding(self, value: str) -> str:
-        """``value`` as cdk-nag prints it in a finding (its flattenCfnReference), weak cross-stack refs included."""
-        data = self._data
-        data_ids = {
-            data.resolve(data.get_logical_id(element))
-            for element in data.node.find_all()
-            if isinstance(element, CfnElement)
-        }
-
-        def visit(node: Any) -> str:
-            if isinstance(node, str):
-                return node.replace("${", "<").replace("}", ">")
-            if isinstance(node, dict) and ("Fn::GetAtt" in node or "Ref" in node):
-                target = node["Fn::GetAtt"][0] if "Fn::GetAtt" in node else node["Ref"]
-                if target in data_ids:
-                    return json.dumps(_weak_reference(data, node), separators=(",", ":"))
-                if "Fn::GetAtt" in node:
-                    return f"<{target}.{node['Fn::GetAtt'][1]}>"
-                return f"<{target}>"
-            if isinstance(node, dict) and "Fn::Join" in node:
-                delimiter, items = node["Fn::Join"]
-                return str(delimiter).join(visit(item) for item in items)
-            return json.dumps(node, separators=(",", ":"))
-
-        return visit(self.resolve(value))
-
-
-def _weak_reference(producer: Stack, reference: Any) -> dict[str, Any]:
-    """The ``Fn::GetStackOutput`` CDK writes for a weak cross-stack ``reference`` to ``producer``.
-
-    The app uses weak references (``@aws-cdk/core:defaultCrossStackReferences``): the producer publishes the value
-    as an output under ``Publish/Output<reference JSON>``, whose logical ID CDK derives as below.
-    """
-    output_id = "Output" + json.dumps(reference, separators=(",", ":"))
-    digest = hashlib.md5(f"Publish/{output_id}".encode(), usedforsecurity=False).hexdigest().upper()[:8]
-    logical_id = "Publish" + re.sub(r"[^A-Za-z0-9]", "", output_id) + digest
-    return {
-        "Fn::GetStackOutput": {"StackName": producer.stack_name, "Region": producer.region, "OutputName": logical_id}
-    }
