@@ -246,9 +246,7 @@ def test_model_role_reads_the_registry_artifacts_across_accounts(templates: dict
     }
     assert found["DescribeServedPackage"]["Resource"] == package_arn(3)
     assert found["DescribeServedPackage"]["Action"] == "sagemaker:DescribeModelPackage"
-    assert found["EcrPullImages"]["Resource"] == (
-        "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
-    )
+    assert found["EcrPullImages"]["Resource"] == ("arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost")
 
 
 def test_registry_environment_reads_its_own_bucket_and_key(templates: dict[str, Template]) -> None:
