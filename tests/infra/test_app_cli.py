@@ -1,6 +1,7 @@
-"""app.py run as the CDK CLI runs it: byte-identical synths, no machine paths, with and without the pipeline stack.
+"""app.py run as the CDK CLI runs it: byte-identical synths, no machine paths, the pipeline stack by default.
 
-The three synths run concurrently in one module fixture: they are the slowest thing the suite does.
+The two synths run concurrently in one module fixture: they are the slowest thing the suite does. How the
+``cicd`` context switches the pipeline off is tested in-process (test_cicd_app.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from tests.conftest import APPROVED_PACKAGE, REPO, cdk_feature_flags
 RUNS: dict[str, dict[str, Any]] = {
     "default": {"approved": True},
     "again": {"approved": True},
-    "no-cicd": {"cicd": "false"},
 }
 
 
@@ -82,10 +82,3 @@ def test_app_py_synthesizes_the_pipeline_by_default(synths: dict[str, Path]) -> 
     for env in ("dev", "staging", "prod"):
         inner = _manifest(synths["default"] / f"assembly-{env}")
         assert any(name.startswith(f"{env}CicdAccess") for name in _stacks(inner))
-
-
-def test_app_py_synthesizes_the_environments_alone_with_cicd_false(synths: dict[str, Path]) -> None:
-    assert _stacks(_manifest(synths["no-cicd"])) == set()
-    inner = _manifest(synths["no-cicd"] / "assembly-dev")
-    assert not any("CicdAccess" in name for name in _stacks(inner))
-    assert any(name.startswith("devData") for name in _stacks(inner))

@@ -81,9 +81,8 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def training_pipeline(moto_aws: None) -> str:
-    """A real pipeline in moto with a minimal definition that declares TriggerReason."""
+def create_training_pipeline() -> str:
+    """Create, in the running moto, a real pipeline with a minimal definition that declares TriggerReason."""
     definition = {
         "Version": "2020-12-01",
         "Metadata": {},
@@ -106,15 +105,26 @@ def training_pipeline(moto_aws: None) -> str:
     return PIPELINE_NAME
 
 
-@pytest.fixture
-def data_bucket(moto_aws: None) -> Any:
-    """The training-data bucket in moto; returns an S3 client."""
+def create_data_bucket() -> Any:
+    """Create the training-data bucket in the running moto; returns an S3 client."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(
         Bucket=DATA_BUCKET,
         CreateBucketConfiguration={"LocationConstraint": REGION},
     )
     return s3
+
+
+@pytest.fixture
+def training_pipeline(moto_aws: None) -> str:
+    """A real pipeline in moto with a minimal definition that declares TriggerReason."""
+    return create_training_pipeline()
+
+
+@pytest.fixture
+def data_bucket(moto_aws: None) -> Any:
+    """The training-data bucket in moto; returns an S3 client."""
+    return create_data_bucket()
 
 
 @pytest.fixture

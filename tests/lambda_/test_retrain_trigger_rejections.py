@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
+from moto import mock_aws
+
+from tests.lambda_.conftest import create_data_bucket, create_training_pipeline
 
 Event = dict[str, Any]
 Events = dict[str, Event]
+
+
+# One moto for the whole module: no test here may change AWS state, and each checks that none did, so they can
+# share it (starting moto and creating the pipeline per case was most of this module's time).
+@pytest.fixture(scope="module")
+def moto_aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="module")
+def training_pipeline(moto_aws: None) -> str:
+    return create_training_pipeline()
+
+
+@pytest.fixture(scope="module")
+def data_bucket(moto_aws: None) -> Any:
+    return create_data_bucket()
 
 
 def _set(path: str, value: object, base: str = "alarm") -> Callable[[Events], object]:

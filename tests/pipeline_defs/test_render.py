@@ -68,8 +68,8 @@ def test_byte_identical_across_processes(rendered: str) -> None:
         "import hashlib\nfrom pipeline_defs.render import render_definition\n"
         f"print(hashlib.sha256(render_definition({BUILDER!r}, settings, cache_dir=None).encode()).hexdigest())\n"
     )
-    digests = {run_python(code, seed) for seed in ("1", "4242")}
-    assert digests == {hashlib.sha256(rendered.encode()).hexdigest()}
+    # ``rendered`` came from this process (a random hash seed); the child uses a fixed, different one.
+    assert run_python(code, "4242") == hashlib.sha256(rendered.encode()).hexdigest()
 
 
 def test_cache_hit_does_not_import_sagemaker(tmp_path: Path, rendered: str) -> None:
