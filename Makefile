@@ -15,7 +15,9 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export SAGEMAKER_DISABLE_TELEMETRY := true
 ENV ?=
-CDK_CONTEXT := $(if $(ENV),-c env=$(ENV))
+# Extra CDK CLI arguments, e.g. CDK_ARGS='-c approved_models=approved-models.json'.
+CDK_ARGS ?=
+CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
 .PHONY: help deps synth test lint ls local-run bench lock clean
 

@@ -474,8 +474,7 @@ def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsS
             package_groups=stage.data.package_groups,
             stack_name=naming.stack_name(config.project, name, "cicd-access"),
             description=f"{config.project} {name}: roles the CI/CD account assumes here, model-approval forwarding",
-            tags={"project": config.project, "environment": name},
-        )
+        )  # tagged with its stage's resources (stacks.tagging)
     return CicdStack(
         app,
         CICD_STACK_ID,

@@ -13,6 +13,7 @@ from mlops_constructs import naming
 from stacks.data_stack import DataStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.serving_stack import ServingStack
+from stacks.tagging import tag_resources
 from stacks.training_stack import TrainingStack
 
 
@@ -35,7 +36,7 @@ class MlopsStage(cdk.Stage):
             env=cdk.Environment(account=environment.account, region=environment.region),
             **kwargs,
         )
-        tags = {"project": config.project, "environment": environment.name}
+        tag_resources(self, {"project": config.project, "environment": environment.name})
         self.data = DataStack(
             self,
             "Data",
@@ -44,7 +45,6 @@ class MlopsStage(cdk.Stage):
             stack_name=naming.stack_name(config.project, environment.name, "data"),
             description=f"{config.project} {environment.name}: KMS key, buckets, notifications and model registry",
             termination_protection=environment.production,
-            tags=tags,
         )
 
         self.training: dict[str, TrainingStack] = {}
@@ -59,8 +59,8 @@ class MlopsStage(cdk.Stage):
                     data=self.data,
                     stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-training"),
                     description=f"{config.project} {environment.name}: training and retraining of {model.name}",
-                    tags={**tags, "model": model.name},
                 )
+                tag_resources(self.training[model.name], {"model": model.name})
         # One serving stack per model that has a package to serve here (none until the first approval).
         self.serving: dict[str, ServingStack] = {}
         for model in config.models:
@@ -77,8 +77,8 @@ class MlopsStage(cdk.Stage):
                     package_arn=package,
                     stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-serving"),
                     description=f"{config.project} {environment.name}: endpoint and batch inference of {model.name}",
-                    tags={**tags, "model": model.name},
                 )
+                tag_resources(self.serving[model.name], {"model": model.name})
         # Monitoring, alarms and a dashboard per served endpoint (monitoring needs an endpoint to watch).
         self.monitoring: dict[str, MonitoringStack] = {}
         for model in config.models:
@@ -96,7 +96,7 @@ class MlopsStage(cdk.Stage):
                 serving=serving_stack,
                 stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
                 description=f"{config.project} {environment.name}: monitoring and alarms of {model.name}",
-                tags={**tags, "model": model.name},
             )
+            tag_resources(monitoring, {"model": model.name})
             monitoring.add_stack_dependency(serving_stack)
             self.monitoring[model.name] = monitoring

@@ -46,3 +46,17 @@ def test_training_account_accepts_exactly_the_forwarding_accounts(approved_app: 
     alarm_names = json.loads(function["Properties"]["Environment"]["Variables"]["ALARM_NAMES"])
     assert "mlops-prod-breast-cancer-feature-drift" in alarm_names
     assert "mlops-dev-breast-cancer-feature-drift" in alarm_names
+
+
+def test_resources_carry_the_cost_tags_and_stacks_carry_none(approved_app: Any) -> None:
+    _, stages = approved_app
+    prod = stages["prod"]
+    for stack in (prod.data, prod.serving["breast-cancer"], prod.monitoring["breast-cancer"]):
+        assert stack.tags.tag_values() == {}, stack.stack_name  # no per-action template configuration in CI/CD
+    bucket = next(iter(Template.from_stack(prod.data).find_resources("AWS::S3::Bucket").values()))
+    assert {"Key": "environment", "Value": "prod"} in bucket["Properties"]["Tags"]
+    assert {"Key": "project", "Value": "mlops"} in bucket["Properties"]["Tags"]
+    endpoint = next(
+        iter(Template.from_stack(prod.serving["breast-cancer"]).find_resources("AWS::SageMaker::Endpoint").values())
+    )
+    assert {"Key": "model", "Value": "breast-cancer"} in endpoint["Properties"]["Tags"]
