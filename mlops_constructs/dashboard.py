@@ -10,21 +10,20 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from mlops_constructs.alarms import ModelAlarms
-from mlops_constructs.metric_contract import ModelMetrics
+from mlops_constructs.metric_contract import FEATURE_DRIFT, FEATURE_DRIFT_SCORE, ModelMetrics
 
 _WIDTH = 24
 _HALF = 12
 _HEIGHT = 6
-# A graph widget shows at most this many metrics; features beyond it go to further widgets.
-_METRICS_PER_GRAPH = 25
 
 
 class ModelDashboard(Construct):
     """Invocations, errors, latency, drift per feature, quality and pipeline executions of one model.
 
     ``dashboard_name`` is required so operators find it; the widgets take ``alarms``' metrics as they are, so
-    what the dashboard shows is what the alarms evaluate. ``features`` drive the per-feature drift widgets;
-    ``pipeline_names`` the execution widget. No account or region appears: widgets default to the stack's.
+    what the dashboard shows is what the alarms evaluate. Per-feature drift is drawn for every feature the
+    backend reports; ``pipeline_names`` drive the execution widget. No account or region appears: widgets
+    default to the stack's.
     """
 
     def __init__(
@@ -36,7 +35,6 @@ class ModelDashboard(Construct):
         metrics: ModelMetrics,
         alarms: ModelAlarms,
         mode: Literal["realtime", "serverless"],
-        features: Sequence[str],
         pipeline_names: Sequence[str],
         monitoring_period: Duration,
     ) -> None:
@@ -81,27 +79,23 @@ class ModelDashboard(Construct):
                 height=_HEIGHT,
             ),
         ]
-        per_feature: list[cloudwatch.IWidget] = []
-        for start in range(0, len(features), _METRICS_PER_GRAPH):
-            chunk = list(features[start : start + _METRICS_PER_GRAPH])
-            suffix = f" ({start + 1}-{start + len(chunk)})" if len(features) > _METRICS_PER_GRAPH else ""
-            per_feature.append(
-                cloudwatch.GraphWidget(
-                    title=f"Drift score per feature{suffix}",
-                    left=[metrics.feature_drift_score(name, monitoring_period) for name in chunk],
-                    width=_HALF,
-                    height=_HEIGHT,
-                )
-            )
-            per_feature.append(
-                cloudwatch.GraphWidget(
-                    title=f"Drifted (1) per feature{suffix}",
-                    left=[metrics.feature_drift(name, monitoring_period) for name in chunk],
-                    width=_HALF,
-                    height=_HEIGHT,
-                    stacked=True,
-                )
-            )
+        # Per-feature series come from a SEARCH over the contract, not one metric per configured feature: the
+        # widgets stay two, and small, however many features a model has.
+        per_feature: list[cloudwatch.IWidget] = [
+            cloudwatch.GraphWidget(
+                title="Drift score per feature",
+                left=[metrics.every_feature(FEATURE_DRIFT_SCORE, monitoring_period)],
+                width=_HALF,
+                height=_HEIGHT,
+            ),
+            cloudwatch.GraphWidget(
+                title="Drifted (1) per feature",
+                left=[metrics.every_feature(FEATURE_DRIFT, monitoring_period)],
+                width=_HALF,
+                height=_HEIGHT,
+                stacked=True,
+            ),
+        ]
         quality: list[cloudwatch.IWidget] = [
             alarm_widget("ModelQuality", "Model AUC on labelled traffic"),
             cloudwatch.GraphWidget(

@@ -81,6 +81,24 @@ class ModelMetrics:
             label=f"{metric_name} {feature}" if feature else metric_name,
         )
 
+    def every_feature(self, metric_name: str, period: Duration) -> cloudwatch.MathExpression:
+        """``metric_name`` of every feature of this endpoint: one CloudWatch SEARCH over the contract's schema.
+
+        One expression whatever the number of features, so a dashboard needs no feature list and stays small; each
+        series is labelled with its feature.
+        """
+        dimensions, _, _ = METRICS[metric_name]
+        if DIMENSION_FEATURE not in dimensions:
+            raise ValueError(f"{metric_name} has no {DIMENSION_FEATURE} dimension")
+        schema = ",".join((NAMESPACE, *dimensions))
+        filters = " ".join(f'{name}="{value}"' for name, value in self._dimensions().items())
+        seconds = int(period.to_seconds())
+        return cloudwatch.MathExpression(
+            expression=f"SEARCH('{{{schema}}} MetricName=\"{metric_name}\" {filters}', 'Maximum', {seconds})",
+            label="${PROP('Dim.Feature')}",
+            period=period,
+        )
+
     def drifted_features(self, period: Duration) -> cloudwatch.Metric:
         """How many features drifted in a monitoring run (maximum over the period)."""
         return self.contract_metric(DRIFTED_FEATURES, statistic="Maximum", period=period)

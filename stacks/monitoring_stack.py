@@ -214,7 +214,6 @@ class MonitoringStack(Stack):
             metrics=self.metrics,
             alarms=self.alarms,
             mode=mode,
-            features=settings.features,
             pipeline_names=self.pipeline_names,
             monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
         )

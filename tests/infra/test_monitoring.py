@@ -389,9 +389,14 @@ def test_one_dashboard_per_model_with_every_widget(templates: dict[str, Template
     ):
         assert title in titles
     assert ("Serverless model setup time (us)" in titles) == (env == "dev")
-    per_feature = [w for w in body["widgets"] if str(w["properties"].get("title", "")).startswith("Drift score")]
-    features = {m[m.index("Feature") + 1] for w in per_feature for m in w["properties"]["metrics"]}
-    assert len(features) == FEATURES and "mean_radius" in features
+    (per_feature,) = [w for w in body["widgets"] if w["properties"].get("title") == "Drift score per feature"]
+    ((expression,),) = per_feature["properties"]["metrics"]
+    search = (
+        '{MLOps/ModelMonitoring,Model,Environment,Endpoint,Feature} MetricName="FeatureDriftScore" '
+        f'Model="{MODEL}" Environment="{env}" Endpoint="mlops-{env}-{MODEL}"'
+    )
+    assert expression["expression"] == f"SEARCH('{search}', 'Maximum', 3600)"
+    assert expression["label"] == "${PROP('Dim.Feature')}"
     text = json.dumps(body)
     assert "111111111111" not in text and "333333333333" not in text and "eu-west-1" not in text
     for kind in ("training", "batch", "monitoring"):
