@@ -24,15 +24,10 @@ from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import Properties
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.retry import (
-    SageMakerJobExceptionTypeEnum,
-    SageMakerJobStepRetryPolicy,
-    StepExceptionTypeEnum,
-    StepRetryPolicy,
-)
 from sagemaker.mlops.workflow.steps import ConfigurableRetryStep, StepTypeEnum, TransformStep
 
 from pipeline_defs.batch_settings import BatchPipelineSettings, BatchPlaceholders
+from pipeline_defs.sdk_parts import retry_policies
 from pipeline_defs.settings import Placeholders
 
 # Step and parameter names are a contract with the triggers (schedule, new-data rule) and the tests.
@@ -72,18 +67,7 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
     input_data_uri = ParameterString(name=INPUT_PARAMETER, default_value=settings.input_uri)
     trigger_reason = ParameterString(name=TRIGGER_PARAMETER, default_value=settings.default_trigger_reason)
 
-    step_retry = StepRetryPolicy(
-        exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
-        interval_seconds=settings.retry_interval_seconds,
-        backoff_rate=settings.retry_backoff_rate,
-        max_attempts=settings.retry_max_attempts,
-    )
-    job_retry = SageMakerJobStepRetryPolicy(
-        exception_types=[
-            SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
-            SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
-            SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
-        ],
+    step_retry, job_retry = retry_policies(
         interval_seconds=settings.retry_interval_seconds,
         backoff_rate=settings.retry_backoff_rate,
         max_attempts=settings.retry_max_attempts,

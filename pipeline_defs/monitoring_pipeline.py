@@ -15,29 +15,22 @@ allowed to reach CloudWatch; its role may put metrics only into the contract's n
 
 from __future__ import annotations
 
-from typing import Any
-
 # The SDK needs a region at import: ``pipeline_defs.render`` calls
 # ``offline.prepare_environment`` before importing this module.
 from sagemaker.core import image_uris
 from sagemaker.core.network import NetworkConfig
 from sagemaker.core.processing import Processor
-from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.retry import (
-    SageMakerJobExceptionTypeEnum,
-    SageMakerJobStepRetryPolicy,
-    StepExceptionTypeEnum,
-    StepRetryPolicy,
-)
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P
+from pipeline_defs.sdk_parts import retry_policies, s3_input
 
 # Step names are a contract: tests and the docs refer to them.
 ANALYSE_STEP = "AnalyseDrift"
@@ -68,18 +61,8 @@ def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: Pip
 
     subnets = list(settings.subnet_ids) or None
     security_groups = list(settings.security_group_ids) or None
-    step_retry = StepRetryPolicy(
-        exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
-        interval_seconds=10,
-        backoff_rate=2.0,
-        max_attempts=3,
-    )
-    job_retry = SageMakerJobStepRetryPolicy(
-        exception_types=[SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.INTERNAL_ERROR],
-        interval_seconds=30,
-        backoff_rate=2.0,
-        max_attempts=3,
-    )
+    # The same retries as the other pipelines' job steps (settings' defaults: 10 s, doubling, 3 attempts).
+    step_retry, job_retry = retry_policies(interval_seconds=10, backoff_rate=2.0, max_attempts=3)
     sklearn_image = image_uris.retrieve(framework="sklearn", region=settings.region, version=settings.sklearn_version)
     env = {"METRIC_CONTRACT_DIR": _CONTRACT_DIR}
 
@@ -102,18 +85,6 @@ def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: Pip
                 encrypt_inter_container_traffic=True,
                 subnets=subnets,
                 security_group_ids=security_groups,
-            ),
-        )
-
-    def s3_input(name: str, uri: Any, local_path: str) -> ProcessingInput:
-        return ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri,
-                local_path=local_path,
-                s3_data_type="S3Prefix",
-                s3_input_mode="File",
-                s3_data_distribution_type="FullyReplicated",
             ),
         )
 

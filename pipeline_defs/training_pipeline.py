@@ -27,7 +27,6 @@ from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import (
     ProcessingInput,
     ProcessingOutput,
-    ProcessingS3Input,
     ProcessingS3Output,
 )
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
@@ -50,18 +49,13 @@ from sagemaker.mlops.workflow.quality_check_step import (
     ModelQualityCheckConfig,
     QualityCheckStep,
 )
-from sagemaker.mlops.workflow.retry import (
-    SageMakerJobExceptionTypeEnum,
-    SageMakerJobStepRetryPolicy,
-    StepExceptionTypeEnum,
-    StepRetryPolicy,
-)
 from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train.configs import Compute, InputData, Networking, StoppingCondition
 from sagemaker.train.configs import OutputDataConfig as TrainOutputDataConfig
 from sagemaker.train.model_trainer import ModelTrainer
 
+from pipeline_defs.sdk_parts import retry_policies, s3_input
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
 
 # Step names are a contract: the retraining Lambda, alarms and tests refer to them,
@@ -158,18 +152,7 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
     cache_config = CacheConfig(enable_caching=settings.step_caching, expire_after=settings.cache_expire_after)
     # Throttling on the create call is retried by the pipeline service itself; capacity
     # and internal errors of the job are retried only when asked, here.
-    step_retry = StepRetryPolicy(
-        exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
-        interval_seconds=settings.retry_interval_seconds,
-        backoff_rate=settings.retry_backoff_rate,
-        max_attempts=settings.retry_max_attempts,
-    )
-    job_retry = SageMakerJobStepRetryPolicy(
-        exception_types=[
-            SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
-            SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
-            SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
-        ],
+    step_retry, job_retry = retry_policies(
         interval_seconds=settings.retry_interval_seconds,
         backoff_rate=settings.retry_backoff_rate,
         max_attempts=settings.retry_max_attempts,
@@ -200,18 +183,6 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
             sagemaker_session=session,
             env=dict(job_env),
             network_config=network_config,
-        )
-
-    def s3_input(name: str, uri: Any, local_path: str) -> ProcessingInput:
-        return ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri,
-                local_path=local_path,
-                s3_data_type="S3Prefix",
-                s3_input_mode="File",
-                s3_data_distribution_type="FullyReplicated",
-            ),
         )
 
     def s3_output(name: str, step: str, local_path: str) -> ProcessingOutput:
