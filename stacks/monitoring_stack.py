@@ -4,20 +4,25 @@ Both backends publish the same metric contract (``mlops_constructs/metric_contra
 dashboard read only the contract and the endpoint's own metrics, so switching the backend changes the resources
 here and nothing downstream.
 
-Baselines are inputs, never looked up at synth: they sit in the environment's artifact bucket under the model's
-``baseline_prefix`` (default ``<model>/baselines/``) in the layout of :data:`BASELINE_FILES`; see
-docs/monitoring.md for how the approved package's baselines get there.
+Baselines are inputs, never looked up at synth. Model Monitor uses the drift-check baselines recorded on the
+served package when the resolver's baselines file names them (``baselines``; they sit in the registry
+environment's artifact bucket, read across accounts); otherwise, and for the open backend, they sit in the
+environment's artifact bucket under the model's ``baseline_prefix`` (default ``<model>/baselines/``) in the
+layout of :data:`BASELINE_FILES`. See docs/monitoring.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from aws_cdk import ArnFormat, DefaultStackSynthesizer, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
+from mlops_config import ConfigError, EnvironmentSettings, ModelSettings, PlatformConfig
+from mlops_config.approved import split_s3_uri
 from mlops_config.monitoring import MonitoringSettings
 from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
@@ -48,6 +53,14 @@ BASELINE_FILES = {
     "explainability_config": "explainability/analysis_config.json",
     "explainability_constraints": "explainability/constraints.json",
 }
+# The baselines (keys of BASELINE_FILES) each Model Monitor kind reads; a kind uses the package's baselines only
+# when all of its own are known, so one job never mixes files of two origins.
+KIND_BASELINES: dict[MonitorKind, tuple[str, ...]] = {
+    "data-quality": ("data_statistics", "data_constraints"),
+    "model-quality": ("model_quality_constraints",),
+    "bias": ("bias_config", "bias_constraints"),
+    "explainability": ("explainability_config", "explainability_constraints"),
+}
 PIPELINE_KINDS = ("training", "batch", "monitoring")
 
 
@@ -68,6 +81,8 @@ class MonitoringStack(Stack):
     ``serving`` is the model's ServingStack; the endpoint's name, variant and mode come from its ``endpoint``
     (without one they are derived from naming and the configuration, which is what the serving stack uses).
     ``drift_alarms`` / ``drift_alarm_names`` are the named alarms the retraining Lambda watches.
+    ``baselines`` are the drift-check baselines recorded on the served package (baseline key -> S3 URI in the
+    registry environment's artifact bucket); default none. ``package_baselines`` exposes the ones Model Monitor uses.
     """
 
     def __init__(
@@ -80,6 +95,7 @@ class MonitoringStack(Stack):
         model: ModelSettings,
         data: DataStack,
         serving: Any = None,
+        baselines: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -115,6 +131,7 @@ class MonitoringStack(Stack):
         self.drift_pipeline: DriftMonitorPipeline | None = None
         self.model_monitor: ModelMonitorSchedules | None = None
         self.bridge: MonitorBridgeFunction | None = None
+        self.package_baselines: dict[str, str] = {}
         if settings.backend == "open":
             self.drift_pipeline_settings = MonitoringPipelineSettings(
                 pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "monitoring"),
@@ -149,9 +166,21 @@ class MonitoringStack(Stack):
             self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
         else:
             kinds = monitor_kinds(settings)
+            self.package_baselines = self._package_baselines(
+                config,
+                environment=environment,
+                model=model,
+                kinds=kinds,
+                baselines=baselines or {},
+                package_arn=getattr(serving, "package_arn", None),
+            )
 
             def uri(name: str) -> str:
-                return self._object_url(data.artifact_bucket, f"{baseline_prefix}{BASELINE_FILES[name]}")
+                # Without the package's baselines (no baselines file, or the package records none for this kind),
+                # the kind reads the files promoted under the configured prefix, as before the resolver knew them.
+                return self.package_baselines.get(name) or self._object_url(
+                    data.artifact_bucket, f"{baseline_prefix}{BASELINE_FILES[name]}"
+                )
 
             report_prefix = f"{model.name}/model-monitor/"
             self.model_monitor = ModelMonitorSchedules(
@@ -193,6 +222,9 @@ class MonitoringStack(Stack):
                 log_retention_days=environment.log_retention_days,
             )
             self._acknowledge_model_monitor(data, report_prefix)
+            if self.package_baselines and environment.name != config.registry_environment:
+                # In the registry environment the artifact bucket and key are this environment's own: granted above.
+                self._grant_registry_baselines(config, self.package_baselines)
 
         self.alarms = ModelAlarms(
             self,
@@ -238,6 +270,85 @@ class MonitoringStack(Stack):
             alarm_names=sources[0].alarm_names,
             target_account=config.registry.account,
             target_region=config.registry.region,
+        )
+
+    @staticmethod
+    def _package_baselines(
+        config: PlatformConfig,
+        *,
+        environment: EnvironmentSettings,
+        model: ModelSettings,
+        kinds: list[MonitorKind],
+        baselines: Mapping[str, str],
+        package_arn: str | None,
+    ) -> dict[str, str]:
+        """The package's baselines of every enabled kind whose baselines are all known; each must be in the registry
+        environment's artifact bucket (the one bucket the serving accounts may read)."""
+        registry = config.registry
+        bucket = naming.artifact_bucket_name(config.project, registry.name, registry.account, registry.region)
+        chosen: dict[str, str] = {}
+        for kind in kinds:
+            names = KIND_BASELINES[kind]
+            if not all(baselines.get(name) for name in names):
+                continue
+            for name in names:
+                uri = baselines[name]
+                if split_s3_uri(uri)[0] != bucket:
+                    raise ConfigError(
+                        f"model-baselines file: {package_arn or model.name}.{name}: {uri!r} (monitoring of "
+                        f"{model.name} in {environment.name}) is outside the registry's artifact bucket; allowed: "
+                        f"s3://{bucket}/<key>"
+                    )
+                chosen[name] = uri
+        return chosen
+
+    def _grant_registry_baselines(self, config: PlatformConfig, uris: Mapping[str, str]) -> None:
+        """Let the Model Monitor role read exactly ``uris`` in the registry's artifact bucket and decrypt them.
+
+        No key reference crosses accounts: decryption is allowed for keys of the registry account that carry the
+        registry key's alias, through S3 only (as ``mlops_constructs.endpoint.ModelArtifactSource`` does). The
+        registry's bucket and key policies already let this account read (DataStack ``_let_consumers_pull_models``).
+        """
+        assert self.model_monitor is not None
+        registry = config.registry
+        bucket = s3.Bucket.from_bucket_attributes(
+            self,
+            "RegistryArtifacts",
+            bucket_name=naming.artifact_bucket_name(config.project, registry.name, registry.account, registry.region),
+            account=registry.account,
+            region=registry.region,
+        )
+        role = self.model_monitor.role
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadPackageBaselines",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(key) for key in sorted({split_s3_uri(u)[1] for u in uris.values()})],
+            )
+        )
+        registry_keys = self.format_arn(
+            service="kms", resource="key", resource_name="*", account=registry.account, region=registry.region
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptPackageBaselinesViaS3",
+                actions=["kms:Decrypt"],
+                resources=[registry_keys],
+                conditions={
+                    "ForAnyValue:StringEquals": {
+                        "kms:ResourceAliases": naming.key_alias_name(config.project, registry.name)
+                    },
+                    "StringEquals": {"kms:ViaService": f"s3.{registry.region}.amazonaws.com"},
+                },
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The package's baselines are encrypted with the registry environment's key, in another account: no key "
+            "reference crosses accounts, so kms:Decrypt names that account's keys and is limited by condition to the "
+            "registry key's alias, used through S3.",
+            applies_to=[self._resource(registry_keys)],
         )
 
     @staticmethod
