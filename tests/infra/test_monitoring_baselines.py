@@ -208,3 +208,25 @@ def test_app_py_reads_the_baselines_file_named_by_context(tmp_path: Path) -> Non
     assert result.stderr.strip() == (
         f"error: {path}: {PACKAGE}.data_constraints: 'not-a-uri' is not an S3 object URI; allowed: s3://<bucket>/<key>"
     )
+
+
+def test_in_the_registry_environment_its_own_bucket_grant_covers_them() -> None:
+    from mlops_config import parse_config
+    from tests.conftest import raw_default_config
+
+    raw = raw_default_config()
+    dev = raw["models"][0]["environments"]["dev"]
+    dev["serving"] = {"mode": "realtime", "realtime": {"instance_type": "ml.m5.large"}}
+    dev["monitoring"] = {"backend": "model_monitor"}
+    config = parse_config(raw, source=Path("test.yaml"))
+
+    _, stages = build_app(config, approved=APPROVED, baselines={PACKAGE: ALL_BASELINES}, environments=["dev"])
+
+    template = Template.from_stack(stages["dev"].monitoring[MODEL])
+    data = _job(template, "DataQuality")
+    assert data["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == ALL_BASELINES["data_constraints"]
+    statements = _monitor_role_statements(template)
+    sids = {s.get("Sid") for s in statements}
+    assert not sids & {"ReadPackageBaselines", "DecryptPackageBaselinesViaS3"}
+    # The role reads the environment's (= the registry's) artifact bucket as it always did.
+    assert any(_mentions(s["Resource"], f"arn:aws:s3:::{REGISTRY_BUCKET}/*") for s in statements)
