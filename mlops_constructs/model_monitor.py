@@ -144,7 +144,9 @@ class MonitorBaselines:
 
     The training pipeline attaches data-quality statistics/constraints and model-quality constraints to each
     model package (DriftCheckBaselines); bias and explainability need a Clarify analysis config and constraints
-    of their own. These are inputs: the stack derives them from the environment's baseline prefix.
+    of their own. These are inputs, known without any AWS call at synth: the monitoring stack takes the served
+    package's DriftCheckBaselines from the resolver's baselines file, and falls back per kind to the
+    environment's baseline prefix.
     """
 
     data_statistics_uri: str | None = None
