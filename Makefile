@@ -51,7 +51,7 @@ ls: deps  ## list the stacks of every environment
 	cdk ls $(CDK_CONTEXT)
 
 test: deps  ## run the test suite
-	$(PY) -m pytest -n 2 --dist loadscope -q
+	$(PY) -m pytest -n 2 --dist worksteal -q
 
 local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled dataset
 	$(PY) -m pipeline_defs.local_run

@@ -27,7 +27,7 @@ TARGETS = (
     Target("max_template_kb_at_scale", "largest template at the largest model count", 500, "KB"),
     Target("handler_import_ms", "slowest Lambda handler import (median)", 100, "ms"),
     Target("asset_kb", "largest Lambda asset (zipped)", 50, "KB"),
-    Target("test_suite_s", "whole test suite wall time (make test: pytest -n 2 --dist loadscope)", 60, "s"),
+    Target("test_suite_s", "whole test suite wall time (make test: pytest -n 2 --dist worksteal)", 60, "s"),
 )
 
 
@@ -268,6 +268,6 @@ def _tests_section(tests: Mapping[str, Any] | None) -> list[str]:
             "",
             "## Test suite",
             "",
-            f"`python -m pytest -n 2 --dist loadscope -q`: {_num(tests.get('wall_s'), 1)} s, {counts or 'no summary'}.",
+            f"`python -m pytest -n 2 --dist worksteal -q`: {_num(tests.get('wall_s'), 1)} s, {counts or 'no summary'}.",
         ]
     return lines

@@ -271,10 +271,10 @@ def parse_pytest_counts(summary: str) -> dict[str, int]:
 
 def measure_tests() -> dict[str, Any]:
     """Run the whole suite once, as ``make test`` does, in the repository; wall time and counts (never asserted)."""
-    print("tests: python -m pytest -n 2 --dist loadscope -q", flush=True)
+    print("tests: python -m pytest -n 2 --dist worksteal -q", flush=True)
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadscope", "-q"],
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "worksteal", "-q"],
         cwd=REPO,
         env=child_env(),
         capture_output=True,
