@@ -58,6 +58,7 @@ class DriftMonitorPipeline(Construct):
         stack = Stack.of(self)
         drift_script = s3_assets.Asset(self, "DriftScript", path=str(STEPS_DIR / "drift.py"))
         contract_script = s3_assets.Asset(self, "ContractScript", path=str(STEPS_DIR / "metric_contract.py"))
+        self.script_assets = (drift_script, contract_script)
 
         self.role = iam.Role(
             self,

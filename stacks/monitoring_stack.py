@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, DefaultStackSynthesizer, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -36,7 +36,7 @@ from mlops_constructs.model_monitor import (
     MonitorBridgeFunction,
     MonitorKind,
 )
-from mlops_constructs.nag import acknowledge, resource_finding
+from mlops_constructs.nag import acknowledge, objects_finding, resource_finding
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
@@ -358,17 +358,6 @@ class MonitoringStack(Stack):
     def _resource(self, arn: str) -> str:
         return resource_finding(self, arn)
 
-    def _assets_bucket(self) -> str:
-        synthesizer = self.synthesizer
-        if not isinstance(synthesizer, DefaultStackSynthesizer):
-            raise TypeError("MonitoringStack expects the default stack synthesizer (its asset bucket)")
-        qualifier = synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        return (
-            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier)
-            .replace("${AWS::AccountId}", self.account)
-            .replace("${AWS::Region}", self.region)
-        )
-
     def _common_wildcards(self) -> list[str]:
         """Findings every SageMaker job role here has: job logs, AWS image pulls, the untargetable APIs."""
         return [
@@ -411,7 +400,7 @@ class MonitoringStack(Stack):
                 self._resource(data.capture_bucket.arn_for_objects(f"{settings.capture_prefix}*")),
                 self._resource(data.artifact_bucket.arn_for_objects(f"{settings.baseline_prefix}*")),
                 self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
-                self._resource(f"arn:{self.partition}:s3:::{self._assets_bucket()}/*"),
+                *sorted({objects_finding(asset.bucket) for asset in pipeline.script_assets}),
             ],
         )
         acknowledge(
