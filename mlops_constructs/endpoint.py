@@ -102,9 +102,10 @@ class ModelArtifactSource:
     def wildcard_resources(self) -> tuple[str, ...]:
         """The wildcard resources :meth:`grant_read` grants (objects of the bucket; in another account, its keys)."""
         objects = self.bucket.arn_for_objects("*")
-        return (objects,) if self.key is not None else (objects, self._remote_keys())
+        return (objects,) if self.key is not None else (objects, self.remote_keys())
 
-    def _remote_keys(self) -> str:
+    def remote_keys(self) -> str:
+        """The registry account's keys (an ARN pattern): what a reader in another account may decrypt with."""
         return Stack.of(self.bucket).format_arn(
             service="kms", resource="key", resource_name="*", account=self.key_account, region=self.key_region
         )
@@ -122,14 +123,19 @@ class ModelArtifactSource:
         principal.add_to_principal_policy(
             iam.PolicyStatement(sid="ListModelArtifacts", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
         )
+        self.grant_decrypt(grantee)
+
+    def grant_decrypt(self, grantee: iam.IGrantable, *, sid: str = "DecryptModelArtifactsViaS3") -> None:
+        """Let ``grantee`` decrypt objects of the bucket: the key itself, or (from another account) the registry
+        account's keys that carry the registry key's alias, used through S3 only."""
         if self.key is not None:
             self.key.grant_decrypt(grantee)
             return
-        principal.add_to_principal_policy(
+        grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="DecryptModelArtifactsViaS3",
+                sid=sid,
                 actions=["kms:Decrypt"],
-                resources=[self._remote_keys()],
+                resources=[self.remote_keys()],
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": self.key_alias},
                     "StringEquals": {"kms:ViaService": f"s3.{self.key_region}.amazonaws.com"},

@@ -28,6 +28,7 @@ from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.dashboard import ModelDashboard
 from mlops_constructs.drift_monitor import DriftMonitorPipeline
+from mlops_constructs.endpoint import ModelArtifactSource
 from mlops_constructs.lambda_runtime import acknowledge_pinned_runtime
 from mlops_constructs.metric_contract import ModelMetrics
 from mlops_constructs.model_monitor import (
@@ -306,7 +307,7 @@ class MonitoringStack(Stack):
         """Let the Model Monitor role read exactly ``uris`` in the registry's artifact bucket and decrypt them.
 
         No key reference crosses accounts: decryption is allowed for keys of the registry account that carry the
-        registry key's alias, through S3 only (as ``mlops_constructs.endpoint.ModelArtifactSource`` does). The
+        registry key's alias, through S3 only (``mlops_constructs.endpoint.ModelArtifactSource.grant_decrypt``). The
         registry's bucket and key policies already let this account read (DataStack ``_let_consumers_pull_models``).
         """
         assert self.model_monitor is not None
@@ -326,29 +327,20 @@ class MonitoringStack(Stack):
                 resources=[bucket.arn_for_objects(key) for key in sorted({split_s3_uri(u)[1] for u in uris.values()})],
             )
         )
-        registry_keys = self.format_arn(
-            service="kms", resource="key", resource_name="*", account=registry.account, region=registry.region
+        source = ModelArtifactSource(
+            bucket=bucket,
+            key_account=registry.account,
+            key_region=registry.region,
+            key_alias=naming.key_alias_name(config.project, registry.name),
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DecryptPackageBaselinesViaS3",
-                actions=["kms:Decrypt"],
-                resources=[registry_keys],
-                conditions={
-                    "ForAnyValue:StringEquals": {
-                        "kms:ResourceAliases": naming.key_alias_name(config.project, registry.name)
-                    },
-                    "StringEquals": {"kms:ViaService": f"s3.{registry.region}.amazonaws.com"},
-                },
-            )
-        )
+        source.grant_decrypt(role, sid="DecryptPackageBaselinesViaS3")
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             "The package's baselines are encrypted with the registry environment's key, in another account: no key "
             "reference crosses accounts, so kms:Decrypt names that account's keys and is limited by condition to the "
             "registry key's alias, used through S3.",
-            applies_to=[self._resource(registry_keys)],
+            applies_to=[self._resource(source.remote_keys())],
         )
 
     @staticmethod
