@@ -15,6 +15,7 @@ import io
 import json
 import shutil
 import tarfile
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,17 @@ def train_booster(
 
 
 def pack_model(booster: xgb.Booster, model_tar: Path) -> Path:
-    """Write ``model_tar`` holding the booster as ``xgboost-model``, like the container."""
-    raw = bytes(booster.save_raw(raw_format="ubj"))
+    """Write ``model_tar`` holding the booster as ``xgboost-model``, like the container.
+
+    The built-in algorithm saves with ``Booster.save_model("<model dir>/xgboost-model")``
+    (aws/sagemaker-xgboost-container, ``algorithm_mode/train.py``) and SageMaker tars the model
+    directory into ``model.tar.gz``; the same call is made here, with the local xgboost.
+    """
     model_tar.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as model_dir:
+        saved = Path(model_dir) / evaluate.MODEL_FILE_NAME
+        booster.save_model(str(saved))
+        raw = saved.read_bytes()
     with tarfile.open(model_tar, mode="w:gz") as archive:
         info = tarfile.TarInfo(evaluate.MODEL_FILE_NAME)
         info.size = len(raw)

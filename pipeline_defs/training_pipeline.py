@@ -5,6 +5,14 @@ offline session (see ``pipeline_defs.offline``) and touches neither AWS nor the 
 Deploy-time values are ``${Name}`` placeholders (``pipeline_defs.settings.Placeholders``)
 that the CDK construct resolves with ``Fn::Sub``.
 
+What every registered model package carries (a contract with serving and promotion):
+
+- one container: the built-in XGBoost image, the training job's ``model.tar.gz``, and an
+  empty environment, so the container serves in algorithm mode (see ``REGISTERED_ENVIRONMENT``);
+- customer metadata ``TriggerReason`` (why the run started) and ``ModelArtifactSha256``
+  (lowercase hex SHA-256 of the exact ``model.tar.gz`` bytes the Evaluate step scored);
+- model metrics and drift-check baselines from the baselining steps.
+
 Graph::
 
     Preprocess -> DataQualityBaseline
@@ -79,6 +87,22 @@ _RUN_SCRIPT = 'exec python3 "$(ls {dir}/*.py)" "$@"'
 
 EVALUATION_REPORT_NAME = "EvaluationReport"
 AUC_JSON_PATH = "binary_classification_metrics.auc.value"
+# The Evaluate step's second property file (``steps/evaluate.py`` writes ``artifact.json``).
+ARTIFACT_REPORT_NAME = "ArtifactDigest"
+ARTIFACT_REPORT_FILE = "artifact.json"
+ARTIFACT_SHA256_JSON_PATH = "model_artifact.sha256"
+# Customer metadata key of the artifact digest: the promotion copier verifies copies against it.
+ARTIFACT_SHA256_METADATA_KEY = "ModelArtifactSha256"
+
+# The container environment of the registered model: none. The SageMaker XGBoost container
+# decides between algorithm mode and script mode on SAGEMAKER_PROGRAM alone: unset means the
+# built-in scoring service; any other value, the empty string included, is imported as the
+# user's module (aws/sagemaker-xgboost-container, src/sagemaker_xgboost_container/serving.py,
+# ``main``; the name comes from sagemaker-containers' ``ServingEnv.module_name``, which turns
+# "" into "", not None), and ``importlib.import_module("")`` fails, so the container never
+# answers /ping. The SDK's ModelBuilder adds SAGEMAKER_PROGRAM/SAGEMAKER_SUBMIT_DIRECTORY=""
+# whenever its deprecated ``dependencies`` field is truthy, which it is by default.
+REGISTERED_ENVIRONMENT: dict[str, str] = {}
 
 
 def _s3(bucket_placeholder: str, *parts: Any) -> Any:
@@ -303,6 +327,7 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
 
     # --- Evaluate (in the XGBoost image, which has xgboost and pandas) ---
     evaluation_report = PropertyFile(name=EVALUATION_REPORT_NAME, output_name="evaluation", path="evaluation.json")
+    artifact_report = PropertyFile(name=ARTIFACT_REPORT_NAME, output_name="evaluation", path=ARTIFACT_REPORT_FILE)
     evaluate_step = ProcessingStep(
         name=EVALUATE_STEP,
         description="Score the test split; write evaluation.json and predictions.csv.",
@@ -318,7 +343,7 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
             ],
             arguments=["--base-dir", _PROCESSING_BASE],
         ),
-        property_files=[evaluation_report],
+        property_files=[evaluation_report, artifact_report],
         cache_config=cache_config,
         retry_policies=job_retries,
     )
@@ -388,6 +413,15 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
         s3_model_data_url=model_data,
         role_arn=role,
         sagemaker_session=session,
+        env_vars=dict(REGISTERED_ENVIRONMENT),
+        # Falsy, so the builder takes no script-mode path and adds no SAGEMAKER_* variables.
+        dependencies=None,
+    )
+    # A JsonGet is a data dependency on Evaluate's property file, resolved by the pipeline
+    # service at run time like any step property (AWS doc "Pipelines steps", "Data dependency
+    # between steps"); the SDK types customer_metadata_properties as Dict[str, StrPipeVar].
+    artifact_sha256 = JsonGet(
+        step_name=EVALUATE_STEP, property_file=artifact_report, json_path=ARTIFACT_SHA256_JSON_PATH
     )
     register_step = ModelStep(
         name=REGISTER_STEP,
@@ -400,7 +434,10 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
             model_metrics=model_metrics,
             drift_check_baselines=drift_check_baselines,
             approval_status=approval_status,
-            customer_metadata_properties={"TriggerReason": trigger_reason},
+            customer_metadata_properties={
+                "TriggerReason": trigger_reason,
+                ARTIFACT_SHA256_METADATA_KEY: artifact_sha256,
+            },
         ),
         retry_policies=[step_retry],
     )

@@ -13,6 +13,9 @@ from pipeline_defs.offline import NetworkAccessError, offline_session
 from pipeline_defs.render import build_definition
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
 from pipeline_defs.training_pipeline import (
+    ARTIFACT_REPORT_FILE,
+    ARTIFACT_REPORT_NAME,
+    ARTIFACT_SHA256_JSON_PATH,
     AUC_JSON_PATH,
     CONDITION_STEP,
     DATA_QUALITY_STEP,
@@ -103,7 +106,8 @@ def test_auc_condition_reads_the_evaluation_report(definition: dict[str, Any]) -
     steps = all_steps(definition)
     report = steps[EVALUATE_STEP]["PropertyFiles"]
     assert report == [
-        {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}
+        {"FilePath": "evaluation.json", "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"},
+        {"FilePath": ARTIFACT_REPORT_FILE, "OutputName": "evaluation", "PropertyFileName": ARTIFACT_REPORT_NAME},
     ]
     (condition,) = steps[CONDITION_STEP]["Arguments"]["Conditions"]
     assert condition["Type"] == "GreaterThanOrEqualTo"
@@ -156,6 +160,40 @@ def test_registration_has_metrics_and_drift_baselines(definition: dict[str, Any]
         for step in (DATA_QUALITY_STEP, MODEL_QUALITY_STEP)
         for kind in ("Statistics", "Constraints")
     }
+
+
+def test_registered_container_is_the_algorithm_with_a_clean_environment(definition: dict[str, Any]) -> None:
+    # No SAGEMAKER_PROGRAM / SAGEMAKER_SUBMIT_DIRECTORY: the XGBoost container imports any program name that is
+    # not None (an empty one too) and then never answers /ping. See REGISTERED_ENVIRONMENT.
+    register = all_steps(definition)[REGISTER_STEP]["Arguments"]
+    assert register["InferenceSpecification"]["Containers"] == [
+        {
+            "Environment": {},
+            "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+        }
+    ]
+    assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
+    assert register["InferenceSpecification"]["SupportedResponseMIMETypes"] == ["text/csv"]
+
+
+def test_package_records_the_sha256_of_the_evaluated_artifact(definition: dict[str, Any]) -> None:
+    steps = all_steps(definition)
+    metadata = steps[REGISTER_STEP]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata == {
+        "ModelArtifactSha256": {
+            "Std:JsonGet": {
+                "Path": ARTIFACT_SHA256_JSON_PATH,
+                "PropertyFile": {"Get": f"Steps.{EVALUATE_STEP}.PropertyFiles.{ARTIFACT_REPORT_NAME}"},
+            }
+        },
+        "TriggerReason": {"Get": "Parameters.TriggerReason"},
+    }
+    # The digest is of the very tarball the package registers: Evaluate's model input is the training output.
+    (model_input,) = [i for i in steps[EVALUATE_STEP]["Arguments"]["ProcessingInputs"] if i["InputName"] == "model"]
+    package_data = steps[REGISTER_STEP]["Arguments"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert model_input["S3Input"]["S3Uri"] == package_data
+    assert model_input["S3Input"]["LocalPath"] == "/opt/ml/processing/model"
 
 
 def test_model_quality_check_is_binary_classification(definition: dict[str, Any]) -> None:
