@@ -9,7 +9,11 @@ Reads ``<base>/model/model.tar.gz`` (the built-in algorithm's tarball holding
 - ``<base>/evaluation/evaluation.json``: SageMaker model-metrics form; the pipeline's
   ConditionStep reads ``binary_classification_metrics.auc.value`` from it;
 - ``<base>/quality_baseline/predictions.csv``: ``probability,prediction,label`` per test
-  row, the input of the model-quality baseline.
+  row, the input of the model-quality baseline;
+- ``<base>/evaluation/artifact.json``: ``{"model_artifact": {"sha256": ..., "size_bytes": ...}}``,
+  the lowercase hex SHA-256 of the exact ``model.tar.gz`` bytes this step scored. The
+  pipeline records it on the model package (customer metadata ``ModelArtifactSha256``) so
+  that whoever copies the artifact later can check it is the one that was evaluated.
 
 A missing or unreadable model or test set stops the job with a message and exit code 2.
 """
@@ -17,6 +21,7 @@ A missing or unreadable model or test set stops the job with a message and exit 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import pickle
@@ -45,6 +50,9 @@ LOGGER = logging.getLogger("evaluate")
 
 DEFAULT_BASE_DIR = "/opt/ml/processing"
 MODEL_FILE_NAME = "xgboost-model"
+MODEL_TARBALL = "model.tar.gz"
+ARTIFACT_REPORT = "artifact.json"
+_HASH_CHUNK_BYTES = 1024 * 1024
 LABELS = (0, 1)
 EXIT_BAD_INPUT = 2
 # Every pickle stream of protocol 2 or later starts with the PROTO opcode; the formats
@@ -113,6 +121,19 @@ def load_booster(model_tar: Path) -> xgb.Booster:
     if not raw:
         raise EvaluationError(f"{MODEL_FILE_NAME} in {model_tar} is empty")
     return booster_from_bytes(raw)
+
+
+def artifact_digest(model_tar: Path) -> dict[str, Any]:
+    """SHA-256 (lowercase hex) and size of the model tarball's bytes, read in chunks."""
+    if not model_tar.is_file():
+        raise EvaluationError(f"model artifact {model_tar} does not exist")
+    digest = hashlib.sha256()
+    size = 0
+    with model_tar.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"model_artifact": {"sha256": digest.hexdigest(), "size_bytes": size}}
 
 
 def read_test_set(path: Path) -> LabelledData:
@@ -203,7 +224,10 @@ def validate_threshold(threshold: float) -> None:
 def run(base_dir: Path, *, threshold: float = 0.5) -> dict[str, Any]:
     """Evaluate ``<base>/model`` on ``<base>/test``, write both outputs, return the report."""
     validate_threshold(threshold)
-    booster = load_booster(base_dir / "model" / "model.tar.gz")
+    model_tar = base_dir / "model" / MODEL_TARBALL
+    # Hashed before it is read for scoring: the digest names the bytes the metrics are about.
+    digest = artifact_digest(model_tar)
+    booster = load_booster(model_tar)
     test = read_test_set(base_dir / "test" / "test.csv")
     probabilities = predict_probabilities(booster, test.features)
     report = classification_report(test.labels, probabilities, threshold)
@@ -214,6 +238,7 @@ def run(base_dir: Path, *, threshold: float = 0.5) -> dict[str, Any]:
     predictions = base_dir / "quality_baseline" / "predictions.csv"
     predictions.parent.mkdir(parents=True, exist_ok=True)
     predictions_frame(test.labels, probabilities, threshold).to_csv(predictions, index=False)
+    (evaluation.parent / ARTIFACT_REPORT).write_text(json.dumps(digest, indent=2) + "\n", encoding="utf-8")
     return report
 
 

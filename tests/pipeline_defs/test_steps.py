@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import json
 import logging
@@ -527,6 +528,42 @@ def test_evaluate_cli_writes_report_and_predictions(
     assert len(predictions) == 100
     assert predictions["label"].tolist() == sample_frame["target"].iloc[:100].tolist()
     assert (predictions["prediction"] == (predictions["probability"] >= 0.4)).all()
+
+
+def test_artifact_digest_is_the_sha256_of_the_file_bytes(tmp_path: Path) -> None:
+    known = tmp_path / "model.tar.gz"
+    known.write_bytes(b"abc")  # the FIPS 180-2 test vector
+
+    assert evaluate.artifact_digest(known) == {
+        "model_artifact": {
+            "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "size_bytes": 3,
+        }
+    }
+    with pytest.raises(evaluate.EvaluationError, match="does not exist"):
+        evaluate.artifact_digest(tmp_path / "missing.tar.gz")
+
+
+def test_evaluate_cli_writes_the_digest_of_the_tarball_it_scored(
+    tmp_path: Path, booster: xgb.Booster, sample_frame: pd.DataFrame
+) -> None:
+    from pipeline_defs.training_pipeline import ARTIFACT_REPORT_FILE, ARTIFACT_SHA256_JSON_PATH
+
+    tarball = write_tarball(tmp_path / "model" / "model.tar.gz", {"xgboost-model": bytes(booster.save_raw("ubj"))})
+    test_csv = tmp_path / "test" / "test.csv"
+    test_csv.parent.mkdir()
+    preprocess.label_first(sample_frame.iloc[:50], "target").to_csv(test_csv, header=False, index=False)
+
+    assert evaluate.main(["--base-dir", str(tmp_path)]) == 0
+
+    # Read the way the pipeline's JsonGet reads it: the property file in the "evaluation" output, then the path.
+    value: object = json.loads((tmp_path / "evaluation" / ARTIFACT_REPORT_FILE).read_text())
+    for key in ARTIFACT_SHA256_JSON_PATH.split("."):
+        assert isinstance(value, dict)
+        value = value[key]
+    expected = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert value == expected
+    assert isinstance(value, str) and len(value) == 64 and value == value.lower()
 
 
 def test_evaluate_cli_fails_clearly_without_a_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
