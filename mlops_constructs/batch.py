@@ -30,7 +30,9 @@ class BatchInference(Construct):
     prefix, writes the output prefix and the batch capture under ``capture_prefix`` of ``capture_bucket``, all
     with ``key``; reads the served package's artifacts (``artifacts``); and may create models and transform jobs.
     ``schedule`` (EventBridge Scheduler expression) defaults to none; ``run_on_new_data`` defaults to on. Failed
-    trigger deliveries land in an encrypted dead-letter queue.
+    trigger deliveries land in an encrypted dead-letter queue. ``definition_key_arn`` is ``key``'s ARN as the
+    pipeline definition gets it (default ``key.key_arn``, right only when ``key`` is in this stack: a cross-stack
+    reference fails synth, see ``mlops_constructs.sagemaker_pipeline.key_arn_from_parameter``).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class BatchInference(Construct):
         schedule: str | None = None,
         run_on_new_data: bool = True,
         in_vpc: bool = False,
+        definition_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -81,7 +84,7 @@ class BatchInference(Construct):
             substitutions={
                 Placeholders.EXECUTION_ROLE_NAME: self.role.role_name,
                 Placeholders.DATA_BUCKET: data_bucket.bucket_name,
-                Placeholders.KMS_KEY_ARN: key.key_arn,
+                Placeholders.KMS_KEY_ARN: definition_key_arn or key.key_arn,
                 BatchPlaceholders.CAPTURE_BUCKET: capture_bucket.bucket_name,
             },
             role=self.role,

@@ -39,7 +39,9 @@ class DriftMonitorPipeline(Construct):
     The execution role reads ``capture_bucket`` (captured data and labels) and ``artifact_bucket`` (baselines),
     writes reports to ``monitoring_bucket`` under ``<model>/drift/``, uses ``key``, runs processing jobs named by
     the pipeline, and may put metrics only into the contract's namespace. ``schedule_expression`` is an
-    EventBridge Scheduler ``cron(...)``/``rate(...)`` in UTC.
+    EventBridge Scheduler ``cron(...)``/``rate(...)`` in UTC. ``definition_key_arn`` is ``key``'s ARN as the
+    pipeline definition gets it (default ``key.key_arn``, right only when ``key`` is in this stack: a cross-stack
+    reference fails synth, see ``mlops_constructs.sagemaker_pipeline.key_arn_from_parameter``).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class DriftMonitorPipeline(Construct):
         artifact_bucket: s3.IBucket,
         monitoring_bucket: s3.IBucket,
         key: kms.IKey,
+        definition_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -111,7 +114,7 @@ class DriftMonitorPipeline(Construct):
                 P.ARTIFACT_BUCKET: artifact_bucket.bucket_name,
                 P.CAPTURE_BUCKET: capture_bucket.bucket_name,
                 P.MONITORING_BUCKET: monitoring_bucket.bucket_name,
-                P.KMS_KEY_ARN: key.key_arn,
+                P.KMS_KEY_ARN: definition_key_arn or key.key_arn,
                 P.DRIFT_SCRIPT_BUCKET: drift_script.s3_bucket_name,
                 P.DRIFT_SCRIPT_KEY: drift_script.s3_object_key,
                 P.CONTRACT_SCRIPT_BUCKET: contract_script.s3_bucket_name,

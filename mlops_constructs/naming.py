@@ -38,6 +38,15 @@ def key_alias_name(project: str, environment: str) -> str:
     return f"alias/{project}-{environment}-data"
 
 
+def key_arn_parameter_name(project: str, environment: str) -> str:
+    """SSM parameter holding the ARN of the environment's data key, for stacks that must not import it.
+
+    SageMaker pipeline definitions need the key's ARN inside an ``Fn::Sub`` variable map, where a cross-stack
+    reference fails at deploy (see ``mlops_constructs.sagemaker_pipeline.key_arn_from_parameter``).
+    """
+    return f"/{project}/{environment}/data-key-arn"
+
+
 def pipeline_name(project: str, environment: str, model: str, kind: str) -> str:
     """A SageMaker pipeline of ``model``; ``kind`` is training, batch or monitoring."""
     return f"{project}-{environment}-{model}-{kind}"

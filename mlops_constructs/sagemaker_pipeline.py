@@ -2,20 +2,30 @@
 
 The definition is rendered offline at synth (``pipeline_defs.render``) with ``${Name}``
 placeholders for deploy-time values; this construct resolves them with ``Fn::Sub``.
+
+No value of that ``Fn::Sub`` variable map may be a cross-stack reference: with
+``@aws-cdk/core:defaultCrossStackReferences: weak`` (cdk.json) CDK writes one as
+``Fn::GetStackOutput``, and the AWS CloudFormation page "Fn::GetStackOutput" (Known
+limitations) says that inside an ``Fn::Sub`` variable map it returns ``InternalFailure``.
+``SageMakerPipeline`` refuses such a value at synth, and :func:`key_arn_from_parameter`
+gives the one value that used to be one, the environment's data key, without it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import jsii
 from aws_cdk import ArnFormat, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct, IValidation
 
 from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
 
@@ -32,9 +42,76 @@ PIPELINE_EXECUTION_ACTIONS = (
 )
 
 
+# What CDK writes for a reference to another stack's value (weak and strong references).
+CROSS_STACK_FUNCTIONS = ("Fn::GetStackOutput", "Fn::ImportValue")
+
+
 def placeholders_in(definition_json: str) -> set[str]:
     """The ``${Name}`` placeholders of a definition that need a substitution value."""
     return {name for name in _PLACEHOLDER.findall(definition_json) if not _PSEUDO_PARAMETER.match(name)}
+
+
+def key_arn_from_parameter(scope: Construct, parameter_name: str) -> str:
+    """The ARN of a KMS key in another stack, for a pipeline definition: read at deploy time from SSM.
+
+    ``parameter_name`` is the String parameter the key's stack writes (``DataStack.key_arn_parameter_name``).
+    The value is a ``Ref`` to an ``AWS::SSM::Parameter::Value<String>`` parameter of ``scope``'s stack
+    (AWS CloudFormation, "Specify existing resources at runtime with CloudFormation-supplied parameter types"):
+    CloudFormation resolves it on every deploy, and it is no cross-stack reference.
+
+    Why the key ARN and not the key's alias ARN (``arn:<partition>:kms:<region>:<account>:alias/<name>``, derivable
+    without any reference): the definitions put the key into these fields, and botocore's SageMaker service model
+    (2017-07-24, documentation of each member) lists the formats each accepts:
+
+    - ``OutputDataConfig.KmsKeyId`` (training output), ``TransformOutput.KmsKeyId``,
+      ``TransformResources.VolumeKmsKeyId``, ``BatchDataCaptureConfig.KmsKeyId``: key ID, key ARN, alias name, alias
+      ARN;
+    - ``ProcessingOutputConfig.KmsKeyId``: "an ID of a KMS key, ARN of a KMS key, or alias of a KMS key";
+    - ``ResourceConfig.VolumeKmsKeyId`` (training volume): key ID or key ARN only, no alias;
+    - ``ProcessingClusterConfig.VolumeKmsKeyId`` (processing and baselining volumes): no format documented.
+
+    So an alias cannot serve every field, while the key ARN serves all of them; it also keeps the execution roles'
+    KMS grants, which name the key ARN, matching the key the jobs name. (CreateModelPackage, the register step,
+    takes no key: its model metrics and baselines are S3 URIs.)
+    """
+    return ssm.StringParameter.value_for_string_parameter(scope, parameter_name)
+
+
+def _cross_stack_references(value: Any, path: str = "") -> list[str]:
+    """Paths inside a resolved template value where a cross-stack reference function is used."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in CROSS_STACK_FUNCTIONS:
+                found.append(f"{key} at {path or 'the value'}")
+            found.extend(_cross_stack_references(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_cross_stack_references(item, f"{path}[{index}]"))
+    return found
+
+
+@jsii.implements(IValidation)
+class _NoCrossStackSubstitutions:
+    """Synth-time check: no substitution value resolves to another stack's output."""
+
+    def __init__(self, pipeline: SageMakerPipeline, substitutions: Mapping[str, str]) -> None:
+        self._pipeline = pipeline
+        self._substitutions = dict(substitutions)
+
+    def validate(self) -> list[str]:
+        stack = Stack.of(self._pipeline)
+        errors = []
+        for name, value in sorted(self._substitutions.items()):
+            found = _cross_stack_references(stack.resolve(value))
+            if found:
+                errors.append(
+                    f"SageMakerPipeline {self._pipeline.pipeline_name}: substitution {name!r} is a cross-stack "
+                    f"reference ({', '.join(found)}). Inside an Fn::Sub variable map Fn::GetStackOutput fails at "
+                    "deploy with InternalFailure (CloudFormation, Fn::GetStackOutput, Known limitations): pass a "
+                    "value of this stack instead (a derived name, or an SSM parameter via key_arn_from_parameter)."
+                )
+        return errors
 
 
 class SageMakerPipeline(Construct):
@@ -43,7 +120,8 @@ class SageMakerPipeline(Construct):
     Every ``${X}`` in ``definition_json`` (other than ``${AWS::...}`` pseudo parameters and
     escaped ``${!X}``) must have a substitution, and every substitution must be used:
     a mismatch raises ``ValueError`` at synth instead of deploying a broken pipeline.
-    ``description`` defaults to none.
+    A substitution that resolves to a cross-stack reference fails synth validation (see the
+    module docstring). ``description`` defaults to none.
     """
 
     def __init__(
@@ -77,6 +155,7 @@ class SageMakerPipeline(Construct):
             role_arn=role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition_json, dict(substitutions))},
         )
+        self.node.add_validation(_NoCrossStackSubstitutions(self, substitutions))
         stack = Stack.of(self)
         self.pipeline_arn = stack.format_arn(
             service="sagemaker",

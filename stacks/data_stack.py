@@ -14,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
@@ -50,6 +51,15 @@ class DataStack(Stack):
             pending_window=Duration.days(30) if environment.retain_data else Duration.days(7),
         )
         self._allow_service_use_of_key()
+        # Published by name for pipeline definitions in other stacks (mlops_constructs.sagemaker_pipeline).
+        self.key_arn_parameter_name = naming.key_arn_parameter_name(config.project, environment.name)
+        ssm.StringParameter(
+            self,
+            "DataKeyArnParameter",
+            parameter_name=self.key_arn_parameter_name,
+            string_value=self.key.key_arn,
+            description=f"ARN of the {config.project} {environment.name} data key, for SageMaker pipeline definitions",
+        )
 
         self.access_logs = AccessLogBucket(
             self,

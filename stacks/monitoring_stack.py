@@ -39,6 +39,7 @@ from mlops_constructs.model_monitor import (
 )
 from mlops_constructs.nag import acknowledge, objects_finding, resource_finding
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
+from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
 
@@ -163,6 +164,7 @@ class MonitoringStack(Stack):
                 artifact_bucket=data.artifact_bucket,
                 monitoring_bucket=data.monitoring_bucket,
                 key=data.key,
+                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name),
             )
             self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
         else:

@@ -27,6 +27,7 @@ from mlops_constructs.endpoint import (
     supports_volume_kms,
 )
 from mlops_constructs.nag import acknowledge, resource_finding
+from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
 
@@ -133,6 +134,7 @@ class ServingStack(Stack):
                 schedule=batch.schedule,
                 run_on_new_data=batch.run_on_new_data,
                 in_vpc=vpc is not None,
+                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name),
             )
             self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix))
 

@@ -13,7 +13,7 @@ from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
 from mlops_constructs import naming
 from mlops_constructs.nag import acknowledge, objects_finding
 from mlops_constructs.retraining import RetrainOnDrift, log_retention, retrain_alarm_sources
-from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline
+from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline, key_arn_from_parameter
 from pipeline_defs.render import render_definition
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
 from pipeline_defs.steps.hyperparameters import DEFAULT_HYPERPARAMETERS
@@ -91,7 +91,8 @@ class TrainingStack(Stack):
                 Placeholders.EXECUTION_ROLE_NAME: self.execution_role.role.role_name,
                 Placeholders.DATA_BUCKET: data.data_bucket.bucket_name,
                 Placeholders.ARTIFACT_BUCKET: data.artifact_bucket.bucket_name,
-                Placeholders.KMS_KEY_ARN: data.key.key_arn,
+                # The key's ARN without a cross-stack reference (none may sit in the Fn::Sub variable map).
+                Placeholders.KMS_KEY_ARN: key_arn_from_parameter(self, data.key_arn_parameter_name),
                 Placeholders.PREPROCESS_SCRIPT_BUCKET: preprocess.s3_bucket_name,
                 Placeholders.PREPROCESS_SCRIPT_KEY: preprocess.s3_object_key,
                 Placeholders.EVALUATE_SCRIPT_BUCKET: evaluate.s3_bucket_name,

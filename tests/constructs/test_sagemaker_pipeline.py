@@ -14,7 +14,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match, Template
 
-from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline, placeholders_in
+from mlops_constructs.sagemaker_pipeline import (
+    PipelineExecutionRole,
+    SageMakerPipeline,
+    key_arn_from_parameter,
+    placeholders_in,
+)
+from tests.conftest import cdk_feature_flags
 
 SCRIPT = Path(__file__).resolve().parents[2] / "pipeline_defs" / "steps" / "preprocess.py"
 DEFINITION = json.dumps(
@@ -234,3 +240,49 @@ def test_execution_role_grants(built: Any) -> None:
     assert ":111122223333:model-package/breast-cancer/*" in text
     logs = next(s for s in _role_statements(template) if s.get("Sid") == "JobLogs")
     assert "log-group:/aws/sagemaker/*" in json.dumps(logs["Resource"])
+
+
+def _two_stacks() -> tuple[cdk.App, cdk.Stack, cdk.Stack, iam.Role]:
+    app = cdk.App(context=cdk_feature_flags())  # the repo's flags: weak cross-stack references
+    env = cdk.Environment(account="111122223333", region="eu-west-1")
+    owner = cdk.Stack(app, "Data", env=env)
+    consumer = cdk.Stack(app, "Training", env=env)
+    role = iam.Role(consumer, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    return app, owner, consumer, role
+
+
+def test_a_cross_stack_substitution_fails_synth_naming_it() -> None:
+    app, owner, consumer, role = _two_stacks()
+    key = kms.Key(owner, "Key")
+    SageMakerPipeline(
+        consumer,
+        "Pipeline",
+        pipeline_name="uses-another-stacks-key",
+        definition_json='{"KmsKeyId":"${KmsKeyArn}"}',
+        substitutions={"KmsKeyArn": key.key_arn},
+        role=role,
+    )
+
+    with pytest.raises(
+        Exception, match=r"uses-another-stacks-key: substitution 'KmsKeyArn' is a cross-stack reference"
+    ):
+        app.synth()
+
+
+def test_key_arn_from_parameter_is_a_parameter_of_this_stack() -> None:
+    _, owner, consumer, role = _two_stacks()
+    kms.Key(owner, "Key")  # the owner writes the parameter; nothing of it is referenced
+    SageMakerPipeline(
+        consumer,
+        "Pipeline",
+        pipeline_name="reads-the-key-from-ssm",
+        definition_json='{"KmsKeyId":"${KmsKeyArn}"}',
+        substitutions={"KmsKeyArn": key_arn_from_parameter(consumer, "/mlops/dev/data-key-arn")},
+        role=role,
+    )
+
+    template = Template.from_stack(consumer).to_json()  # synthesizes: the validation passes
+    pipeline = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline")
+    _, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    parameter = template["Parameters"][variables["KmsKeyArn"]["Ref"]]
+    assert parameter == {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/mlops/dev/data-key-arn"}

@@ -60,11 +60,30 @@ def test_definition_placeholders_are_bound_to_this_environment(template: Templat
     }
     assert variables["DataBucket"] == "mlops-dev-data-111111111111-eu-west-1"  # shared by name, no export
     assert variables["ArtifactBucket"] == "mlops-dev-models-111111111111-eu-west-1"
-    assert isinstance(variables["KmsKeyArn"], dict)  # the data stack's key, by cross-stack reference
+    # The data stack's key ARN through this stack's SSM-typed parameter: no cross-stack reference, which would fail
+    # inside the Fn::Sub variable map (Fn::GetStackOutput, Known limitations).
+    parameter_id = variables["KmsKeyArn"]["Ref"]
+    assert template.to_json()["Parameters"][parameter_id] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/mlops/dev/data-key-arn",
+    }
     assert "cdk-hnb659fds-assets" in json.dumps(variables["PreprocessScriptBucket"])
     text = json.dumps(definition)
     assert "s3://${PreprocessScriptBucket}/${PreprocessScriptKey}" in text
     assert "/work/" not in text and "preprocess.py" not in text  # never a local path
+
+
+def test_the_data_stack_publishes_the_key_arn_the_pipeline_reads(default_app: Any) -> None:
+    _, stages = default_app
+    data = Template.from_stack(stages["dev"].data)
+    data.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": "/mlops/dev/data-key-arn",
+            "Type": "String",
+            "Value": {"Fn::GetAtt": [Match.string_like_regexp("DataKey"), "Arn"]},
+        },
+    )
 
 
 def test_parameter_defaults_come_from_the_environment_config(template: Template) -> None:
