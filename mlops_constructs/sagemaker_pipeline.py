@@ -70,9 +70,10 @@ def key_arn_from_parameter(scope: Construct, parameter_name: str) -> str:
     - ``ResourceConfig.VolumeKmsKeyId`` (training volume): key ID or key ARN only, no alias;
     - ``ProcessingClusterConfig.VolumeKmsKeyId`` (processing and baselining volumes): no format documented.
 
-    So an alias cannot serve every field, while the key ARN serves all of them; it also keeps the execution roles'
-    KMS grants, which name the key ARN, matching the key the jobs name. (CreateModelPackage, the register step,
-    takes no key: its model metrics and baselines are S3 URIs.)
+    So an alias cannot serve every field, while the key ARN serves all of them. The execution roles' KMS grants
+    name the key ARN, as IAM statements must ("Specifying KMS keys in IAM policy statements": a key ID, alias name
+    or alias ARN does not identify a key there), so they hold for any identifier a job uses. (CreateModelPackage,
+    the register step, takes no key: its model metrics and baselines are S3 URIs.)
     """
     return ssm.StringParameter.value_for_string_parameter(scope, parameter_name)
 
