@@ -51,10 +51,11 @@ def placeholders_in(definition_json: str) -> set[str]:
     return {name for name in _PLACEHOLDER.findall(definition_json) if not _PSEUDO_PARAMETER.match(name)}
 
 
-def key_arn_from_parameter(scope: Construct, parameter_name: str) -> str:
+def key_arn_from_parameter(scope: Construct, parameter_name: str, *, written_by: Stack | None = None) -> str:
     """The ARN of a KMS key in another stack, for a pipeline definition: read at deploy time from SSM.
 
-    ``parameter_name`` is the String parameter the key's stack writes (``DataStack.key_arn_parameter_name``).
+    ``parameter_name`` is the String parameter the key's stack writes (``DataStack.key_arn_parameter_name``);
+    ``written_by``, that stack, which ``scope``'s stack then deploys after (default: no dependency added).
     The value is a ``Ref`` to an ``AWS::SSM::Parameter::Value<String>`` parameter of ``scope``'s stack
     (AWS CloudFormation, "Specify existing resources at runtime with CloudFormation-supplied parameter types"):
     CloudFormation resolves it on every deploy, and it is no cross-stack reference.
@@ -75,6 +76,8 @@ def key_arn_from_parameter(scope: Construct, parameter_name: str) -> str:
     or alias ARN does not identify a key there), so they hold for any identifier a job uses. (CreateModelPackage,
     the register step, takes no key: its model metrics and baselines are S3 URIs.)
     """
+    if written_by is not None:
+        Stack.of(scope).add_dependency(written_by, f"reads the SSM parameter {parameter_name} it writes")
     return ssm.StringParameter.value_for_string_parameter(scope, parameter_name)
 
 

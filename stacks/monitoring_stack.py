@@ -164,7 +164,7 @@ class MonitoringStack(Stack):
                 artifact_bucket=data.artifact_bucket,
                 monitoring_bucket=data.monitoring_bucket,
                 key=data.key,
-                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name),
+                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
             self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
         else:

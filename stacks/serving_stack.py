@@ -134,7 +134,7 @@ class ServingStack(Stack):
                 schedule=batch.schedule,
                 run_on_new_data=batch.run_on_new_data,
                 in_vpc=vpc is not None,
-                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name),
+                definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
             self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix))
 

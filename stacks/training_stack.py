@@ -92,7 +92,7 @@ class TrainingStack(Stack):
                 Placeholders.DATA_BUCKET: data.data_bucket.bucket_name,
                 Placeholders.ARTIFACT_BUCKET: data.artifact_bucket.bucket_name,
                 # The key's ARN without a cross-stack reference (none may sit in the Fn::Sub variable map).
-                Placeholders.KMS_KEY_ARN: key_arn_from_parameter(self, data.key_arn_parameter_name),
+                Placeholders.KMS_KEY_ARN: key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
                 Placeholders.PREPROCESS_SCRIPT_BUCKET: preprocess.s3_bucket_name,
                 Placeholders.PREPROCESS_SCRIPT_KEY: preprocess.s3_object_key,
                 Placeholders.EVALUATE_SCRIPT_BUCKET: evaluate.s3_bucket_name,

@@ -277,9 +277,10 @@ def test_key_arn_from_parameter_is_a_parameter_of_this_stack() -> None:
         "Pipeline",
         pipeline_name="reads-the-key-from-ssm",
         definition_json='{"KmsKeyId":"${KmsKeyArn}"}',
-        substitutions={"KmsKeyArn": key_arn_from_parameter(consumer, "/mlops/dev/data-key-arn")},
+        substitutions={"KmsKeyArn": key_arn_from_parameter(consumer, "/mlops/dev/data-key-arn", written_by=owner)},
         role=role,
     )
+    assert consumer.dependencies == [owner]  # the parameter must exist before this stack deploys
 
     template = Template.from_stack(consumer).to_json()  # synthesizes: the validation passes
     pipeline = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline")
