@@ -266,6 +266,8 @@ class MonitoringStack(Stack):
             topic=data.topic,
             pipeline_names=self.pipeline_names,
             monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
+            # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
+            contract=settings.backend != "endpoint_only",
         )
         self.drift_alarms = self.alarms.drift_alarms
         self.drift_alarm_names = self.alarms.drift_alarm_names

@@ -451,7 +451,9 @@ def alarms_by_id(template: Template) -> dict[str, dict[str, Any]]:
 def test_endpoint_alarms_watch_the_endpoint_and_notify_the_topic(templates: dict[str, Template], env: str) -> None:
     alarms = alarms_by_id(templates[env])
     expected = set(ENDPOINT_ALARMS) | {"EndpointInvocationErrorRate", "FeatureDrift", "ModelQuality"}
-    if env != "dev":
+    if env == "dev":
+        expected -= {"FeatureDrift", "ModelQuality"}  # endpoint-only monitoring: no drift or quality published
+    else:
         expected.discard("EndpointModelSetupTime")  # real-time endpoints have no cold start
     assert set(alarms) == expected
     for alarm_id, props in alarms.items():
@@ -487,7 +489,7 @@ def contract_alarm(template: Template, alarm_id: str) -> tuple[dict[str, Any], d
     return props, metric["MetricStat"]
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ["staging", "prod"])
 def test_drift_and_quality_alarms_are_named_and_read_the_contract(templates: dict[str, Template], env: str) -> None:
     dimensions = [
         {"Name": "Endpoint", "Value": f"mlops-{env}-{MODEL}"},
@@ -580,18 +582,16 @@ def test_one_dashboard_per_model_with_every_widget(templates: dict[str, Template
     assert props["DashboardName"] == f"mlops-{env}-{MODEL}-monitoring"
     body = dashboard_body(templates[env])
     titles = [widget["properties"].get("title") for widget in body["widgets"]]
-    for title in (
-        "Invocations",
-        "Errors",
-        "Model latency p99 (us)",
-        "Drifted features",
-        "Model AUC on labelled traffic",
-        "Accuracy and F1",
-        "Pipeline executions",
-        "Captured records analysed",
-    ):
+    for title in ("Invocations", "Errors", "Model latency p99 (us)", "Pipeline executions"):
         assert title in titles
     assert ("Serverless model setup time (us)" in titles) == (env == "dev")
+    monitoring = ["Drifted features", "Model AUC on labelled traffic", "Accuracy and F1", "Captured records analysed"]
+    if env == "dev":  # endpoint-only: nothing publishes drift or quality
+        assert not set(monitoring) & set(titles)
+        assert "Drift score per feature" not in titles
+        return
+    for title in monitoring:
+        assert title in titles
     (per_feature,) = [w for w in body["widgets"] if w["properties"].get("title") == "Drift score per feature"]
     ((expression,),) = per_feature["properties"]["metrics"]
     search = (
@@ -668,13 +668,21 @@ def test_serverless_defaults_to_endpoint_only_and_realtime_to_open() -> None:
     assert model.in_environment("prod").monitoring.backend == "endpoint_only"
 
 
-def test_endpoint_only_keeps_the_endpoint_alarms_and_dashboard(templates: dict[str, Template]) -> None:
+def test_endpoint_only_keeps_the_endpoint_alarms_and_dashboard(
+    templates: dict[str, Template], stages: dict[str, Any]
+) -> None:
+    assert stages["dev"].monitoring[MODEL].drift_alarm_names == ()
     dev = templates["dev"]
     assert dev.find_resources("AWS::SageMaker::Pipeline") == {}
     assert dev.find_resources("AWS::Scheduler::Schedule") == {}
     assert dev.find_resources("AWS::Lambda::Function") == {}
     alarms = alarms_by_id(dev)
-    assert {"Endpoint5xxErrors", "EndpointInvocationErrorRate", "EndpointModelLatencyP99"} <= set(alarms)
+    assert set(alarms) == {
+        "Endpoint5xxErrors",
+        "EndpointInvocationErrorRate",
+        "EndpointModelLatencyP99",
+        "EndpointModelSetupTime",
+    }
     assert alarms["EndpointModelSetupTime"]["MetricName"] == "ModelSetupTime"
     assert len(resources(dev, "AWS::CloudWatch::Dashboard")) == 1
 
