@@ -187,6 +187,12 @@ class MonitoringSettings(Settings):
                 f"(serving.mode is 'serverless'); allowed: {', '.join(repr(name) for name in allowed)}, "
                 "or serving.mode 'realtime'"
             )
+        clarify = [name for name in ("bias", "explainability") if getattr(self, name)]
+        if clarify and backend != "model_monitor":
+            raise ValueError(
+                f"{clarify[0]}: true needs Clarify, which only backend 'model_monitor' runs (backend is {backend!r}); "
+                f"allowed: {clarify[0]}: false, or backend 'model_monitor' where the account still has Model Monitor"
+            )
         return self if backend == self.backend else self.model_copy(update={"backend": backend})
 
     def ground_truth_prefix_for(self, model: str) -> str:

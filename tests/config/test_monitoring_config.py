@@ -61,6 +61,11 @@ def _with_monitoring(monitoring: dict[str, Any]) -> dict[str, Any]:
         ({"publish_instance_type": "m5.large"}, ["publish_instance_type", "not a SageMaker processing instance type"]),
         ({"baseline_prefix": "/abs/"}, ["baseline_prefix", "not an S3 key prefix"]),
         ({"backend": "clarify"}, ["backend", "'clarify'", "'open'", "'model_monitor'", "'endpoint_only'"]),
+        ({"bias": True}, ["bias: true needs Clarify", "backend is 'open'", "allowed: bias: false"]),
+        (
+            {"backend": "endpoint_only", "explainability": True},
+            ["explainability: true needs Clarify", "backend is 'endpoint_only'"],
+        ),
         # Model Monitor's time offsets: negative ISO 8601 durations, start before end.
         ({"start_time_offset": "P1D"}, ["start_time_offset", "'P1D' is not a Model Monitor time offset", "'-P<n>D'"]),
         ({"end_time_offset": "-P1H"}, ["end_time_offset", "'-P1H' is not a Model Monitor time offset"]),
