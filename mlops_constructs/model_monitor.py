@@ -6,7 +6,8 @@ the environment key, jobs are network-isolated where the container allows it and
 and every job publishes Model Monitor's own CloudWatch metrics; the metric *contract* comes from the bridge
 Lambda reading the jobs' output files (``lambda/monitor_bridge``).
 
-Model Monitor was closed to new AWS accounts in 2026; the ``open`` backend (``drift_monitor.py``) replaces it.
+AWS closed Model Monitor to new customers (SageMaker developer guide, "Amazon SageMaker Model Monitor availability
+change"): this backend is for accounts that still have it; the ``open`` backend (``drift_monitor.py``) is the default.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Monitoring of one served model in one environment: the chosen backend, alarms and a dashboard.
 
-Both backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
+Backends: ``open`` (the drift pipeline), ``model_monitor`` (for accounts that still have Model Monitor) and
+``endpoint_only`` (serverless endpoints, which capture no data: endpoint alarms and dashboard only). The two
+monitoring backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
 dashboard read only the contract and the endpoint's own metrics, so switching the backend changes the resources
 here and nothing downstream.
 

@@ -1,7 +1,9 @@
 """The Clarify analysis config of the model an endpoint serves now (plain logic; the handler is thin).
 
 Clarify's explainability job computes SHAP values on a shadow endpoint it makes from the model named in the analysis
-config's ``predictor.model_name`` ("Configure the Analysis", predictor parameters). The serving stack's Model gets a
+config's ``predictor.model_name`` ("Configure the Analysis", predictor parameters; the sagemaker SDK's
+``ExplainabilityAnalysisConfig`` puts ``ModelConfig.get_predictor_config()`` there, whose ``model_name`` is "as
+created by CreateModel"). The serving stack's Model gets a
 new CloudFormation-generated name on every approval, so a config written once names a model that no longer exists
 after the first promotion. This custom resource copies the explainability baseline's analysis config with
 ``predictor.model_name`` set to the served model, at every deploy where the model (or the source) changed.
