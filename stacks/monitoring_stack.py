@@ -366,8 +366,12 @@ class MonitoringStack(Stack):
             key_region=registry.region,
             key_alias=naming.key_alias_name(config.project, registry.name),
         )
-        # The writer of the served model's Clarify config reads the explainability config among them.
-        writer = self.explainability_config.role if self.explainability_config is not None else None
+        # The writer of the served model's Clarify config reads the package's explainability config, if it is one.
+        writer = (
+            self.explainability_config.role
+            if self.explainability_config is not None and "explainability_config" in uris
+            else None
+        )
         for grantee in (role, writer) if writer is not None else (role,):
             source.grant_decrypt(grantee, sid="DecryptPackageBaselinesViaS3")
             acknowledge(

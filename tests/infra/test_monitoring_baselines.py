@@ -250,3 +250,23 @@ def test_in_the_registry_environment_its_own_bucket_grant_covers_them() -> None:
     assert not sids & {"ReadPackageBaselines", "DecryptPackageBaselinesViaS3"}
     # The role reads the environment's (= the registry's) artifact bucket as it always did.
     assert any(_mentions(s["Resource"], f"arn:aws:s3:::{REGISTRY_BUCKET}/*") for s in statements)
+
+
+def _writer_statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if any(role["Ref"].startswith("ExplainabilityConfigRole") for role in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_explainability_config_writer_decrypts_the_registry_key_only_for_the_packages_config(
+    full: tuple[Template, Path], partial: tuple[Template, Path]
+) -> None:
+    # full: the package records the explainability config (registry bucket, registry key); partial: the prefix.
+    full_sids = {s.get("Sid") for s in _writer_statements(full[0])}
+    partial_statements = _writer_statements(partial[0])
+    assert "DecryptPackageBaselinesViaS3" in full_sids
+    assert not [s for s in partial_statements if _mentions(s["Resource"], ":111111111111:")]
+    assert not [s for s in partial_statements if _mentions(s["Resource"], REGISTRY_BUCKET)]
