@@ -226,10 +226,11 @@ def _package_names(template: Mapping[str, Any]) -> list[tuple[str, str]]:
 def check_model_from_other_account(stacks: list[StackTemplate]) -> list[AssemblyFinding]:
     """E9104. A model is served from a package of its own account, not read from another account at run time.
 
-    Issue 12 (self-contained environments): every serving and monitoring account holds its own copy of the
-    approved model. AWS doc "Deploy a Model in Studio"/"Cross-account deployment" needs a resource policy on the
-    registry for a cross-account ModelPackageName, so a foreign package ties the environment to the registry
-    account at every CreateModel. Judged on literal ARNs against the stack's manifest account.
+    Project rule from issue 12 (self-contained environments): each serving and monitoring account holds its own
+    copy of the approved model. AWS doc: API reference "PutModelPackageGroupPolicy": a package is usable from
+    another account only through a resource policy on its group, so a foreign ``ModelPackageName`` ties the
+    environment to the registry account at every CreateModel (and breaks when that policy changes). Judged on
+    literal ARNs against the stack's account from the manifest.
     """
     findings = []
     for stack in stacks:
