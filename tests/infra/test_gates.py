@@ -1,4 +1,4 @@
-"""The gates every synth passes: cdk-nag with reasons, cfn-lint, determinism, no machine paths."""
+"""The gates every synth passes: cdk-nag with reasons, cfn-lint and the project rules, determinism, no machine paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from scripts.synth_report import ACK_METADATA, collect, lint
+from scripts.synth_report import ACK_METADATA, assembly_findings, collect, lint, project_findings
 from tests.conftest import cdk_feature_flags
 
 
@@ -59,3 +59,15 @@ def test_every_stack_is_well_within_cloudformation_limits(approved_app: Any) -> 
     for report in collect(_outdir(app)):
         assert report.resources <= 250, report.path
         assert report.template_bytes <= 500_000, report.path
+
+
+def test_project_rules_find_nothing_on_every_template_of_every_stack_kind(approved_app: Any) -> None:
+    """The final contract of issue 11: the rule pack (cfn_rules/) runs over every template and nothing fires."""
+    app, _ = approved_app
+    reports = collect(_outdir(app))
+    kinds = {r.path.split("/", 1)[-1].split("-", 1)[0] for r in reports}
+    assert {"Data", "Training", "Serving", "Monitoring"} <= kinds
+    assert all(r.account and r.region for r in reports), "every stack has an environment for the assembly checks"
+    findings = project_findings(lint([r.template for r in reports]))
+    assembly = [str(finding) for finding in assembly_findings(reports)]
+    assert findings + assembly == []
