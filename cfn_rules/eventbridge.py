@@ -15,6 +15,7 @@ from cfn_rules._shared import (
     has_wildcard_filter,
     policy_characters,
     properties,
+    referenced_id,
     resources,
 )
 
@@ -127,4 +128,58 @@ class RuleTargetDeadLetter(CloudFormationLintRule):  # type: ignore[misc]  # cfn
                             "EventBridge)",
                         )
                     )
+        return matches
+
+
+def _dead_letter_targets(template: Mapping[str, Any]) -> list[tuple[list[str | int], str, Any]]:
+    """(path, owner, DeadLetterConfig Arn) of every Scheduler schedule and EventBridge rule target."""
+    found: list[tuple[list[str | int], str, Any]] = []
+    for logical_id, resource in resources(template, "AWS::Scheduler::Schedule"):
+        target = properties(resource).get("Target")
+        dlq = target.get("DeadLetterConfig") if isinstance(target, Mapping) else None
+        if isinstance(dlq, Mapping):
+            found.append(
+                (["Resources", logical_id, "Properties", "Target", "DeadLetterConfig"], logical_id, dlq.get("Arn"))
+            )
+    for logical_id, resource in resources(template, "AWS::Events::Rule"):
+        targets = properties(resource).get("Targets")
+        for index, target in enumerate(targets if isinstance(targets, list) else []):
+            dlq = target.get("DeadLetterConfig") if isinstance(target, Mapping) else None
+            if isinstance(dlq, Mapping):
+                path: list[str | int] = ["Resources", logical_id, "Properties", "Targets", index, "DeadLetterConfig"]
+                found.append((path, logical_id, dlq.get("Arn")))
+    return found
+
+
+class DeadLetterQueueIsStandard(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """Dead-letter queues of EventBridge rules and Scheduler schedules are standard queues, not FIFO.
+
+    AWS docs: "Configuring a dead-letter queue for a schedule" (EventBridge Scheduler User Guide): Scheduler does
+    not support a FIFO queue as a schedule's DLQ; "Using dead-letter queues to process undelivered events in
+    EventBridge": EventBridge DLQs are standard Amazon SQS queues. A FIFO queue is the natural way to serialize
+    work behind EventBridge, so it is easy to reuse one as the DLQ by mistake.
+    """
+
+    id = "E9034"
+    shortdesc = "FIFO queue as an EventBridge or Scheduler dead-letter queue"
+    description = "EventBridge and EventBridge Scheduler dead-letter queues must be standard SQS queues"
+    source_url = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html"
+    tags = ["mlops", "eventbridge", "scheduler"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """DLQs that resolve (Ref/GetAtt) to a queue of this template with FifoQueue true."""
+        matches = []
+        queues = dict(resources(cfn.template, "AWS::SQS::Queue"))
+        for path, owner, arn in _dead_letter_targets(cfn.template):
+            queue_id = referenced_id(arn)
+            queue = queues.get(queue_id or "")
+            fifo = properties(queue).get("FifoQueue") if queue else None
+            if fifo is True or fifo == "true":
+                matches.append(
+                    RuleMatch(
+                        path,
+                        f"{owner}: dead-letter queue {queue_id} is a FIFO queue; EventBridge and Scheduler deliver "
+                        "dead letters only to standard queues (Configuring a dead-letter queue for a schedule)",
+                    )
+                )
         return matches

@@ -82,3 +82,57 @@ class DeploymentGuardrailsExclusions(CloudFormationLintRule):  # type: ignore[mi
         policy = deployment.get("BlueGreenUpdatePolicy")
         routing = policy.get("TrafficRoutingConfiguration") if isinstance(policy, Mapping) else None
         return isinstance(routing, Mapping) and routing.get("Type") in ("CANARY", "LINEAR")
+
+
+class TrafficShiftingStepSize(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """Canary and linear step sizes within the range SageMaker documents.
+
+    AWS docs: "Use canary traffic shifting": the canary should be at most 50% of the new fleet's capacity;
+    "Use linear traffic shifting": each linear step should be between 10% and 50% of the green fleet's capacity.
+    Judged on ``CAPACITY_PERCENT`` sizes, and on ``INSTANCE_COUNT`` sizes against the variants' literal
+    ``InitialInstanceCount`` in the same template.
+    """
+
+    id = "E9024"
+    shortdesc = "Canary or linear traffic-shifting step outside the documented range"
+    description = "Canary at most 50% of the new fleet; linear steps between 10% and 50% of it"
+    source_url = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html"
+    tags = ["mlops", "sagemaker", "deployment"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """Every endpoint with CANARY or LINEAR blue/green traffic routing."""
+        matches = []
+        for logical_id, endpoint in resources(cfn.template, ENDPOINT):
+            deployment = properties(endpoint).get("DeploymentConfig")
+            policy = deployment.get("BlueGreenUpdatePolicy") if isinstance(deployment, Mapping) else None
+            routing = policy.get("TrafficRoutingConfiguration") if isinstance(policy, Mapping) else None
+            if not isinstance(routing, Mapping):
+                continue
+            kind = routing.get("Type")
+            size_key, low, high = {"CANARY": ("CanarySize", 0, 50), "LINEAR": ("LinearStepSize", 10, 50)}.get(
+                str(kind), (None, 0, 0)
+            )
+            size = routing.get(size_key) if size_key else None
+            if not isinstance(size, Mapping) or not isinstance(size.get("Value"), int):
+                continue
+            percent = self._percent(cfn.template, endpoint, size)
+            if percent is not None and not low <= percent <= high:
+                matches.append(
+                    RuleMatch(
+                        ["Resources", logical_id, "Properties", "DeploymentConfig", "BlueGreenUpdatePolicy"],
+                        f"{logical_id}: {kind} {size_key} is {percent:g}% of the new fleet; the documented range is "
+                        f"{'up to 50%' if kind == 'CANARY' else '10% to 50%'} (Use canary / linear traffic shifting)",
+                    )
+                )
+        return matches
+
+    @staticmethod
+    def _percent(template: Mapping[str, Any], endpoint: Mapping[str, Any], size: Mapping[str, Any]) -> float | None:
+        value = int(size["Value"])
+        if size.get("Type") == "CAPACITY_PERCENT":
+            return float(value)
+        config = _config_of(template, endpoint)
+        counts = [v.get("InitialInstanceCount") for v in variants(config or {})]
+        if size.get("Type") == "INSTANCE_COUNT" and counts and all(isinstance(c, int) and c > 0 for c in counts):
+            return 100.0 * value / sum(int(c) for c in counts if isinstance(c, int))
+        return None

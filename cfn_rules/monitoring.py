@@ -191,3 +191,57 @@ class GroundTruthOffsets(CloudFormationLintRule):  # type: ignore[misc]  # cfn-l
         if start_s <= end_s:
             return f"StartTimeOffset {start} must reach further back than EndTimeOffset {end} (empty window)"
         return None
+
+
+class MonitoringInputExclusive(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """A monitoring job reads an endpoint or a batch transform, not both.
+
+    AWS docs: "Schedule model quality monitoring jobs" and "Schedule data quality monitoring jobs": you can
+    specify either a batch transform input or an endpoint input, but not both, when you create the schedule.
+    """
+
+    id = "E9013"
+    shortdesc = "Monitoring job input with both EndpointInput and BatchTransformInput"
+    description = "A monitoring job input takes either an endpoint input or a batch transform input"
+    source_url = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-schedule.html"
+    tags = ["mlops", "sagemaker", "model-monitor"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """Job definitions of every kind, and inline schedule job definitions."""
+        matches = []
+        for type_, (kind, input_property) in JOB_DEFINITIONS.items():
+            for logical_id, resource in resources(cfn.template, type_):
+                job_input = properties(resource).get(input_property)
+                if (
+                    isinstance(job_input, Mapping)
+                    and "EndpointInput" in job_input
+                    and "BatchTransformInput" in job_input
+                ):
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", logical_id, "Properties", input_property],
+                            f"{logical_id} ({kind}) reads both an endpoint and a batch transform: specify one "
+                            "(Schedule model quality monitoring jobs)",
+                        )
+                    )
+        for logical_id, resource in resources(cfn.template, SCHEDULE):
+            config = properties(resource).get("MonitoringScheduleConfig")
+            inline = config.get("MonitoringJobDefinition") if isinstance(config, Mapping) else None
+            inputs = inline.get("MonitoringInputs") if isinstance(inline, Mapping) else None
+            for index, item in enumerate(inputs if isinstance(inputs, list) else []):
+                if isinstance(item, Mapping) and "EndpointInput" in item and "BatchTransformInput" in item:
+                    path = [
+                        "Resources",
+                        logical_id,
+                        "Properties",
+                        "MonitoringScheduleConfig",
+                        "MonitoringJobDefinition",
+                    ]
+                    matches.append(
+                        RuleMatch(
+                            [*path, "MonitoringInputs", index],
+                            f"{logical_id} reads both an endpoint and a batch transform: specify one "
+                            "(Schedule data quality monitoring jobs)",
+                        )
+                    )
+        return matches

@@ -146,3 +146,29 @@ def test_schedule_role_with_the_dlq_key_passes() -> None:
     assert fired(same_key_by_ref) == []
     # SQS's own AWS managed key needs no grant.
     assert fired(_scheduler_stack(None, key="alias/aws/sqs")) == []
+
+
+def _with_dlq_queue(doc: dict[str, Any], fifo: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {"FifoQueue": True, "QueueName": "dlq.fifo"} if fifo else {}
+    doc["Resources"]["Dlq"] = {"Type": "AWS::SQS::Queue", "Properties": props}
+    return doc
+
+
+def test_fifo_queue_as_a_schedule_or_rule_dead_letter_queue_fires() -> None:
+    schedule = _with_dlq_queue(_scheduler_stack(["kms:GenerateDataKey", "kms:Decrypt"]), fifo=True)
+    rule = _rule(PREFIX)
+    rule["Properties"]["Targets"][0]["DeadLetterConfig"] = {"Arn": {"Fn::GetAtt": ["Dlq", "Arn"]}}
+    on_rule = _with_dlq_queue(template(Rule=rule), fifo=True)
+    assert fired(schedule) == ["E9034"]
+    assert fired(on_rule) == ["E9034"]
+
+
+def test_standard_queue_as_a_dead_letter_queue_passes() -> None:
+    rule = _rule(PREFIX)
+    rule["Properties"]["Targets"][0]["DeadLetterConfig"] = {"Arn": {"Fn::GetAtt": ["Dlq", "Arn"]}}
+    assert fired(_with_dlq_queue(template(Rule=rule), fifo=False)) == []
+    # A FIFO queue as the rule's target (serializing work) is fine; only dead letters need a standard queue.
+    target_fifo = _rule(PREFIX)
+    target_fifo["Properties"]["Targets"][0]["Arn"] = {"Fn::GetAtt": ["Dlq", "Arn"]}
+    target_fifo["Properties"]["Targets"][0]["SqsParameters"] = {"MessageGroupId": "model"}
+    assert fired(_with_dlq_queue(template(Rule=target_fifo), fifo=True)) == []

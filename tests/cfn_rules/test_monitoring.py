@@ -132,3 +132,17 @@ def test_reversed_or_malformed_offsets_fire() -> None:
 
 def test_data_quality_needs_no_offsets() -> None:
     assert fired(template(Job=_job("DataQuality", 3600))) == []
+
+
+def test_job_input_with_both_an_endpoint_and_a_batch_transform_fires() -> None:
+    job = _job("DataQuality", 3600)
+    job["Properties"]["DataQualityJobInput"]["BatchTransformInput"] = {
+        "DataCapturedDestinationS3Uri": "s3://b/capture",
+        "DatasetFormat": {"Csv": {"Header": False}},
+        "LocalPath": "/opt/ml/processing/input",
+    }
+    assert fired(template(Job=job)) == ["E9013"]
+
+
+def test_job_input_with_one_source_passes() -> None:
+    assert fired(template(Job=_job("DataQuality", 3600))) == []

@@ -219,3 +219,51 @@ def test_all_at_once_blue_green_with_rollback_on_serverless_and_canary_on_m5_pas
         Endpoint=_endpoint(canary),
     )
     assert fired(serverless) == fired(realtime) == []
+
+
+def _shifting(kind: str, size_key: str, size_type: str, value: int) -> dict[str, Any]:
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": kind,
+                size_key: {"Type": size_type, "Value": value},
+                "WaitIntervalInSeconds": 300,
+            }
+        },
+        "AutoRollbackConfiguration": ROLLBACK,
+    }
+
+
+def _realtime(deployment: dict[str, Any], instances: int = 4) -> dict[str, Any]:
+    return template(
+        Model=_model(),
+        Config=_config(_variant(InstanceType="ml.m5.large", InitialInstanceCount=instances)),
+        Endpoint=_endpoint(deployment),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "size_key", "size_type", "value"),
+    [
+        ("CANARY", "CanarySize", "CAPACITY_PERCENT", 60),
+        ("LINEAR", "LinearStepSize", "CAPACITY_PERCENT", 5),
+        ("LINEAR", "LinearStepSize", "CAPACITY_PERCENT", 75),
+        ("CANARY", "CanarySize", "INSTANCE_COUNT", 3),  # 3 of 4 instances
+    ],
+)
+def test_step_size_outside_the_documented_range_fires(kind: str, size_key: str, size_type: str, value: int) -> None:
+    assert fired(_realtime(_shifting(kind, size_key, size_type, value))) == ["E9024"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "size_key", "size_type", "value"),
+    [
+        ("CANARY", "CanarySize", "CAPACITY_PERCENT", 10),
+        ("CANARY", "CanarySize", "CAPACITY_PERCENT", 50),
+        ("LINEAR", "LinearStepSize", "CAPACITY_PERCENT", 10),
+        ("LINEAR", "LinearStepSize", "CAPACITY_PERCENT", 50),
+        ("CANARY", "CanarySize", "INSTANCE_COUNT", 1),  # 1 of 4 instances
+    ],
+)
+def test_step_size_inside_the_documented_range_passes(kind: str, size_key: str, size_type: str, value: int) -> None:
+    assert fired(_realtime(_shifting(kind, size_key, size_type, value))) == []
