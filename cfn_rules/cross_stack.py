@@ -18,6 +18,11 @@ class GetStackOutputInSubVariableMap(CloudFormationLintRule):  # type: ignore[mi
     weak cross-stack references (``@aws-cdk/core:defaultCrossStackReferences: weak``) handed to a string that
     CDK renders with ``Fn::Sub``, such as a SageMaker pipeline definition. ``Fn::ImportValue`` is not flagged:
     the "Fn::Sub" reference lists it among the functions a variable map supports.
+
+    Kept although cfn-lint itself accepts the pattern: aws-cloudformation/cfn-lint pull request #4519 (merged
+    2026-05-26) reports that CloudFormation has since accepted ``Fn::GetStackOutput`` in ``Fn::Sub`` maps in
+    us-east-1, while the documentation page above still lists the limitation; until the page drops it, the
+    documented behaviour wins, and the fix (a derived alias ARN, no cross-stack reference) costs nothing.
     """
 
     id = "E9001"
