@@ -51,7 +51,9 @@ def test_cfn_lint_is_clean_on_every_template(approved_app: Any) -> None:
     app, _ = approved_app
     reports = collect(_outdir(app))
     assert len(reports) == 10  # data, serving and monitoring per environment, and dev's training
-    assert lint([r.template for r in reports]) == []
+    findings = lint([r.template for r in reports])
+    # The project rules run in the same pass; their contract is the test below.
+    assert [f for f in findings if f not in project_findings(findings)] == []
 
 
 def test_every_stack_is_well_within_cloudformation_limits(approved_app: Any) -> None:
@@ -71,3 +73,26 @@ def test_project_rules_find_nothing_on_every_template_of_every_stack_kind(approv
     findings = project_findings(lint([r.template for r in reports]))
     assembly = [str(finding) for finding in assembly_findings(reports)]
     assert findings + assembly == []
+
+
+def test_project_rules_run_on_every_template_of_every_stack_kind(approved_app: Any, tmp_path: Path) -> None:
+    """Positive control: a violation planted in a copy of each real template is found in each of them."""
+    app, _ = approved_app
+    copies = []
+    for report in collect(_outdir(app)):
+        template = json.loads(report.template.read_text(encoding="utf-8"))
+        template["Resources"]["ProjectRuleCanary"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Code": {"ZipFile": "def handler(event, context):\n    return None\n"},
+                "Role": "arn:aws:iam::111111111111:role/canary",
+                "Handler": "index.handler",
+                "Runtime": "python3.12",
+                "ReservedConcurrentExecutions": 1,
+            },
+        }
+        copy = tmp_path / report.template.name
+        copy.write_text(json.dumps(template), encoding="utf-8")
+        copies.append(copy)
+    canaries = [f for f in project_findings(lint(copies)) if ":E9003:ProjectRuleCanary " in f]
+    assert sorted(f.split(":", 1)[0] for f in canaries) == sorted(str(c) for c in copies)
