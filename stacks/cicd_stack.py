@@ -31,6 +31,7 @@ from mlops_constructs.cicd import (
     ReleaseOnModelApproval,
     role_arn_in,
 )
+from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket
@@ -110,8 +111,11 @@ class CicdAccessStack(Stack):
         environment: EnvironmentSettings,
         tooling: ToolingSettings,
         package_groups: Mapping[str, ModelPackageGroup],
+        key: kms.IKey,
+        topic: sns.ITopic,
         **kwargs: Any,
     ) -> None:
+        """``key`` and ``topic`` are the environment's (data stack): they encrypt and announce undelivered events."""
         super().__init__(scope, construct_id, **kwargs)
         self.registry_reader: RegistryReaderRole | None = None
         self.approval_forwarder: ModelApprovalForwarder | None = None
@@ -134,12 +138,21 @@ class CicdAccessStack(Stack):
                     "numbered as they are registered, so only a group-scoped wildcard can name them.",
                     applies_to=[f"Resource::{_nag_text(self, group.packages_arn)}"],
                 )
+            self.approval_dead_letters = EventDeadLetters(
+                self,
+                "ApprovalDeadLetters",
+                key=key,
+                purpose="model approvals forwarded to the CI/CD account",
+                alarm_topic=topic,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+            )
             self.approval_forwarder = ModelApprovalForwarder(
                 self,
                 "ModelApprovalForwarder",
                 package_group_names=[group.group_name for group in groups],
                 tooling_account=tooling.account,
                 tooling_region=tooling.region,
+                dead_letter_queue=self.approval_dead_letters.queue,
             )
         endpoints = smoke_tested_endpoints(config, environment)
         if endpoints:
@@ -239,9 +252,17 @@ class CicdStack(Stack):
         built = self.pipeline.pipeline
 
         self.topic = self._notifications(config, tooling, built)
+        self.release_dead_letters = EventDeadLetters(
+            self,
+            "ReleaseDeadLetters",
+            key=self.notifications_key,
+            purpose="model approvals that could not start the release pipeline",
+            alarm_topic=self.topic,
+        )
         self.release_on_approval = ReleaseOnModelApproval(
             self,
             "ReleaseOnModelApproval",
+            dead_letter_queue=self.release_dead_letters.queue,
             pipeline=built,
             registry_account=config.registry.account,
             package_group_names=[naming.model_package_group_name(project, model.name) for model in config.models],
@@ -310,6 +331,9 @@ class CicdStack(Stack):
             description=f"{config.project} release pipeline notifications",
             enable_key_rotation=True,
         )
+        self.notifications_key = key
+        # The release trigger's dead-letter queue is encrypted with this key too.
+        EventDeadLetters.allow_eventbridge_on_key(key)
         # CodeStar Notifications publishes to the encrypted topic through SNS; only that path may use the key.
         key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -326,6 +350,25 @@ class CicdStack(Stack):
             display_name=f"{config.project} release pipeline",
             master_key=key,
             enforce_ssl=True,
+        )
+        # The alarm on the release trigger's dead letters publishes here: CloudWatch needs the topic and its key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
         )
         for email in tooling.notification_emails:
             topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -473,6 +516,8 @@ def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsS
             environment=environment,
             tooling=tooling,
             package_groups=stage.data.package_groups,
+            key=stage.data.key,
+            topic=stage.data.topic,
             stack_name=naming.stack_name(config.project, name, "cicd-access"),
             description=f"{config.project} {name}: roles the CI/CD account assumes here, model-approval forwarding",
         )  # tagged with its stage's resources (stacks.tagging)

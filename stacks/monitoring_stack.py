@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -30,6 +30,7 @@ from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.clarify_config import ServedModelAnalysisConfig
 from mlops_constructs.dashboard import ModelDashboard
+from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.drift_monitor import DriftMonitorPipeline
 from mlops_constructs.endpoint import ModelArtifactSource
 from mlops_constructs.lambda_runtime import acknowledge_pinned_runtime
@@ -260,6 +261,15 @@ class MonitoringStack(Stack):
                 # In the registry environment the artifact bucket and key are this environment's own: granted above.
                 self._grant_registry_baselines(config, self.package_baselines)
 
+        # One dead-letter queue for every EventBridge target of this stack (failure notifications, forwarded alarms).
+        self.dead_letters = EventDeadLetters(
+            self,
+            "EventDeadLetters",
+            key=data.key,
+            purpose=f"failure notifications and forwarded alarms of {model.name}",
+            alarm_topic=data.topic,
+            removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+        )
         self.alarms = ModelAlarms(
             self,
             "Alarms",
@@ -268,6 +278,7 @@ class MonitoringStack(Stack):
             mode=mode,
             settings=settings.alarms,
             topic=data.topic,
+            dead_letter_queue=self.dead_letters.queue,
             pipeline_names=self.pipeline_names,
             monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
             # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
@@ -306,6 +317,7 @@ class MonitoringStack(Stack):
             alarm_names=sources[0].alarm_names,
             target_account=config.registry.account,
             target_region=config.registry.region,
+            dead_letter_queue=self.dead_letters.queue,
         )
 
     @staticmethod

@@ -444,7 +444,11 @@ ENDPOINT_ALARMS = {
 
 def alarms_by_id(template: Template) -> dict[str, dict[str, Any]]:
     """Alarm properties keyed by the alarm's construct id (logical id without its hash)."""
-    return {key[len("Alarms") : -8]: props for key, props in resources(template, "AWS::CloudWatch::Alarm").items()}
+    return {
+        key[len("Alarms") : -8]: props
+        for key, props in resources(template, "AWS::CloudWatch::Alarm").items()
+        if key.startswith("Alarms")
+    }
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -723,3 +727,32 @@ def test_monitoring_templates_are_cfn_lint_clean(stages: dict[str, Any], mm_stag
     templates.append(Path(mm_stage.outdir) / mm_stage.monitoring[MODEL].template_file)
     assert all(path.exists() for path in templates)
     assert lint(templates) == []
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_rule_target_has_the_stacks_encrypted_dead_letter_queue(templates: dict[str, Template], env: str) -> None:
+    """EventBridge drops an event whose target keeps failing unless the target has a dead-letter queue."""
+    template = templates[env]
+    queues = resources(template, "AWS::SQS::Queue")
+    assert len(queues) == 1
+    ((queue_id, queue),) = queues.items()
+    assert queue["KmsMasterKeyId"]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"
+    assert "FifoQueue" not in queue  # EventBridge delivers dead letters to standard queues only
+    rules = resources(template, "AWS::Events::Rule")
+    assert rules
+    for rule_id, rule in rules.items():
+        for target in rule["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}, rule_id
+    # Each rule may send to the queue, and only from itself.
+    (policy,) = resources(template, "AWS::SQS::QueuePolicy").values()
+    senders = {
+        statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+    }
+    assert senders == set(rules)
+    (dead_letter_alarm,) = (
+        props for key, props in resources(template, "AWS::CloudWatch::Alarm").items() if key.startswith("EventDead")
+    )
+    assert dead_letter_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert dead_letter_alarm["AlarmActions"][0]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"
