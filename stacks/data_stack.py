@@ -19,6 +19,7 @@ from constructs import Construct
 from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_constructs import naming
 from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.retraining import ForwardedAlarmsBusPolicy, forwarded_alarm_accounts
 from mlops_constructs.storage import AccessLogBucket, SecureBucket
 
 
@@ -163,6 +164,14 @@ class DataStack(Stack):
                 )
         if consumer_accounts:
             self._let_consumers_pull_models(consumer_accounts)
+        # Drift alarms forwarded from serving accounts retrain models here: one bus-policy statement per account for
+        # the whole environment, so that the policy does not grow with the number of models.
+        self.forwarded_alarms_policy: ForwardedAlarmsBusPolicy | None = None
+        alarm_accounts = forwarded_alarm_accounts(config) if is_registry else ()
+        if alarm_accounts:
+            self.forwarded_alarms_policy = ForwardedAlarmsBusPolicy(
+                self, "ForwardedAlarmsBusPolicy", accounts=alarm_accounts
+            )
 
     def _shared(self, bucket_name: str, construct_id: str) -> s3.IBucket:
         return s3.Bucket.from_bucket_attributes(

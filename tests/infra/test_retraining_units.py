@@ -139,8 +139,11 @@ def _retrain(stack: cdk.Stack, **overrides: Any) -> RetrainOnDrift:
     [
         ({"data_prefix": "churn/training"}, "expected a relative prefix ending with '/'"),
         ({"data_prefix": "/churn/"}, "expected a relative prefix ending with '/'"),
-        ({"retry_attempts": 3}, "Lambda allows 0-2 asynchronous retries"),
-        ({"max_event_age": cdk.Duration.hours(7)}, "Lambda allows 1 minute to 6 hours"),
+        ({"retry_attempts": 3}, "expected 0-2 retries of a delivery"),
+        ({"max_event_age": cdk.Duration.hours(7)}, "expected 1 minute to 6 hours"),
+        ({"batch_size": 11}, "a FIFO event source takes 1-10 messages per batch"),
+        ({"batch_size": 0}, "a FIFO event source takes 1-10 messages per batch"),
+        ({"max_receive_count": 0}, "SQS allows 1-1000"),
     ],
 )
 def test_bad_props_fail_at_synth_with_a_clear_error(overrides: dict[str, Any], message: str) -> None:
@@ -155,8 +158,73 @@ def test_defaults_retain_the_log_group_and_dlq_and_keep_the_new_data_rule_only()
 
     assert set(retrain.rules) == {"new_data"}  # no alarm sources, no schedule by default
     assert retrain.schedule is None
-    for resource_type in ("AWS::Logs::LogGroup", "AWS::SQS::Queue"):
-        (resource,) = template.find_resources(resource_type).values()
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    queues = template.find_resources("AWS::SQS::Queue").values()
+    assert len(queues) == 3  # trigger queue, its FIFO dead-letter queue, the delivery dead-letter queue
+    for resource in (log_group, *queues):
         assert resource["DeletionPolicy"] == "Retain"
     (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
     assert log_group["Properties"]["RetentionInDays"] == 90
+
+
+def _function(template: Template) -> dict[str, Any]:
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "handler.lambda_handler"}}
+    ).values()
+    return dict(function)
+
+
+def test_reserved_concurrency_is_off_by_default() -> None:
+    stack = _stack()
+    _retrain(stack)
+
+    function = _function(Template.from_stack(stack))
+
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+    assert "mlops" not in function.get("Metadata", {})
+
+
+def test_reserved_concurrency_is_an_opt_in_marked_in_the_template_metadata() -> None:
+    stack = _stack()
+    _retrain(stack, settings=RetrainingSettings(reserved_concurrency=2))
+
+    function = _function(Template.from_stack(stack))
+
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 2
+    assert function["Metadata"]["mlops"] == {"opt_in": ["reserved-concurrency"]}
+
+
+def test_reserved_concurrency_config_names_the_field_and_range() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="reserved_concurrency"):
+        RetrainingSettings(reserved_concurrency=0)
+    assert RetrainingSettings().reserved_concurrency is None
+
+
+def test_the_triggers_share_one_message_group_per_pipeline() -> None:
+    stack = _stack()
+    retrain = _retrain(
+        stack,
+        settings=RetrainingSettings(schedule="rate(7 days)"),
+        alarm_sources=[_source()],
+    )
+    template = Template.from_stack(stack)
+
+    groups = [
+        t["SqsParameters"]["MessageGroupId"]
+        for r in template.find_resources("AWS::Events::Rule").values()
+        for t in r["Properties"]["Targets"]
+    ]
+    (schedule,) = template.find_resources("AWS::Scheduler::Schedule").values()
+    groups.append(schedule["Properties"]["Target"]["SqsParameters"]["MessageGroupId"])
+    assert groups == ["mlops-dev-churn-training"] * 3
+    assert retrain.message_group_id == "mlops-dev-churn-training"
+
+
+def _source() -> Any:
+    from mlops_constructs.retraining import AlarmSource
+
+    return AlarmSource(
+        environment="dev", account="222222222222", region="eu-west-1", alarm_names=("mlops-dev-churn-feature-drift",)
+    )
