@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -27,10 +29,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.lambda_runtime import ARCHITECTURE, ASSET_EXCLUDES, RUNTIME, powertools_layer
+from mlops_constructs.lambda_runtime import (
+    ARCHITECTURE,
+    ASSET_EXCLUDES,
+    RUNTIME,
+    powertools_layer,
+    reserve_concurrency,
+)
 from mlops_constructs.metric_contract import grant_put_metric_data
+from mlops_constructs.nag import acknowledge
 from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
 
 MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
@@ -438,10 +449,16 @@ BRIDGE_CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "monitor_b
 class MonitorBridgeFunction(Construct):
     """The Lambda that turns Model Monitor's report files into the metric contract.
 
-    Triggered by EventBridge "Object Created" events of ``report_bucket`` under ``report_prefix`` for
-    ``constraint_violations.json`` and ``statistics.json`` (the bucket must send its notifications to
-    EventBridge). Reads the object, publishes contract metrics for ``model``/``environment``/``endpoint_name``
-    and one per-feature point for each of ``features``. arm64, structured logs, logs kept ``log_retention_days``.
+    Triggered by EventBridge "Object Created" events of ``report_bucket`` under ``report_prefix`` (the bucket must
+    send its notifications to EventBridge). The rule matches the prefix only: a ``wildcard`` pattern would count
+    against the 30 rules with wildcards an event bus may have, not adjustable ("Amazon EventBridge quotas"), one per
+    Model Monitor model; ``prefix`` is a separate operator that does not ("Comparison operators for use in event
+    patterns in Amazon EventBridge"). The function ignores the files under the prefix that are not reports.
+    Deliveries that fail after ``retry_attempts`` go to a dead-letter queue encrypted with ``key`` (the key policy
+    lets EventBridge use it, ``stacks.data_stack``), with an alarm to ``alarm_topic``. Reads the object, publishes
+    contract metrics for ``model``/``environment``/``endpoint_name`` and one per-feature point for each of
+    ``features``. arm64, structured logs, logs kept ``log_retention_days``. Reserved concurrency is an opt-in
+    (``reserved_concurrency``, default none).
     """
 
     def __init__(
@@ -457,8 +474,16 @@ class MonitorBridgeFunction(Construct):
         report_prefix: str,
         key: kms.IKey,
         log_retention_days: int,
+        alarm_topic: sns.ITopic,
+        reserved_concurrency: int | None = None,
+        retry_attempts: int = 4,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """``reserved_concurrency`` defaults to none; ``retry_attempts`` (EventBridge deliveries) to 4;
+        ``removal_policy`` (the dead-letter queue) to RETAIN."""
         super().__init__(scope, construct_id)
+        if not report_prefix or not report_prefix.endswith("/"):
+            raise ValueError(f"report_prefix {report_prefix!r}: expected a prefix ending with '/'")
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=key)
         # The configuration already checked the days against the periods CloudWatch Logs accepts; set them as
         # they are rather than through the RetentionDays enum.
@@ -490,7 +515,6 @@ class MonitorBridgeFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             memory_size=256,
             timeout=Duration.seconds(60),
-            reserved_concurrent_executions=5,
             environment={
                 "MODEL_NAME": model,
                 "ENVIRONMENT_NAME": environment,
@@ -506,6 +530,21 @@ class MonitorBridgeFunction(Construct):
         # W3005: CDK adds an explicit DependsOn on the role next to the GetAtt of it, to order the role's default
         # policy before the function too; harmless.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        reserve_concurrency(self.function, reserved_concurrency)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the Model Monitor bridge rule's deliveries.",
+        )
         self.rule = events.Rule(
             self,
             "ReportWritten",
@@ -515,13 +554,26 @@ class MonitorBridgeFunction(Construct):
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [report_bucket.bucket_name]},
-                    "object": {
-                        "key": [
-                            {"wildcard": f"{report_prefix}*/constraint_violations.json"},
-                            {"wildcard": f"{report_prefix}*/statistics.json"},
-                        ]
-                    },
+                    "object": {"key": events.Match.prefix(report_prefix)},
                 },
             ),
         )
-        self.rule.add_target(targets.LambdaFunction(self.function, retry_attempts=4))
+        self.rule.add_target(
+            targets.LambdaFunction(
+                self.function, retry_attempts=retry_attempts, dead_letter_queue=self.dead_letter_queue
+            )
+        )
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersAlarm",
+            alarm_description=f"Model Monitor reports of {endpoint_name} could not be delivered to the bridge: see "
+            "its dead-letter queue",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -221,6 +221,9 @@ class MonitoringStack(Stack):
                 report_prefix=report_prefix,
                 key=data.key,
                 log_retention_days=environment.log_retention_days,
+                alarm_topic=data.topic,
+                reserved_concurrency=settings.bridge_reserved_concurrency,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
             )
             self._acknowledge_model_monitor(data, report_prefix)
             if self.package_baselines and environment.name != config.registry_environment:
