@@ -181,8 +181,11 @@ class DataStack(Stack):
     def _allow_service_use_of_key(self) -> None:
         """Services that encrypt with the key on the platform's behalf.
 
-        CloudWatch alarms and EventBridge publish to the encrypted topic; CloudWatch Logs encrypts the log groups
-        of this account and region (and only those, by encryption context).
+        CloudWatch alarms and EventBridge publish to the encrypted topic, and EventBridge sends to encrypted queues
+        (rule targets and their dead-letter queues): a sender to a queue or topic encrypted with a customer managed
+        key needs ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it ("Amazon SQS key management", "Using dead-letter
+        queues to process undelivered events in EventBridge"). CloudWatch Logs encrypts the log groups of this
+        account and region (and only those, by encryption context).
         """
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
