@@ -621,7 +621,9 @@ class AlarmForwarder(Construct):
     """In a serving environment: forward the state changes of ``alarm_names`` into ALARM to the training account.
 
     A rule on this account's default bus targets ``target_account``'s default bus in ``target_region`` (EventBridge
-    assumes a role CDK creates that may put events on that bus only). The receiving side's bus policy is
+    assumes a role CDK creates that may put events on that bus only). Events it cannot deliver go to a dead-letter
+    queue in this account, encrypted with ``key`` (EventBridge uses the key through its key policy, see
+    ``stacks.data_stack``), with an alarm to ``alarm_topic`` when given. The receiving side's bus policy is
     ``ForwardedAlarmsBusPolicy`` in the registry environment's Data stack, for :func:`forwarded_alarm_accounts`.
     """
 
@@ -633,9 +635,11 @@ class AlarmForwarder(Construct):
         alarm_names: Sequence[str],
         target_account: str,
         target_region: str,
-        dead_letter_queue: sqs.IQueue | None = None,
+        key: kms.IKey,
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        """``dead_letter_queue`` defaults to none: undeliverable events are retried for 24 hours, then dropped."""
+        """``alarm_topic`` defaults to none (no alarm on dead letters); ``removal_policy`` (the DLQ) to RETAIN."""
         super().__init__(scope, construct_id)
         if not alarm_names:
             raise ValueError("AlarmForwarder needs at least one alarm name")
@@ -652,10 +656,41 @@ class AlarmForwarder(Construct):
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             ),
         )
+        # A standard queue: EventBridge takes no FIFO dead-letter queue.
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the drift-alarm forwarding rule.",
+        )
         self.rule = events.Rule(
             self,
             "ForwardAlarms",
             description="Forwards drift/quality alarms entering ALARM to the account that retrains the model",
             event_pattern=alarm_event_pattern(list(alarm_names), [stack.account]),
         )
-        self.rule.add_target(targets.EventBus(target_bus, dead_letter_queue=dead_letter_queue))
+        self.rule.add_target(targets.EventBus(target_bus, dead_letter_queue=self.dead_letter_queue))
+        self.dead_letter_alarm: cloudwatch.Alarm | None = None
+        if alarm_topic is not None:
+            self.dead_letter_alarm = cloudwatch.Alarm(
+                self,
+                "DeadLettersAlarm",
+                alarm_description="Drift alarms could not be forwarded to the training account: see the "
+                "forwarder's dead-letter queue",
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))

@@ -253,10 +253,10 @@ class MonitoringStack(Stack):
             pipeline_names=self.pipeline_names,
             monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
         )
-        self.alarm_forwarder = self._forward_drift_alarms_to_training(config, environment, model)
+        self.alarm_forwarder = self._forward_drift_alarms_to_training(config, environment, model, data)
 
     def _forward_drift_alarms_to_training(
-        self, config: PlatformConfig, environment: EnvironmentSettings, model: ModelSettings
+        self, config: PlatformConfig, environment: EnvironmentSettings, model: ModelSettings, data: DataStack
     ) -> AlarmForwarder | None:
         """Drift here retrains in the registry environment, in its own account: send it these alarms."""
         if environment.name == config.registry_environment:
@@ -274,6 +274,9 @@ class MonitoringStack(Stack):
             alarm_names=sources[0].alarm_names,
             target_account=config.registry.account,
             target_region=config.registry.region,
+            key=data.key,
+            alarm_topic=data.topic,
+            removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
         )
 
     @staticmethod

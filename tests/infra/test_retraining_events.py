@@ -368,3 +368,19 @@ def test_lambda_failure_destinations_can_use_their_key(three_models: Templates) 
 def test_the_retrain_schedule_role_was_the_sender_that_could_not_encrypt(three_models: Templates) -> None:
     schedules = [where for _, where, _ in _senders(three_models, "scheduler-role") if "training" in where]
     assert len(schedules) == 3  # one retrain schedule per model in dev, each checked above
+
+
+OWN_RULES = ("Retraining", "MonitorBridge", "ForwardDriftAlarms")
+
+
+def test_every_retraining_bridge_and_forwarding_rule_target_has_a_dead_letter_queue(three_models: Templates) -> None:
+    rules = [
+        (f"{stack}/{logical_id}", resource)
+        for env in ENVIRONMENTS
+        for stack, logical_id, resource in _resources(three_models[env], "AWS::Events::Rule")
+        if logical_id.startswith(OWN_RULES)
+    ]
+    # Per model: 2 retrain rules (dev), 1 bridge rule (prod), 1 forwarding rule each in staging and prod.
+    assert len(rules) == 3 * (2 + 1 + 2)
+    missing = [where for where, rule in rules for t in rule["Properties"]["Targets"] if "DeadLetterConfig" not in t]
+    assert missing == []

@@ -91,7 +91,15 @@ def _stack() -> cdk.Stack:
 def test_forwarder_sends_only_this_accounts_alarm_state_changes_to_the_training_bus() -> None:
     stack = _stack()
     names = ["mlops-staging-breast-cancer-feature-drift", "mlops-staging-breast-cancer-model-quality"]
-    AlarmForwarder(stack, "Forward", alarm_names=names, target_account="111111111111", target_region="eu-west-1")
+    AlarmForwarder(
+        stack,
+        "Forward",
+        alarm_names=names,
+        target_account="111111111111",
+        target_region="eu-west-1",
+        key=kms.Key(stack, "Key"),
+        alarm_topic=sns.Topic(stack, "Topic"),
+    )
     template = Template.from_stack(stack)
 
     (rule,) = template.find_resources("AWS::Events::Rule").values()
@@ -110,11 +118,29 @@ def test_forwarder_sends_only_this_accounts_alarm_state_changes_to_the_training_
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus_arn}
     ]
+    # Undeliverable forwards go to an encrypted standard queue in this account, with an alarm (issue 13).
+    ((queue_id, queue),) = template.find_resources("AWS::SQS::Queue").items()
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert "FifoQueue" not in queue["Properties"] and "KmsMasterKeyId" in queue["Properties"]
+    assert queue["DeletionPolicy"] == "Retain"
+    (alarm,) = template.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert len(alarm["Properties"]["AlarmActions"]) == 1
 
 
 def test_forwarder_needs_alarm_names() -> None:
     with pytest.raises(ValueError, match="at least one alarm name"):
-        AlarmForwarder(_stack(), "Forward", alarm_names=[], target_account="111111111111", target_region="eu-west-1")
+        stack = _stack()
+        AlarmForwarder(
+            stack,
+            "Forward",
+            alarm_names=[],
+            target_account="111111111111",
+            target_region="eu-west-1",
+            key=kms.Key(stack, "Key"),
+        )
 
 
 def _retrain(stack: cdk.Stack, **overrides: Any) -> RetrainOnDrift:
