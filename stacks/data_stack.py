@@ -18,8 +18,8 @@ from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_constructs import naming
+from mlops_constructs.drift_alarm_routing import ForwardedAlarmsBusPolicy, forwarded_alarm_accounts
 from mlops_constructs.registry import ModelPackageGroup
-from mlops_constructs.retraining import ForwardedAlarmsBusPolicy, forwarded_alarm_accounts
 from mlops_constructs.storage import AccessLogBucket, SecureBucket
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from mlops_config import parse_config
-from mlops_constructs.retraining import forwarded_alarm_accounts
+from mlops_constructs.drift_alarm_routing import forwarded_alarm_accounts
 from tests.conftest import DEFAULT_CONFIG, build_app, raw_default_config
 
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -249,7 +249,7 @@ def test_the_triggers_share_one_message_group_per_pipeline() -> None:
 
 
 def _source() -> Any:
-    from mlops_constructs.retraining import AlarmSource
+    from mlops_constructs.drift_alarm_routing import AlarmSource
 
     return AlarmSource(
         environment="dev", account="222222222222", region="eu-west-1", alarm_names=("mlops-dev-churn-feature-drift",)
