@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from retrain import EventRejectedError, Settings
+from trigger_events import EventRejectedError
+from trigger_settings import Settings
 
 SQS_EVENT_SOURCE: Final = "aws:sqs"
 

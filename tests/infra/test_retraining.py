@@ -7,7 +7,7 @@ with every trigger switched off. The function's environment is also checked agai
 from __future__ import annotations
 
 import copy
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -212,13 +212,11 @@ def test_function_environment_passes_the_lambdas_own_validation(template: Templa
 
 
 def _load_retrain() -> Any:
-    path = REPO / "lambda" / "retrain_trigger" / "retrain.py"
-    spec = importlib.util.spec_from_file_location("retrain_for_infra_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    """The function's ``retrain`` module, imported as the Lambda runtime does: its folder on ``sys.path``."""
+    function_dir = str(REPO / "lambda" / "retrain_trigger")
+    if function_dir not in sys.path:
+        sys.path.insert(0, function_dir)
+    return importlib.import_module("retrain")
 
 
 # --- least privilege ------------------------------------------------------------------------------------------
