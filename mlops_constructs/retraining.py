@@ -81,8 +81,9 @@ SCHEDULER_DETAIL_TYPE: Final = "Scheduled Retrain"
 DEFAULT_TIMEOUT: Final = Duration.seconds(120)
 # How long EventBridge and Scheduler keep retrying a delivery to the trigger queue before it goes to the DLQ.
 DEFAULT_MAX_EVENT_AGE: Final = Duration.hours(6)
-# Lambda ("Using Lambda with Amazon SQS"): set the queue's visibility timeout to at least six times the function's
-# timeout, so that a batch is never visible again (and handed to a second invocation) while one still runs.
+# Lambda ("Creating and configuring an Amazon SQS event source mapping"): the queue's visibility timeout at least six
+# times the function's timeout (Lambda refuses a mapping whose function timeout exceeds it), so that a batch is never
+# visible again, and handed to a second invocation, while one still runs.
 VISIBILITY_TIMEOUT_FACTOR: Final = 6
 # Receives of one trigger before it moves to the FIFO dead-letter queue and unblocks its message group (Lambda
 # recommends at least 5 for an SQS event source, so that throttled receives don't dead-letter a message).
@@ -213,7 +214,8 @@ class RetrainOnDrift(Construct):
             "AwsSolutions-SQS3",
             "This queue is the dead-letter queue of the retrain rule and schedule deliveries to the trigger queue.",
         )
-        # Triggers the function failed on max_receive_count times; a FIFO queue's dead-letter queue must be FIFO too.
+        # Triggers the function failed on max_receive_count times; a FIFO queue's dead-letter queue must be FIFO too
+        # ("Using dead-letter queues in Amazon SQS").
         self.trigger_dead_letter_queue = sqs.Queue(
             self,
             "TriggerDeadLetterQueue",
