@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -88,6 +88,11 @@ VISIBILITY_TIMEOUT_FACTOR: Final = 6
 # Receives of one trigger before it moves to the FIFO dead-letter queue and unblocks its message group (Lambda
 # recommends at least 5 for an SQS event source, so that throttled receives don't dead-letter a message).
 DEFAULT_MAX_RECEIVE_COUNT: Final = 5
+# SQS queue names are at most 80 characters and a FIFO queue's end in ".fifo" ("Creating an Amazon SQS queue using
+# CloudFormation"). CloudFormation's generated name for a FIFO queue (stack name, logical ID, random suffix, ".fifo")
+# can pass 80 characters and fail the deploy (aws-cloudformation/cloudformation-coverage-roadmap#280), so the two
+# FIFO queues get names derived from the construct path, short enough with their suffixes.
+QUEUE_NAME_MAX: Final = 80
 
 
 _RETENTION: Final = {
@@ -219,6 +224,7 @@ class RetrainOnDrift(Construct):
         self.trigger_dead_letter_queue = sqs.Queue(
             self,
             "TriggerDeadLetterQueue",
+            queue_name=self._fifo_queue_name("dlq"),
             fifo=True,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
@@ -237,6 +243,7 @@ class RetrainOnDrift(Construct):
         self.trigger_queue = sqs.Queue(
             self,
             "TriggerQueue",
+            queue_name=self._fifo_queue_name("trigger"),
             fifo=True,
             content_based_deduplication=True,
             encryption=sqs.QueueEncryption.KMS,
@@ -405,6 +412,11 @@ class RetrainOnDrift(Construct):
         )
         for alarm in (self.dead_letter_alarm, self.trigger_dead_letter_alarm, self.errors_alarm):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def _fifo_queue_name(self, purpose: str) -> str:
+        """``<unique name of this construct>-<purpose>.fifo``, at most 80 characters, the same on every synth."""
+        suffix = f"-{purpose}.fifo"
+        return Names.unique_resource_name(self, max_length=QUEUE_NAME_MAX - len(suffix), separator="-") + suffix
 
     def _depend_on_policy_only(self) -> None:
         """Keep the function's DependsOn on its role policy and drop the one on the role itself.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -254,3 +255,21 @@ def _source() -> Any:
     return AlarmSource(
         environment="dev", account="222222222222", region="eu-west-1", alarm_names=("mlops-dev-churn-feature-drift",)
     )
+
+
+def test_fifo_queues_have_derived_names_within_the_sqs_limit_even_for_long_paths() -> None:
+    # CloudFormation's own name for a FIFO queue can pass 80 characters: the construct names them itself.
+    app = cdk.App(context=cdk_feature_flags())
+    stack = cdk.Stack(
+        app, "A-very-long-stack-name-for-a-model-with-a-long-name-training", env=cdk.Environment(region="eu-west-1")
+    )
+    _retrain(stack, model_name="m" * 64)
+    queues = Template.from_stack(stack).find_resources("AWS::SQS::Queue", {"Properties": {"FifoQueue": True}})
+
+    names = sorted(q["Properties"]["QueueName"] for q in queues.values())
+    assert len(names) == 2
+    for name in names:
+        assert len(name) <= 80 and name.endswith(".fifo")
+        assert re.fullmatch(r"[A-Za-z0-9_-]+\.fifo", name), name
+    assert names[0].endswith("-dlq.fifo") and names[1].endswith("-trigger.fifo")
+    assert names[0].removesuffix("-dlq.fifo") == names[1].removesuffix("-trigger.fifo")
