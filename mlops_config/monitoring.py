@@ -134,6 +134,13 @@ class MonitoringSettings(Settings):
     publish_instance_type: ProcessingInstanceType = Field(
         default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
     )
+    bridge_reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Opt-in reserved concurrency of the Model Monitor bridge function; default none (a reservation "
+        "fails in accounts whose unreserved concurrency would drop below 100).",
+    )
 
     @field_validator("features", "categorical_features")
     @classmethod

@@ -64,9 +64,9 @@ class EventDeadLetters(Construct):
                 metric=self.queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(5), statistic="Maximum"
                 ),
-                threshold=1,
+                threshold=0,
                 evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_constructs import naming
+from mlops_constructs.drift_alarm_routing import ForwardedAlarmsBusPolicy, forwarded_alarm_accounts
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket, SecureBucket
 
@@ -173,6 +174,14 @@ class DataStack(Stack):
                 )
         if consumer_accounts:
             self._let_consumers_pull_models(consumer_accounts)
+        # Drift alarms forwarded from serving accounts retrain models here: one bus-policy statement per account for
+        # the whole environment, so that the policy does not grow with the number of models.
+        self.forwarded_alarms_policy: ForwardedAlarmsBusPolicy | None = None
+        alarm_accounts = forwarded_alarm_accounts(config) if is_registry else ()
+        if alarm_accounts:
+            self.forwarded_alarms_policy = ForwardedAlarmsBusPolicy(
+                self, "ForwardedAlarmsBusPolicy", accounts=alarm_accounts
+            )
 
     def _shared(self, bucket_name: str, construct_id: str) -> s3.IBucket:
         return s3.Bucket.from_bucket_attributes(
@@ -182,8 +191,11 @@ class DataStack(Stack):
     def _allow_service_use_of_key(self) -> None:
         """Services that encrypt with the key on the platform's behalf.
 
-        CloudWatch alarms and EventBridge publish to the encrypted topic; CloudWatch Logs encrypts the log groups
-        of this account and region (and only those, by encryption context).
+        CloudWatch alarms and EventBridge publish to the encrypted topic, and EventBridge sends to encrypted queues
+        (rule targets and their dead-letter queues): a sender to a queue or topic encrypted with a customer managed
+        key needs ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it ("Amazon SQS key management", "Using dead-letter
+        queues to process undelivered events in EventBridge"). CloudWatch Logs encrypts the log groups of this
+        account and region (and only those, by encryption context).
         """
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

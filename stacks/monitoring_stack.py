@@ -251,6 +251,9 @@ class MonitoringStack(Stack):
                 report_prefix=report_prefix,
                 key=data.key,
                 log_retention_days=environment.log_retention_days,
+                alarm_topic=data.topic,
+                reserved_concurrency=settings.bridge_reserved_concurrency,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
             )
             self._acknowledge_model_monitor(data, report_prefix)
             if self.explainability_config is not None:
