@@ -153,7 +153,8 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
         "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
-    template.resource_count_is("AWS::IAM::Role", 4)  # model, batch pipeline, schedule, new-data trigger
+    # model, batch pipeline, batch schedule, window function, window schedule
+    template.resource_count_is("AWS::IAM::Role", 5)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -286,7 +287,9 @@ def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) 
 
 def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]) -> None:
     template = templates["prod"]
-    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    (schedule,) = template.find_resources(
+        "AWS::Scheduler::Schedule", {"Properties": {"ScheduleExpression": "cron(0 2 * * ? *)"}}
+    ).values()
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
     assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
@@ -304,25 +307,12 @@ def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]
     assert starts and all("mlops-prod-breast-cancer-batch" in json.dumps(s["Resource"]) for s in starts)
 
 
-def test_new_input_file_triggers_the_pipeline_with_a_dead_letter_queue(templates: dict[str, Template]) -> None:
-    template = templates["prod"]
-    _, rule = only(template, "AWS::Events::Rule")
-    pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
-    assert pattern["detail"]["object"] == {"key": [{"prefix": "breast-cancer/batch/input/"}]}
-    assert pattern["detail"]["bucket"] == {"name": [PROD_DATA]}
-    (target,) = rule["Properties"]["Targets"]
-    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
-        {"Name": "TriggerReason", "Value": "new-data"}
-    ]
-    queue_id, queue = only(template, "AWS::SQS::Queue")
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    assert "DataKey" in json.dumps(queue["Properties"]["KmsMasterKeyId"])
-
-
 def test_batch_role_is_scoped_to_its_prefixes(templates: dict[str, Template]) -> None:
     found = {s.get("Sid"): s for s in statements(templates["prod"]) if s.get("Sid")}
-    assert found["ReadBatchInput"]["Resource"] == f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*"
+    assert found["ReadBatchInput"]["Resource"] == [
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*",
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/manifests/*",
+    ]
     assert set(found["WriteBatchOutputAndCapture"]["Resource"]) == {
         f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/output/*",
         f"arn:aws:s3:::{PROD_CAPTURE}/breast-cancer/batch/*",
