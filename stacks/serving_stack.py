@@ -92,6 +92,12 @@ class ServingStack(Stack):
                     settings=serving.serverless,
                     rollback=serving.rollback_alarms,
                 )
+            self.endpoint.notify_deployments(data.topic, dead_letter_key=data.key)
+            acknowledge(
+                self.endpoint.deployment_dead_letters,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
+            )
             self._acknowledge_common(served, artifacts)
 
         self.batch_pipeline: BatchInference | None = None
