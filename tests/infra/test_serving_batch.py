@@ -39,7 +39,8 @@ def template() -> Template:
 def by_logical_id(template: Template, kind: str, fragment: str) -> tuple[str, dict[str, Any]]:
     found = [(lid, r) for lid, r in template.find_resources(kind).items() if fragment in lid]
     assert len(found) == 1, f"expected one {kind} with {fragment!r}, found {[lid for lid, _ in found]}"
-    return found[0]
+    logical_id, resource = found[0]
+    return logical_id, dict(resource)
 
 
 def test_new_files_are_queued_not_started_one_by_one(template: Template) -> None:

@@ -33,7 +33,8 @@ def data_template(stack: ServingStack) -> Template:
 def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
     found = template.find_resources(kind)
     assert len(found) == 1, sorted(found)
-    return next(iter(found.items()))
+    logical_id, resource = next(iter(found.items()))
+    return logical_id, dict(resource)
 
 
 @pytest.mark.parametrize("env", ALL)
