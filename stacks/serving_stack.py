@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
@@ -54,8 +55,8 @@ class ServingStack(Stack):
         artifacts = self._artifact_source(config, environment, data)
 
         self.endpoint: Endpoint | None = None
-        if serving.mode != "none":
-            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+        endpoint_name = naming.served_endpoint_name(config.project, environment.name, model.name, serving)
+        if endpoint_name is not None:
             served = ServedModel(
                 self,
                 "Model",
@@ -92,6 +93,14 @@ class ServingStack(Stack):
                     settings=serving.serverless,
                     rollback=serving.rollback_alarms,
                 )
+            # The name follows the endpoint's shape (naming.endpoint_shape); clients look the current one up here.
+            self.endpoint_name_parameter = ssm.StringParameter(
+                self,
+                "EndpointNameParameter",
+                parameter_name=naming.endpoint_parameter_name(config.project, environment.name, model.name),
+                string_value=endpoint_name,
+                description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
+            )
             self.endpoint.notify_deployments(data.topic, dead_letter_key=data.key)
             acknowledge(
                 self.endpoint.deployment_dead_letters,

@@ -103,7 +103,7 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     template = templates["prod"]
     _, endpoint = only(template, "AWS::SageMaker::Endpoint")
     props = endpoint["Properties"]
-    assert props["EndpointName"] == "mlops-prod-breast-cancer"
+    assert props["EndpointName"] == "mlops-prod-breast-cancer-m5-large"
     policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY",
@@ -120,7 +120,7 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     for alarm in by_metric.values():
         assert alarm["Namespace"] == "AWS/SageMaker"
         assert alarm["Dimensions"] == [
-            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer"},
+            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer-m5-large"},
             {"Name": "VariantName", "Value": VARIANT_NAME},
         ]
     assert by_metric["ModelLatency"]["ExtendedStatistic"] == "p99"
@@ -145,7 +145,7 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
     template = templates["prod"]
     endpoint_id, _ = only(template, "AWS::SageMaker::Endpoint")
     target_id, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer/variant/{VARIANT_NAME}"
+    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer-m5-large/variant/{VARIANT_NAME}"
     assert target["Properties"]["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 6)
     assert endpoint_id in as_list(target["DependsOn"])
@@ -213,11 +213,11 @@ def test_provisioned_concurrency_from_config() -> None:
 def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
     prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
     assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
-    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer", "AllTraffic")
-    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer")
+    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer-m5-large", "AllTraffic")
+    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer-serverless")
     metric = prod.metric_5xx_errors()
     assert (metric.namespace, metric.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")
-    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer", "VariantName": "AllTraffic"}
+    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer-m5-large", "VariantName": "AllTraffic"}
     assert prod.metric_model_latency_p99().statistic == "p99"
     assert prod.metric_invocations().metric_name == "Invocations"
     assert dev.metric_model_setup_time().metric_name == "ModelSetupTime"

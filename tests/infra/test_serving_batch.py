@@ -146,7 +146,9 @@ def test_arrival_window_and_opt_out_from_config() -> None:
 
     off = prod_template(config_with_batch(run_on_new_data=False))
     off.resource_count_is("AWS::Lambda::Function", 0)
-    off.resource_count_is("AWS::Events::Rule", 0)
+    off.resource_count_is("AWS::SQS::Queue", 2)  # the batch and the deployment-event dead-letter queues
+    rules = off.find_resources("AWS::Events::Rule").values()
+    assert not [r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]]
 
 
 def test_a_default_manifest_prefix_inside_the_input_prefix_is_refused() -> None:
