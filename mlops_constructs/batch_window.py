@@ -96,8 +96,6 @@ class BatchWindow(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
             removal_policy=removal_policy,
         )
-        # EventBridge sends to the KMS-encrypted queue with the environment key: its key policy lets
-        # events.amazonaws.com use it (stacks/data_stack.py, EventBridge user guide "Amazon SQS permissions").
         self.rule = events.Rule(
             self,
             "OnNewData",
@@ -111,9 +109,26 @@ class BatchWindow(Construct):
                 },
             ),
         )
+        # The target binds to a reference of the queue, so CDK's SqsQueue target adds neither its own queue
+        # policy nor a KMS grant for events.amazonaws.com on the environment key (which lives in the data stack and
+        # already lets EventBridge generate data keys and decrypt with it, as SQS requires of an AWS service sending
+        # to a queue with a customer managed key: SQS developer guide, "Key management"). The queue policy below
+        # admits this rule only.
+        target_queue = sqs.Queue.from_queue_attributes(
+            self, "NewDataTarget", queue_arn=self.queue.queue_arn, queue_url=self.queue.queue_url
+        )
         self.rule.add_target(
             targets.SqsQueue(
-                self.queue, dead_letter_queue=dead_letter_queue, retry_attempts=10, max_event_age=Duration.hours(6)
+                target_queue, dead_letter_queue=dead_letter_queue, retry_attempts=10, max_event_age=Duration.hours(6)
+            )
+        )
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NewDataRuleSends",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.rule.rule_arn}},
             )
         )
 

@@ -44,7 +44,7 @@ def by_logical_id(template: Template, kind: str, fragment: str) -> tuple[str, di
 
 
 def test_new_files_are_queued_not_started_one_by_one(template: Template) -> None:
-    _, rule = by_logical_id(template, "AWS::Events::Rule", "NewDataWindowOnNewData")
+    rule_id, rule = by_logical_id(template, "AWS::Events::Rule", "NewDataWindowOnNewData")
     pattern = rule["Properties"]["EventPattern"]
     assert pattern == {
         "source": ["aws.s3"],
@@ -65,13 +65,17 @@ def test_new_files_are_queued_not_started_one_by_one(template: Template) -> None
         "maxReceiveCount": MAX_RECEIVE_COUNT,
     }
     assert props["VisibilityTimeout"] == VISIBILITY_TIMEOUT.to_seconds()
-    # Only EventBridge of this account may send to the queue.
+    # Only the rule may send to the queue.
     policies = template.find_resources("AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": queue_id}]}})
     (policy,) = policies.values()
-    sends = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in s["Action"]]
-    assert len(sends) == 1
-    assert sends[0]["Principal"] == {"Service": "events.amazonaws.com"}
-    assert sends[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+    sends = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Condition"]) for s in sends] == [
+        (
+            {"Service": "events.amazonaws.com"},
+            "sqs:SendMessage",
+            {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+        )
+    ]
 
 
 def test_one_window_function_on_a_schedule_of_the_arrival_window(template: Template) -> None:
