@@ -18,7 +18,6 @@ from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -96,41 +95,44 @@ class BatchWindow(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
             removal_policy=removal_policy,
         )
-        self.rule = events.Rule(
+        # L1: CDK's SqsQueue target would add a KMS grant for events.amazonaws.com on the environment key (which
+        # lives in the data stack and already lets EventBridge generate data keys and decrypt with it, as SQS
+        # requires of an AWS service sending to a queue with a customer managed key: SQS developer guide, "Key
+        # management"); the queue policies below admit this rule only.
+        self.rule = events.CfnRule(
             self,
             "OnNewData",
             description=f"Queues files landing under {input_prefix} for the next batch window",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
+            event_pattern={
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {
                     "bucket": {"name": [data_bucket.bucket_name]},
-                    "object": {"key": events.Match.prefix(input_prefix)},
+                    "object": {"key": [{"prefix": input_prefix}]},
                 },
-            ),
+            },
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="NewDataQueue",
+                    arn=self.queue.queue_arn,
+                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue.queue_arn),
+                    retry_policy=events.CfnRule.RetryPolicyProperty(
+                        maximum_event_age_in_seconds=int(Duration.hours(6).to_seconds()), maximum_retry_attempts=10
+                    ),
+                )
+            ],
         )
-        # The target binds to a reference of the queue, so CDK's SqsQueue target adds neither its own queue
-        # policy nor a KMS grant for events.amazonaws.com on the environment key (which lives in the data stack and
-        # already lets EventBridge generate data keys and decrypt with it, as SQS requires of an AWS service sending
-        # to a queue with a customer managed key: SQS developer guide, "Key management"). The queue policy below
-        # admits this rule only.
-        target_queue = sqs.Queue.from_queue_attributes(
-            self, "NewDataTarget", queue_arn=self.queue.queue_arn, queue_url=self.queue.queue_url
-        )
-        self.rule.add_target(
-            targets.SqsQueue(
-                target_queue, dead_letter_queue=dead_letter_queue, retry_attempts=10, max_event_age=Duration.hours(6)
+        for queue, sid in ((self.queue, "NewDataRuleSends"), (dead_letter_queue, "NewDataRuleDeadLetters")):
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": self.rule.attr_arn}},
+                )
             )
-        )
-        self.queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="NewDataRuleSends",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": self.rule.rule_arn}},
-            )
-        )
 
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=removal_policy, encryption_key=key
@@ -184,6 +186,7 @@ class BatchWindow(Construct):
             },
         )
         acknowledge_pinned_runtime(self.function)
+        self._depend_on_policy_only()
 
         self.scheduler_role = iam.Role(
             self,
@@ -212,6 +215,19 @@ class BatchWindow(Construct):
             ),
         )
         self._acknowledge(data_bucket, manifest_prefix)
+
+    def _depend_on_policy_only(self) -> None:
+        """The function depends on its role policy (it must not run before it may act), not again on the role.
+
+        The role is already a dependency through ``Fn::GetAtt``; CDK's extra DependsOn is cfn-lint's W3005.
+        """
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        policy_resource = policy.node.default_child
+        assert isinstance(policy_resource, iam.CfnPolicy)
+        function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy_resource)])
 
     def _acknowledge(self, data_bucket: s3.IBucket, manifest_prefix: str) -> None:
         kms_wildcards = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]

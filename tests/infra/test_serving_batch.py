@@ -76,6 +76,16 @@ def test_new_files_are_queued_not_started_one_by_one(template: Template) -> None
             {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
         )
     ]
+    # ... and dead-letter what it cannot deliver.
+    (dlq_policy,) = template.find_resources(
+        "AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": dlq_id}]}}
+    ).values()
+    dead_letters = [
+        s for s in dlq_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "NewDataRuleDeadLetters"
+    ]
+    assert [s["Condition"] for s in dead_letters] == [
+        {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    ]
 
 
 def test_one_window_function_on_a_schedule_of_the_arrival_window(template: Template) -> None:
