@@ -4,10 +4,13 @@ windows that score only the files that arrived (``mlops_constructs.batch_window`
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -36,6 +39,7 @@ class BatchInference(Construct):
     every object under the input prefix. With ``arrival_window`` (default 15 minutes; None turns new-data runs
     off) files landing under the prefix are collected and each window that received any starts ONE run that
     scores exactly those files (``BatchWindow``). Failed deliveries land in an encrypted dead-letter queue.
+    With ``alarm_topic`` (default none) alarms on dead letters and on window-function errors notify it.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class BatchInference(Construct):
         manifest_prefix: str,
         schedule: str | None = None,
         arrival_window: Duration | None = DEFAULT_ARRIVAL_WINDOW,
+        alarm_topic: sns.ITopic | None = None,
         in_vpc: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -121,6 +126,38 @@ class BatchInference(Construct):
                 dead_letter_queue=self.dead_letter_queue,
                 arrival_window=arrival_window,
             )
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarm_topic is not None:
+            self._add_alarms(pipeline_name, alarm_topic)
+
+    def _add_alarms(self, pipeline_name: str, topic: sns.ITopic) -> None:
+        """Dead letters (a start, a delivery or a window that failed) and window-function errors page ``topic``."""
+        metrics = {
+            "DeadLettersAlarm": (
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                f"Batch triggers of {pipeline_name} failed: see its dead-letter queue",
+            )
+        }
+        if self.new_data_window is not None:
+            metrics["WindowErrorsAlarm"] = (
+                self.new_data_window.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                f"The new-data window of {pipeline_name} raised errors; its files wait for the next window",
+            )
+        for construct_id, (metric, description) in metrics.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+            self.alarms.append(alarm)
 
     def _grant_job_permissions(
         self,

@@ -6,9 +6,10 @@ EventBridge Scheduler schedule invokes ``lambda/batch_window`` every ``arrival_w
 queue, writes a manifest of the new keys (the ``S3DataType=ManifestFile`` format of CreateTransformJob, API
 reference "TransformS3DataSource") and starts ONE execution of the batch pipeline with it.
 
-A schedule, not an SQS event source mapping: Lambda's SQS batching window is at most 300 seconds (Lambda
-developer guide, "Using Lambda with Amazon SQS", MaximumBatchingWindowInSeconds) and a batch holds at most
-10,000 records, so a mapping cannot promise one run per configured window; the schedule can.
+A schedule, not an SQS event source mapping: Lambda's batching window is at most 300 seconds (Lambda API reference,
+"CreateEventSourceMapping", MaximumBatchingWindowInSeconds 0-300) and an SQS batch holds at most 10,000 records
+("Lambda parameters for Amazon SQS event source mappings"), so a mapping cannot promise one run per configured
+window; the schedule can.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class BatchWindow(Construct):
         )
         # L1: CDK's SqsQueue target would add a KMS grant for events.amazonaws.com on the environment key (which
         # lives in the data stack and already lets EventBridge generate data keys and decrypt with it, as SQS
-        # requires of an AWS service sending to a queue with a customer managed key: SQS developer guide, "Key
-        # management"); the queue policies below admit this rule only.
+        # requires of an AWS service sending to a queue with a customer managed key: SQS developer guide, "Amazon SQS
+        # key management"); the queue policies below admit this rule only.
         self.rule = events.CfnRule(
             self,
             "OnNewData",

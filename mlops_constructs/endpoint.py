@@ -18,14 +18,10 @@ from typing import Literal
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from mlops_config.platform import VpcSettings
@@ -34,10 +30,6 @@ from mlops_constructs.sagemaker_iam import grant_job_basics, vpc_interfaces_stat
 
 VARIANT_NAME = "AllTraffic"
 """The one production variant of every endpoint (a contract with monitoring and the smoke test)."""
-
-DEPLOYMENT_STATE_CHANGE = "SageMaker Endpoint Deployment State Change"
-"""The EventBridge detail-type of an endpoint's blue/green deployment progress, rollbacks included ("Events that
-Amazon SageMaker AI sends to Amazon EventBridge", Endpoint deployment state change)."""
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # SageMaker endpoints publish one-minute metrics.
@@ -314,44 +306,6 @@ class _Endpoint(Construct):
                 )
             ],
         )
-
-    def notify_deployments(self, topic: sns.ITopic, *, dead_letter_key: kms.IKey) -> events.Rule:
-        """Send this endpoint's deployment state changes (a rollback included) to ``topic``.
-
-        When a rollback alarm trips while an update bakes, SageMaker shifts traffic back to the old fleet
-        ("Auto-Rollback Configuration and Monitoring") and the endpoint stays on its old configuration; the
-        deployment events say so as it happens, while CloudFormation only reports the failed update afterwards.
-        Undeliverable events go to a dead-letter queue encrypted with ``dead_letter_key`` (whose key policy must
-        let events.amazonaws.com use it, as the data stack's does). Matches the derived endpoint name, so the rule
-        exists before the endpoint and follows it when the name changes.
-        """
-        self.deployment_dead_letters = sqs.Queue(
-            self,
-            "DeploymentEventDeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=dead_letter_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.deployment_events = events.Rule(
-            self,
-            "DeploymentEvents",
-            description=f"{self.endpoint_name}: deployment progress and rollbacks to the notification topic",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[DEPLOYMENT_STATE_CHANGE],
-                detail={"EndpointName": [self.endpoint_name]},
-            ),
-        )
-        self.deployment_events.add_target(
-            targets.SnsTopic(
-                topic,
-                dead_letter_queue=self.deployment_dead_letters,
-                retry_attempts=10,
-                max_event_age=Duration.hours(6),
-            )
-        )
-        return self.deployment_events
 
     def _rollback_configuration(self) -> sagemaker.CfnEndpoint.AutoRollbackConfigProperty:
         return sagemaker.CfnEndpoint.AutoRollbackConfigProperty(

@@ -27,6 +27,7 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
+from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.nag import acknowledge, resource_finding
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
@@ -101,9 +102,11 @@ class ServingStack(Stack):
                 string_value=endpoint_name,
                 description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
             )
-            self.endpoint.notify_deployments(data.topic, dead_letter_key=data.key)
+            self.deployment_notifications = DeploymentNotifications(
+                self, "DeploymentEvents", endpoint_name=endpoint_name, topic=data.topic, dead_letter_key=data.key
+            )
             acknowledge(
-                self.endpoint.deployment_dead_letters,
+                self.deployment_notifications.dead_letter_queue,
                 "AwsSolutions-SQS3",
                 "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
             )
@@ -151,6 +154,7 @@ class ServingStack(Stack):
                 manifest_prefix=manifest_prefix,
                 schedule=batch.schedule,
                 arrival_window=Duration.minutes(batch.arrival_window_minutes) if batch.run_on_new_data else None,
+                alarm_topic=data.topic,
                 in_vpc=vpc is not None,
             )
             self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix, manifest_prefix))

@@ -113,7 +113,11 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     assert policy["TerminationWaitInSeconds"] == 120
     assert policy["MaximumExecutionTimeoutInSeconds"] == 1800
     alarm_refs = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    alarms = {
+        lid: alarm
+        for lid, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AWS/SageMaker"
+    }
     assert alarm_refs == set(alarms)
     by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
     assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
@@ -213,7 +217,11 @@ def test_provisioned_concurrency_from_config() -> None:
 def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
     prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
     assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
-    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer-m5-large", "AllTraffic")
+    assert (prod.mode, prod.endpoint_name, prod.variant_name) == (
+        "realtime",
+        "mlops-prod-breast-cancer-m5-large",
+        "AllTraffic",
+    )
     assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer-serverless")
     metric = prod.metric_5xx_errors()
     assert (metric.namespace, metric.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")

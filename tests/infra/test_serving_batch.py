@@ -169,3 +169,22 @@ def test_a_default_manifest_prefix_inside_the_input_prefix_is_refused() -> None:
     config = config_with_batch(input_prefix="breast-cancer/batch/")
     with pytest.raises(ValueError, match="overlap; allowed: disjoint input, output and manifest prefixes"):
         prod_template(config)
+
+
+def test_dead_letters_and_window_errors_page_the_notification_topic(template: Template) -> None:
+    alarms = {
+        lid: r["Properties"]
+        for lid, r in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if lid.startswith("Batch")
+    }
+    by_metric = {props["MetricName"]: props for props in alarms.values()}
+    assert set(by_metric) == {"ApproximateNumberOfMessagesVisible", "Errors"}
+    dlq_id, _ = by_logical_id(template, "AWS::SQS::Queue", "TriggerDeadLetters")
+    function_id, _ = by_logical_id(template, "AWS::Lambda::Function", "NewDataWindowFunction")
+    assert by_metric["ApproximateNumberOfMessagesVisible"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}
+    ]
+    assert by_metric["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    for props in alarms.values():
+        assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert "Notifications" in json.dumps(props["AlarmActions"])

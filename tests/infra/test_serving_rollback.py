@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from mlops_config import PlatformConfig
-from mlops_constructs.endpoint import DEPLOYMENT_STATE_CHANGE
+from mlops_constructs.endpoint_events import DEPLOYMENT_STATE_CHANGE
 from stacks.serving_stack import ServingStack
 from tests.infra.serving_app import build_serving, package_arn
 
@@ -60,7 +60,7 @@ def test_deployment_state_changes_of_the_endpoint_reach_the_notification_topic(
     # The environment's notification topic (in the data stack), with a dead-letter queue and retries.
     assert "Notifications" in json.dumps(target["Arn"])
     dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
-    assert "DeploymentEventDeadLetters" in dlq_id
+    assert "DeploymentEventsDeadLetters" in dlq_id
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 10}
     dlq = template.to_json()["Resources"][dlq_id]["Properties"]
     assert "DataKey" in json.dumps(dlq["KmsMasterKeyId"])
