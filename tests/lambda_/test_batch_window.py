@@ -7,6 +7,7 @@ Amazon S3 sends them to EventBridge and as EventBridge delivers them to SQS (the
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import itertools
 import json
@@ -39,7 +40,7 @@ def s3_event(key: str, *, size: int = 2048, sequencer: str = "617f08299329d189",
     """An "Object Created" event as Amazon S3 sends it to EventBridge (S3 user guide example, our bucket)."""
     event: dict[str, Any] = {
         "version": "0",
-        "id": f"17793124-05d4-b198-2fde-{abs(hash((key, sequencer))) % 10**12:012d}",
+        "id": "17793124-05d4-b198-2fde-" + hashlib.sha256(f"{key}{sequencer}".encode()).hexdigest()[:12],
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": ACCOUNT,
