@@ -8,6 +8,10 @@ Graph::
 
     CreateServedModel (CreateModel from the model package, network isolated)
         -> BatchTransform (CSV lines in, one probability per line out; encrypted; inputs captured)
+
+Parameters: ``InputDataUri`` + ``InputDataType`` say what to score: by default (and on the schedule) every object
+under the input prefix (``S3Prefix``); a new-data window passes a manifest of exactly its new keys
+(``ManifestFile``, written by ``lambda/batch_window``). ``TriggerReason`` records why the run started.
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ from pipeline_defs.settings import Placeholders
 CREATE_MODEL_STEP = "CreateServedModel"
 TRANSFORM_STEP = "BatchTransform"
 INPUT_PARAMETER = "InputDataUri"
+INPUT_TYPE_PARAMETER = "InputDataType"
 TRIGGER_PARAMETER = "TriggerReason"
+# What InputDataUri names (API reference, "TransformS3DataSource"): S3Prefix scores every object under a prefix
+# (the default and the scheduled run); ManifestFile scores exactly the keys a manifest lists (a new-data window).
+INPUT_TYPES = ("S3Prefix", "ManifestFile")
 
 
 class CreateModelFromPackageStep(ConfigurableRetryStep):  # type: ignore[misc]
@@ -65,6 +73,9 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
     role = Placeholders.execution_role_arn()
     kms_key = Placeholders.ref(Placeholders.KMS_KEY_ARN)
     input_data_uri = ParameterString(name=INPUT_PARAMETER, default_value=settings.input_uri)
+    input_data_type = ParameterString(
+        name=INPUT_TYPE_PARAMETER, default_value=INPUT_TYPES[0], enum_values=list(INPUT_TYPES)
+    )
     trigger_reason = ParameterString(name=TRIGGER_PARAMETER, default_value=settings.default_trigger_reason)
 
     step_retry, job_retry = retry_policies(
@@ -118,10 +129,10 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
     )
     transform_step = TransformStep(
         name=TRANSFORM_STEP,
-        description="Score every CSV line under the input prefix; one probability per line.",
+        description="Score every CSV line of the input (a prefix or a manifest of new files); one probability a line.",
         step_args=transformer.transform(
             data=input_data_uri,
-            data_type="S3Prefix",
+            data_type=input_data_type,
             content_type="text/csv",
             split_type="Line",
             batch_data_capture_config=BatchDataCaptureConfig(
@@ -138,7 +149,7 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
 
     return Pipeline(
         name=settings.pipeline_name,
-        parameters=[input_data_uri, trigger_reason],
+        parameters=[input_data_uri, input_data_type, trigger_reason],
         steps=[model_step, transform_step],
         pipeline_experiment_config=None,
         sagemaker_session=session,

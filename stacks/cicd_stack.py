@@ -77,11 +77,13 @@ def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSetti
     """
     if environment.name == config.registry_environment:
         return []
-    return [
-        naming.endpoint_name(config.project, environment.name, model.name)
+    names = (
+        naming.served_endpoint_name(
+            config.project, environment.name, model.name, model.in_environment(environment.name).serving
+        )
         for model in config.models
-        if model.in_environment(environment.name).serving.mode != "none"
-    ]
+    )
+    return [name for name in names if name is not None]
 
 
 def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:

@@ -122,7 +122,8 @@ class MonitoringStack(Stack):
         if endpoint is not None:
             endpoint_name, variant_name, mode = endpoint.endpoint_name, endpoint.variant_name, endpoint.mode
         else:
-            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+            derived = naming.served_endpoint_name(config.project, environment.name, model.name, in_env.serving)
+            endpoint_name = derived or ""  # mode "none" is refused just below
             variant_name, mode = VARIANT_NAME, in_env.serving.mode
         if mode not in ("realtime", "serverless"):
             raise ValueError(
@@ -292,7 +293,7 @@ class MonitoringStack(Stack):
         self.dashboard = ModelDashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{naming.endpoint_name(config.project, environment.name, model.name)}-monitoring",
+            dashboard_name=naming.dashboard_name(config.project, environment.name, model.name),
             metrics=self.metrics,
             alarms=self.alarms,
             mode=mode,

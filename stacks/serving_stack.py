@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
@@ -26,6 +27,7 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
+from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
@@ -55,8 +57,8 @@ class ServingStack(Stack):
         artifacts = self._artifact_source(config, environment, data)
 
         self.endpoint: Endpoint | None = None
-        if serving.mode != "none":
-            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+        endpoint_name = naming.served_endpoint_name(config.project, environment.name, model.name, serving)
+        if endpoint_name is not None:
             served = ServedModel(
                 self,
                 "Model",
@@ -93,17 +95,36 @@ class ServingStack(Stack):
                     settings=serving.serverless,
                     rollback=serving.rollback_alarms,
                 )
+            # The name follows the endpoint's shape (naming.endpoint_shape); clients look the current one up here.
+            self.endpoint_name_parameter = ssm.StringParameter(
+                self,
+                "EndpointNameParameter",
+                parameter_name=naming.endpoint_parameter_name(config.project, environment.name, model.name),
+                string_value=endpoint_name,
+                description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
+            )
+            self.deployment_notifications = DeploymentNotifications(
+                self, "DeploymentEvents", endpoint_name=endpoint_name, topic=data.topic, dead_letter_key=data.key
+            )
+            acknowledge(
+                self.deployment_notifications.dead_letter_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
+            )
             self._acknowledge_common(served, artifacts)
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch
         if batch.enabled:
             input_prefix, output_prefix = batch.prefixes(model.name)
-            if overlapping(input_prefix, output_prefix):
-                raise ValueError(
-                    f"models[{model.name}].environments.{environment.name}.serving.batch: input prefix "
-                    f"{input_prefix!r} and output prefix {output_prefix!r} overlap; allowed: disjoint prefixes"
-                )
+            manifest_prefix = batch.manifest_prefix_for(model.name)
+            # Defaults filled in, the three prefixes may still overlap (the config only sees what was written).
+            for first, second in ((input_prefix, output_prefix), (input_prefix, manifest_prefix)):
+                if overlapping(first, second):
+                    raise ValueError(
+                        f"models[{model.name}].environments.{environment.name}.serving.batch: prefixes {first!r} "
+                        f"and {second!r} overlap; allowed: disjoint input, output and manifest prefixes"
+                    )
             vpc = environment.vpc
             settings = BatchPipelineSettings(
                 pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "batch"),
@@ -131,12 +152,14 @@ class ServingStack(Stack):
                 input_prefix=input_prefix,
                 output_prefix=output_prefix,
                 capture_prefix=settings.capture_prefix,
+                manifest_prefix=manifest_prefix,
                 schedule=batch.schedule,
-                run_on_new_data=batch.run_on_new_data,
+                arrival_window=Duration.minutes(batch.arrival_window_minutes) if batch.run_on_new_data else None,
+                alarm_topic=data.topic,
                 in_vpc=vpc is not None,
                 definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
-            self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix))
+            self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix, manifest_prefix))
 
     def _artifact_source(
         self, config: PlatformConfig, environment: EnvironmentSettings, data: DataStack
@@ -186,10 +209,10 @@ class ServingStack(Stack):
         )
 
     def _acknowledge_batch(
-        self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str]
+        self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str, str]
     ) -> None:
         self._acknowledge_common(batch, artifacts)
-        input_prefix, output_prefix = prefixes
+        input_prefix, output_prefix, manifest_prefix = prefixes
         data = self._data
 
         def sagemaker_arn(resource: str, name: str) -> str:
@@ -199,11 +222,12 @@ class ServingStack(Stack):
 
         self._acknowledge(
             batch,
-            "Batch inputs are any files landing under the configured input prefix; transform outputs and batch "
-            "capture are written under generated per-execution keys of their prefixes; only those prefixes are "
-            "granted.",
+            "Batch inputs are any files landing under the configured input prefix (and the window manifests listing "
+            "them); transform outputs and batch capture are written under generated per-execution keys of their "
+            "prefixes; only those prefixes are granted.",
             [
                 data.data_bucket.arn_for_objects(f"{input_prefix}*"),
+                data.data_bucket.arn_for_objects(f"{manifest_prefix}*"),
                 data.data_bucket.arn_for_objects(f"{output_prefix}*"),
                 data.capture_bucket.arn_for_objects(f"{batch.capture_prefix}*"),
             ],
@@ -222,5 +246,6 @@ class ServingStack(Stack):
         acknowledge(
             batch.dead_letter_queue,
             "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the batch schedule and the new-data rule.",
+            "This queue is itself the dead-letter queue of the batch schedule, the new-data rule, the new-data queue "
+            "and the window schedule.",
         )

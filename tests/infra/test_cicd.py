@@ -358,7 +358,8 @@ def test_endpoint_invokers_may_only_invoke_their_environments_endpoints(cicd: di
         (statement,) = _statements(access, _logical_id(access, "AWS::IAM::Role", RoleName=name))
         assert statement["Action"] == "sagemaker:InvokeEndpoint"
         assert (
-            _flat(statement["Resource"]) == f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}"
+            _flat(statement["Resource"])
+            == f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}-m5-large"
         )
     cicd["access"]["dev"].resource_properties_count_is(
         "AWS::IAM::Role", {"RoleName": Match.string_like_regexp("smoke-test")}, 0

@@ -25,6 +25,12 @@ MODEL = "breast-cancer"
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
 APPROVED = {env: {MODEL: PACKAGE} for env in ("dev", "staging", "prod")}
 FEATURES = 30
+# Endpoint names carry the endpoint's shape (naming.endpoint_shape): dev serverless, staging/prod ml.m5.large.
+ENDPOINTS = {
+    "dev": "mlops-dev-breast-cancer-serverless",
+    "staging": "mlops-staging-breast-cancer-m5-large",
+    "prod": "mlops-prod-breast-cancer-m5-large",
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +131,7 @@ def test_model_monitor_job_definitions_are_encrypted_isolated_and_publish_metric
         "EnableNetworkIsolation": isolated,
     }
     endpoint_input = props[f"{short}JobInput"]["EndpointInput"]
-    assert endpoint_input["EndpointName"] == f"mlops-prod-{MODEL}"
+    assert endpoint_input["EndpointName"] == ENDPOINTS["prod"]
 
 
 # MonitoringStoppingCondition: hourly model quality and bias may run at most 1800 s, the others 3600 s.
@@ -216,11 +222,11 @@ def test_one_schedule_per_kind_on_the_configured_cron(mm: Template) -> None:
     }
     assert found == {
         prefix: (
-            f"mlops-prod-{MODEL}-{suffix}",
+            f"{ENDPOINTS['prod']}-{suffix}",
             # The definition's generated name: the last part of its ARN.
             {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": definitions[prefix]}]}]},
             "cron(0 * ? * * *)",
-            f"mlops-prod-{MODEL}",
+            ENDPOINTS["prod"],
         )
         for prefix, suffix, _ in JOB_TYPES.values()
     }
@@ -335,7 +341,7 @@ def test_model_monitor_reports_reach_the_contract_through_the_bridge(mm: Templat
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "ENDPOINT_NAME": f"mlops-prod-{MODEL}",
+                        "ENDPOINT_NAME": ENDPOINTS["prod"],
                         "REPORT_PREFIX": f"{MODEL}/model-monitor/",
                         "FEATURES": Match.string_like_regexp(r'^\["mean_radius", "mean_texture", '),
                     }
@@ -464,7 +470,7 @@ def test_endpoint_alarms_watch_the_endpoint_and_notify_the_topic(templates: dict
             assert props["MetricName"] == metric
             assert props.get("Statistic", props.get("ExtendedStatistic")) == statistic
             assert props["Dimensions"] == [
-                {"Name": "EndpointName", "Value": f"mlops-{env}-{MODEL}"},
+                {"Name": "EndpointName", "Value": ENDPOINTS[env]},
                 {"Name": "VariantName", "Value": "AllTraffic"},
             ]
             assert (props["Threshold"], props["ComparisonOperator"]) == (threshold, comparison)
@@ -491,7 +497,7 @@ def contract_alarm(template: Template, alarm_id: str) -> tuple[dict[str, Any], d
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_drift_and_quality_alarms_are_named_and_read_the_contract(templates: dict[str, Template], env: str) -> None:
     dimensions = [
-        {"Name": "Endpoint", "Value": f"mlops-{env}-{MODEL}"},
+        {"Name": "Endpoint", "Value": ENDPOINTS[env]},
         {"Name": "Environment", "Value": env},
         {"Name": "Model", "Value": MODEL},
     ]
@@ -554,7 +560,7 @@ def test_failed_model_monitor_jobs_notify_the_topic(mm: Template) -> None:
                 "detail": {
                     "ProcessingJobStatus": ["Failed"],
                     "MonitoringScheduleArn": [
-                        f"arn:aws:sagemaker:eu-west-1:333333333333:monitoring-schedule/mlops-prod-{MODEL}-{suffix}"
+                        f"arn:aws:sagemaker:eu-west-1:333333333333:monitoring-schedule/{ENDPOINTS['prod']}-{suffix}"
                         for suffix in ("data", "quality", "bias", "explain")
                     ],
                 },
@@ -595,7 +601,7 @@ def test_one_dashboard_per_model_with_every_widget(templates: dict[str, Template
     ((expression,),) = per_feature["properties"]["metrics"]
     search = (
         '{MLOps/ModelMonitoring,Model,Environment,Endpoint,Feature} MetricName="FeatureDriftScore" '
-        f'Model="{MODEL}" Environment="{env}" Endpoint="mlops-{env}-{MODEL}"'
+        f'Model="{MODEL}" Environment="{env}" Endpoint="{ENDPOINTS[env]}"'
     )
     assert expression["expression"] == f"SEARCH('{search}', 'Maximum', 3600)"
     assert expression["label"] == "${PROP('Dim.Feature')}"

@@ -103,7 +103,7 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     template = templates["prod"]
     _, endpoint = only(template, "AWS::SageMaker::Endpoint")
     props = endpoint["Properties"]
-    assert props["EndpointName"] == "mlops-prod-breast-cancer"
+    assert props["EndpointName"] == "mlops-prod-breast-cancer-m5-large"
     policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY",
@@ -113,14 +113,18 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     assert policy["TerminationWaitInSeconds"] == 120
     assert policy["MaximumExecutionTimeoutInSeconds"] == 1800
     alarm_refs = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    alarms = {
+        lid: alarm
+        for lid, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AWS/SageMaker"
+    }
     assert alarm_refs == set(alarms)
     by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
     assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
     for alarm in by_metric.values():
         assert alarm["Namespace"] == "AWS/SageMaker"
         assert alarm["Dimensions"] == [
-            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer"},
+            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer-m5-large"},
             {"Name": "VariantName", "Value": VARIANT_NAME},
         ]
     assert by_metric["ModelLatency"]["ExtendedStatistic"] == "p99"
@@ -145,7 +149,7 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
     template = templates["prod"]
     endpoint_id, _ = only(template, "AWS::SageMaker::Endpoint")
     target_id, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer/variant/{VARIANT_NAME}"
+    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer-m5-large/variant/{VARIANT_NAME}"
     assert target["Properties"]["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 6)
     assert endpoint_id in as_list(target["DependsOn"])
@@ -153,7 +157,8 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
         "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
-    template.resource_count_is("AWS::IAM::Role", 4)  # model, batch pipeline, schedule, new-data trigger
+    # model, batch pipeline, batch schedule, window function, window schedule
+    template.resource_count_is("AWS::IAM::Role", 5)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -212,11 +217,15 @@ def test_provisioned_concurrency_from_config() -> None:
 def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
     prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
     assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
-    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer", "AllTraffic")
-    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer")
+    assert (prod.mode, prod.endpoint_name, prod.variant_name) == (
+        "realtime",
+        "mlops-prod-breast-cancer-m5-large",
+        "AllTraffic",
+    )
+    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer-serverless")
     metric = prod.metric_5xx_errors()
     assert (metric.namespace, metric.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")
-    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer", "VariantName": "AllTraffic"}
+    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer-m5-large", "VariantName": "AllTraffic"}
     assert prod.metric_model_latency_p99().statistic == "p99"
     assert prod.metric_invocations().metric_name == "Invocations"
     assert dev.metric_model_setup_time().metric_name == "ModelSetupTime"
@@ -286,7 +295,9 @@ def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) 
 
 def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]) -> None:
     template = templates["prod"]
-    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    (schedule,) = template.find_resources(
+        "AWS::Scheduler::Schedule", {"Properties": {"ScheduleExpression": "cron(0 2 * * ? *)"}}
+    ).values()
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
     assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
@@ -304,25 +315,12 @@ def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]
     assert starts and all("mlops-prod-breast-cancer-batch" in json.dumps(s["Resource"]) for s in starts)
 
 
-def test_new_input_file_triggers_the_pipeline_with_a_dead_letter_queue(templates: dict[str, Template]) -> None:
-    template = templates["prod"]
-    _, rule = only(template, "AWS::Events::Rule")
-    pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
-    assert pattern["detail"]["object"] == {"key": [{"prefix": "breast-cancer/batch/input/"}]}
-    assert pattern["detail"]["bucket"] == {"name": [PROD_DATA]}
-    (target,) = rule["Properties"]["Targets"]
-    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
-        {"Name": "TriggerReason", "Value": "new-data"}
-    ]
-    queue_id, queue = only(template, "AWS::SQS::Queue")
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    assert "DataKey" in json.dumps(queue["Properties"]["KmsMasterKeyId"])
-
-
 def test_batch_role_is_scoped_to_its_prefixes(templates: dict[str, Template]) -> None:
     found = {s.get("Sid"): s for s in statements(templates["prod"]) if s.get("Sid")}
-    assert found["ReadBatchInput"]["Resource"] == f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*"
+    assert found["ReadBatchInput"]["Resource"] == [
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*",
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/manifests/*",
+    ]
     assert set(found["WriteBatchOutputAndCapture"]["Resource"]) == {
         f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/output/*",
         f"arn:aws:s3:::{PROD_CAPTURE}/breast-cancer/batch/*",

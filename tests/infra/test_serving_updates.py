@@ -54,7 +54,7 @@ def test_new_version_replaces_model_and_config_and_updates_the_same_endpoint(
     new_endpoint = new["AWS::SageMaker::Endpoint"][endpoint_id]["Properties"]
     # Only EndpointConfigName changes on the endpoint: an update without interruption, same name.
     assert old_endpoint == new_endpoint
-    assert new_endpoint["EndpointName"] == "mlops-prod-breast-cancer"
+    assert new_endpoint["EndpointName"] == "mlops-prod-breast-cancer-m5-large"
     assert new_endpoint["EndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
     assert "BlueGreenUpdatePolicy" in new_endpoint["DeploymentConfig"]
 
