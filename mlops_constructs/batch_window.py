@@ -215,6 +215,10 @@ class BatchWindow(Construct):
                 max_event_age=Duration.hours(1),
             ),
         )
+        # CDK's Scheduler target grants sqs:SendMessage on the dead-letter queue only; a sender to a queue encrypted
+        # with a customer managed key also needs the key ("Configuring a schedule's dead-letter queue in EventBridge
+        # Scheduler"; Amazon SQS "Key management").
+        key.grant(self.scheduler_role, "kms:GenerateDataKey", "kms:Decrypt")
         self._acknowledge(data_bucket, manifest_prefix)
 
     def _depend_on_policy_only(self) -> None:

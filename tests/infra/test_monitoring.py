@@ -299,7 +299,7 @@ def test_clarify_may_manage_only_its_shadow_endpoint_and_look_at_the_served_one(
     ]
     served = statements["ClarifyServedEndpoint"]
     assert served["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
-    assert served["Resource"] == f"arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-prod-{MODEL}"
+    assert served["Resource"] == f"arn:aws:sagemaker:eu-west-1:333333333333:endpoint/{ENDPOINTS['prod']}"
     model = statements["ClarifyServedModel"]
     assert model["Action"] == "sagemaker:DescribeModel"
     model_id = next(iter(Template.from_stack(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))

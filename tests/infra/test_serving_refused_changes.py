@@ -99,7 +99,10 @@ def test_only_the_instance_type_changes_gives_a_new_endpoint_that_everything_fol
 
 def test_only_the_mode_changes_gives_a_new_endpoint(shipped: tuple[Any, Template]) -> None:
     _, old = shipped
-    _, new = synth_prod(prod_serving(mode="serverless", batch={"enabled": False}))
+    raw = prod_serving(mode="serverless", batch={"enabled": False})
+    # Serverless endpoints have no data capture: the capture-reading open backend is refused there.
+    raw["models"][0]["environments"]["prod"]["monitoring"] = {"backend": "endpoint_only"}
+    _, new = synth_prod(raw)
     old_id, _ = endpoint_of(old)
     new_id, new_endpoint = endpoint_of(new)
     assert old_id == new_id
