@@ -114,9 +114,6 @@ class DataStack(Stack):
             bucket_name=name("models"),
             lifecycle_rules=tiering,
         )
-        self._protect_promoted_copies(
-            promotion_role_arn_pattern(self, account=self.account, project=config.project, environment=environment.name)
-        )
         self.capture_bucket_resource = secure_bucket(
             "DataCapture",
             bucket_name=name("capture"),
@@ -147,6 +144,9 @@ class DataStack(Stack):
         self.artifact_bucket = self._shared(name("models"), "Artifacts")
         self.capture_bucket = self._shared(name("capture"), "Capture")
         self.monitoring_bucket = self._shared(name("reports"), "Reports")
+        self._protect_promoted_copies(
+            promotion_role_arn_pattern(self, account=self.account, project=config.project, environment=environment.name)
+        )
 
         self.topic = sns.Topic(
             self,
@@ -233,7 +233,7 @@ class DataStack(Stack):
         CompleteMultipartUpload, which ``s3:ObjectCreationOperation`` tells apart from the multipart part
         uploads that take no conditional header).
         """
-        copies = self.artifact_bucket_resource.arn_for_objects(f"{PROMOTED_PREFIX}*")
+        copies = self.artifact_bucket.arn_for_objects(f"{PROMOTED_PREFIX}*")
         self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyPromotionWritesPromotedCopies",
@@ -272,7 +272,7 @@ class DataStack(Stack):
                 sid="PromotersReadPackageArtifacts",
                 principals=principals,
                 actions=["s3:GetObject"],
-                resources=[self.artifact_bucket_resource.arn_for_objects(p) for p in REGISTRY_ARTIFACT_PATTERNS],
+                resources=[self.artifact_bucket.arn_for_objects(p) for p in REGISTRY_ARTIFACT_PATTERNS],
                 conditions=only_promoters,
             )
         )

@@ -89,8 +89,8 @@ def test_model_monitor_baselines_come_from_the_promoted_baseline_prefix(template
     data = next(iter(resources(templates["prod"], "AWS::SageMaker::DataQualityJobDefinition").values()))
     bucket = "s3://mlops-prod-models-333333333333-eu-west-1"
     assert data["DataQualityBaselineConfig"] == {
-        "ConstraintsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/constraints.json"},
-        "StatisticsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/statistics.json"},
+        "ConstraintsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/statistics.json"},
     }
     quality = next(iter(resources(templates["prod"], "AWS::SageMaker::ModelQualityJobDefinition").values()))
     assert quality["ModelQualityJobInput"]["GroundTruthS3Input"] == {

@@ -289,7 +289,14 @@ def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) 
     assert transform_step["Arguments"]["DataCaptureConfig"]["DestinationS3Uri"] == (
         "s3://${CaptureBucket}/breast-cancer/batch"
     )
-    assert set(variables) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket", "ModelImage", "ModelDataUrl"}
+    assert set(variables) == {
+        "ExecutionRoleName",
+        "DataBucket",
+        "KmsKeyArn",
+        "CaptureBucket",
+        "ModelImage",
+        "ModelDataUrl",
+    }
     # The batch model is the same promoted copy the endpoint serves.
     assert variables["ModelImage"] == promotion_attribute(template, "Image")
     assert variables["ModelDataUrl"] == promotion_attribute(template, "ModelDataUrl")
