@@ -299,7 +299,9 @@ class ModelPromotion(Construct):
         )
         function_resource = self.function.node.default_child
         assert isinstance(function_resource, lambda_.CfnFunction)
-        function_resource.add_dependency(self._default_policy())
+        # W3005: CDK adds an explicit DependsOn on the role next to the GetAtt of it, to order the role's default
+        # policy before the function too; harmless (as for the monitor bridge).
+        function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
         image_account = aws_image_registry(image_framework, stack.region)
         self.resource = CustomResource(
@@ -334,9 +336,6 @@ class ModelPromotion(Construct):
             package_arn=package_arn,
         )
         self._acknowledge(bucket, registry, model)
-
-    def _default_policy(self) -> Any:
-        return self.role.node.find_child("DefaultPolicy").node.default_child
 
     def baseline_uri(self, bucket: s3.IBucket, name: str) -> str:
         """The S3 URI of baseline ``name``'s copy in ``bucket``."""
