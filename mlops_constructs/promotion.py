@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from aws_cdk import ArnFormat, CfnOutput, CustomResource, Duration, Stack
 from aws_cdk import aws_iam as iam
