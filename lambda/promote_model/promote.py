@@ -306,10 +306,14 @@ def copy_verified(
             return _verify_existing(source_s3, dest_s3, source=source, dest=dest, expected=digest, what=what)
         return digest
     if expected_sha256 is None:
-        raise PromotionError(
-            f"{what}: s3://{source[0]}/{source[1]} is larger than one part ({part_size} bytes) and has no recorded "
-            "SHA-256; only the model artifact may be that large"
-        )
+        # Nothing recorded (a large baseline): hash the source in a first pass, then copy it in a second pass that
+        # must reproduce the digest, so a source changing in between is refused like a mismatch.
+        hasher = hashlib.sha256()
+        for chunk in _chain(first, second, chunks):
+            hasher.update(chunk)
+        expected_sha256 = hasher.hexdigest()
+        chunks = _read_chunks(source_s3, source, part_size, what)
+        first, second = next(chunks, b""), next(chunks, b"")
     return _multipart_copy(
         dest_s3,
         dest=dest,

@@ -62,7 +62,7 @@ def stacks(approved_app: Any) -> dict[str, dict[str, Any]]:
     for env in ("staging", "prod"):
         stage = stages[env]
         for stack in (stage.data, *stage.serving.values(), *stage.monitoring.values()):
-            result[stack.stack_name] = Template.from_stack(stack).to_json()
+            result[stack.stack_name] = dict(Template.from_stack(stack).to_json())
     return result
 
 

@@ -186,6 +186,17 @@ def test_large_artifact_is_copied_in_parts_and_verified(accounts: Accounts) -> N
     assert accounts.serving_s3.list_multipart_uploads(Bucket=DEST_BUCKET).get("Uploads", []) == []
 
 
+def test_a_large_baseline_without_a_recorded_hash_is_copied_in_parts_and_verified(accounts: Accounts) -> None:
+    arn = accounts.register(b"model")
+    large = b"feature_a,feature_b\n" + b"1.0,2.0\n" * (11 * 1024 * 1024 // 8)
+    accounts.registry_s3.put_object(Bucket=SOURCE_BUCKET, Key=STATS_KEY, Body=large)
+    accounts.promote(accounts.request(arn, required=("data_statistics",)))
+    key = promoted_paths("breast-cancer", 1).baseline_key("data_statistics")
+    assert accounts.read(key) == large
+    head = accounts.serving_s3.head_object(Bucket=DEST_BUCKET, Key=key)
+    assert head["Metadata"] == {"sha256": hashlib.sha256(large).hexdigest()}
+
+
 @pytest.mark.parametrize("size", [1000, 11 * 1024 * 1024], ids=["single-put", "multipart"])
 def test_hash_mismatch_is_refused_and_nothing_is_written(accounts: Accounts, size: int) -> None:
     arn = accounts.register(b"x" * size, recorded=hashlib.sha256(b"what was registered").hexdigest())
