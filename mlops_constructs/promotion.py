@@ -268,11 +268,13 @@ class ModelPromotion(Construct):
                 resources=[copies],
             )
         )
-        # Without s3:ListBucket, S3 answers a HEAD of a missing key with 403 instead of 404 (HeadObject).
+        # Without s3:ListBucket, S3 answers a HEAD of a missing key with 403 instead of 404 (API reference,
+        # "HeadObject", Permissions).
         self.role.add_to_policy(
             iam.PolicyStatement(sid="FindPromotedCopies", actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
         )
-        # SSE-KMS uploads need GenerateDataKey, multipart ones also Decrypt (the verification reads the copy back).
+        # Uploading or downloading an SSE-KMS object needs kms:GenerateDataKey and kms:Decrypt ("Multipart upload API
+        # and permissions"; the verification also reads the copy back).
         key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
 
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=key)
@@ -309,7 +311,8 @@ class ModelPromotion(Construct):
             "Copy",
             service_token=self.function.function_arn,
             resource_type="Custom::ModelPromotion",
-            # The function answers within its 15-minute timeout; don't let CloudFormation wait the default hour.
+            # The function answers within its 15-minute timeout; don't let CloudFormation wait the default hour
+            # (AWS::CloudFormation::CustomResource: ServiceTimeout, 1-3600 seconds, default 3600).
             service_timeout=Duration.minutes(16),
             properties={
                 "PackageArn": package_arn,

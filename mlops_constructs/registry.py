@@ -57,7 +57,9 @@ class ModelPackageGroup(Construct):
                     iam.PolicyStatement(
                         sid="PromotersDescribePackages",
                         principals=[iam.AccountPrincipal(account) for account in reader_accounts],
-                        # Promotion describes the one package it copies; nothing else crosses accounts.
+                        # Promotion describes the one package it copies; nothing else crosses accounts. A model
+                        # package group's resource policy grants other accounts access to its versions
+                        # ("Cross-account discoverability", PutModelPackageGroupPolicy: at most 20480 characters).
                         actions=["sagemaker:DescribeModelPackage"],
                         resources=[self.packages_arn],
                         conditions=(
