@@ -6,14 +6,16 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
+from mlops_config import parse_config
 from mlops_constructs.lambda_runtime import POWERTOOLS_ACCOUNT
 from mlops_constructs.promotion import BASELINE_FILES, BASELINE_SOURCES, promoted_paths, promotion_role_name
-from tests.conftest import APPROVED_PACKAGE
+from tests.conftest import APPROVED_PACKAGE, build_app, raw_default_config
 
 DEV_ACCOUNT = "111111111111"
 MODEL = "breast-cancer"
@@ -53,6 +55,27 @@ def copier_read_statements(template: dict[str, Any]) -> set[str]:
             if statement.get("Sid") in COPIER_READ_SIDS:
                 paths.add(f".Resources.{logical_id}.Properties.PolicyDocument.Statement[{index}]")
     return paths
+
+
+@pytest.fixture(scope="module")
+def model_monitor_app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """staging on the open backend, prod on Model Monitor with all four kinds, version 3 served (cdk-nag passes)."""
+    raw = raw_default_config()
+    raw["models"][0]["environments"]["staging"]["monitoring"] = {"backend": "open"}
+    raw["models"][0]["environments"]["prod"]["monitoring"] = {
+        "backend": "model_monitor",
+        "bias": True,
+        "explainability": True,
+    }
+    config = parse_config(raw, source=Path("test.yaml"))
+    app, stages = build_app(
+        config,
+        approved={env: {MODEL: APPROVED_PACKAGE} for env in ("staging", "prod")},
+        environments=["staging", "prod"],
+        outdir=tmp_path_factory.mktemp("cdk.out.promotion"),
+    )
+    app.synth()
+    return dict(stages)
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +170,8 @@ def test_copier_reads_only_the_package_and_its_artifacts_across_accounts(approve
     assert sorted(copies["Action"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
 
 
-def test_copier_custom_resource_and_function(approved_app: Any) -> None:
-    _, stages = approved_app
+def test_copier_custom_resource_and_function(model_monitor_app: dict[str, Any]) -> None:
+    stages = model_monitor_app
     template = Template.from_stack(stages["prod"].serving[MODEL])
     (resource,) = template.find_resources("Custom::ModelPromotion").values()
     properties = resource["Properties"]
@@ -186,26 +209,30 @@ def test_copier_custom_resource_and_function(approved_app: Any) -> None:
     assert staging_copy["Properties"]["RequiredBaselines"] == []
 
 
-def test_monitors_read_exactly_where_the_copier_writes(approved_app: Any) -> None:
+def test_monitors_read_exactly_where_the_copier_writes(model_monitor_app: dict[str, Any]) -> None:
     """One naming function: the copier's Baselines property and every monitor's baseline URIs agree."""
-    _, stages = approved_app
-    for env in ("dev", "staging", "prod"):
+    stages = model_monitor_app
+    assert [stages[env].monitoring[MODEL].backend for env in ("staging", "prod")] == ["open", "model_monitor"]
+    for env in ("staging", "prod"):
         serving = Template.from_stack(stages[env].serving[MODEL])
         (copy,) = serving.find_resources("Custom::ModelPromotion").values()
-        written = {
-            spec["Name"]: f"s3://{copy['Properties']['Bucket']}/{spec['Key']}"
-            for spec in copy["Properties"]["Baselines"]
-        }
+        bucket = copy["Properties"]["Bucket"]
+        written = {spec["Name"]: spec["Key"] for spec in copy["Properties"]["Baselines"]}
         assert set(written) == set(BASELINE_SOURCES)
         monitoring = Template.from_stack(stages[env].monitoring[MODEL]).to_json()
         text = json.dumps(monitoring)
-        read = sorted({uri for uri in written.values() if uri in text})
+        assert bucket in text, env
+        # Keys are unique (promoted/<model>/v<version>/baselines/<file>); a monitor may name them in an S3 URI or as
+        # bucket and key properties.
+        read = sorted(name for name, key in written.items() if key in text)
         if stages[env].monitoring[MODEL].backend == "model_monitor":
-            assert read == sorted(uri for name, uri in written.items() if name != "training"), env
+            # Every Model Monitor baseline is read from the copy (a Clarify config writer may read the explainability
+            # config instead of the job itself: it is still the copy's key).
+            assert read == sorted(name for name in written if name != "training"), env
         else:
             # The open backend reads the folder of the training baseline (its pipeline parameter's default).
             folder = written["training"].rsplit("/", 1)[0] + "/"
-            assert folder in text.replace("${ArtifactBucket}", copy["Properties"]["Bucket"]), env
+            assert f"s3://{bucket}/{folder}" in text.replace("${ArtifactBucket}", bucket), env
 
 
 def test_lineage_outputs_and_endpoint_tags(approved_app: Any) -> None:
