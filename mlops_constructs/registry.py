@@ -63,7 +63,7 @@ class ModelPackageGroup(Construct):
                         actions=["sagemaker:DescribeModelPackage"],
                         resources=[self.packages_arn],
                         conditions=(
-                            {"ArnLike": {"aws:PrincipalArn": list(reader_principal_patterns)}}
+                            {"StringLike": {"aws:PrincipalArn": list(reader_principal_patterns)}}
                             if reader_principal_patterns
                             else None
                         ),

@@ -241,7 +241,7 @@ class DataStack(Stack):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:PutObject"],
                 resources=[copies],
-                conditions={"ArnNotLike": {"aws:PrincipalArn": promoters}},
+                conditions={"StringNotLike": {"aws:PrincipalArn": promoters}},
             )
         )
         self.artifact_bucket_resource.add_to_resource_policy(
@@ -266,7 +266,9 @@ class DataStack(Stack):
         roles through S3 only.
         """
         principals = [iam.AccountPrincipal(account) for account in accounts]
-        only_promoters = {"ArnLike": {"aws:PrincipalArn": promoters}}
+        # String operators on aws:PrincipalArn: every service accepts them ("AWS global condition context keys"),
+        # while some have refused ARN operators on this key (SQS), so one form serves S3, KMS and SageMaker alike.
+        only_promoters = {"StringLike": {"aws:PrincipalArn": promoters}}
         self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PromotersReadPackageArtifacts",

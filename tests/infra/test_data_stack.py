@@ -86,7 +86,7 @@ def test_registry_lives_where_models_train_and_names_exactly_the_serving_account
     )
     # Only the promotion roles of staging and prod, by derived name, and only DescribeModelPackage.
     assert statement["Action"] == "sagemaker:DescribeModelPackage"
-    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": PROMOTERS}}
+    assert statement["Condition"] == {"StringLike": {"aws:PrincipalArn": PROMOTERS}}
     for env in ("staging", "prod"):
         assert templates[env].find_resources("AWS::SageMaker::ModelPackageGroup") == {}
 
@@ -122,7 +122,7 @@ def test_only_promotion_roles_read_package_artifacts_and_only_those(templates: d
         f"{bucket}/*/Preprocess/baseline/*",
         f"{bucket}/*/Train/*/output/model.tar.gz",
     ]
-    assert read["Condition"] == {"ArnLike": {"aws:PrincipalArn": PROMOTERS}}
+    assert read["Condition"] == {"StringLike": {"aws:PrincipalArn": PROMOTERS}}
     key = next(iter(dev.find_resources("AWS::KMS::Key").values()))
     decrypt = next(
         s
@@ -132,7 +132,7 @@ def test_only_promotion_roles_read_package_artifacts_and_only_those(templates: d
     assert _principal_accounts(decrypt) == ["222222222222", "333333333333"]
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Condition"] == {
-        "ArnLike": {"aws:PrincipalArn": PROMOTERS},
+        "StringLike": {"aws:PrincipalArn": PROMOTERS},
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
     }
     for env in ("staging", "prod"):
@@ -163,7 +163,7 @@ def test_promoted_copies_are_written_only_by_promotion_and_never_overwritten(
         copies,
     )
     assert only["Condition"] == {
-        "ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/mlops-{env}-promote-*"}
+        "StringNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/mlops-{env}-promote-*"}
     }
     never = statements["PromotedCopiesAreNeverOverwritten"]
     assert (never["Effect"], never["Action"], never["Resource"]) == ("Deny", "s3:PutObject", copies)

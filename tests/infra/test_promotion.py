@@ -127,7 +127,7 @@ def test_copier_role_name_is_what_the_registry_trusts(approved_app: Any) -> None
     _, stages = approved_app
     dev = Template.from_stack(stages["dev"].data).to_json()
     (group,) = [r for r in dev["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
-    patterns = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]["Condition"]["ArnLike"][
+    patterns = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]["Condition"]["StringLike"][
         "aws:PrincipalArn"
     ]
     for env, account in (("staging", "222222222222"), ("prod", "333333333333")):
