@@ -127,10 +127,6 @@ class MonitoringSettings(Settings):
         default=(), description="Features compared with chi-squared instead of Kolmogorov-Smirnov."
     )
     target_column: str = Field(default="target", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-    baseline_prefix: S3Prefix | None = Field(
-        default=None,
-        description="Artifact-bucket prefix of the approved model's baselines; defaults to '<model>/baselines/'.",
-    )
     publish_instance_type: ProcessingInstanceType = Field(
         default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
     )
@@ -205,7 +201,3 @@ class MonitoringSettings(Settings):
     def ground_truth_prefix_for(self, model: str) -> str:
         """Where labels for ``model`` arrive in the data-capture bucket."""
         return self.ground_truth_prefix or f"{model}/ground-truth/"
-
-    def baseline_prefix_for(self, model: str) -> str:
-        """Where the approved model's baselines are kept in the artifact bucket."""
-        return self.baseline_prefix or f"{model}/baselines/"

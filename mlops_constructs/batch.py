@@ -32,8 +32,9 @@ class BatchInference(Construct):
 
     ``definition_json`` is the rendered batch pipeline (``render_batch_definition``). Its role reads the input
     prefix and the window manifests under ``manifest_prefix``, writes the output prefix and the batch capture under
-    ``capture_prefix`` of ``capture_bucket``, all with ``key``; reads the served package's artifacts
-    (``artifacts``); and may create models and transform jobs.
+    ``capture_prefix`` of ``capture_bucket``, all with ``key``; reads the promoted copy of the served model
+    (``artifact``, this account's bucket and key: the pipeline's model is made from its image and ModelDataUrl);
+    and may create models and transform jobs.
 
     What a run scores: a scheduled run (``schedule``, an EventBridge Scheduler expression; default none) scores
     every object under the input prefix. With ``arrival_window`` (default 15 minutes; None turns new-data runs
@@ -52,8 +53,7 @@ class BatchInference(Construct):
         *,
         pipeline_name: str,
         definition_json: str,
-        model_package_arn: str,
-        artifacts: ModelArtifactSource,
+        artifact: ModelArtifactSource,
         data_bucket: s3.IBucket,
         capture_bucket: s3.IBucket,
         key: kms.IKey,
@@ -81,8 +81,7 @@ class BatchInference(Construct):
         )
         self._grant_job_permissions(
             stack=stack,
-            model_package_arn=model_package_arn,
-            artifacts=artifacts,
+            artifact=artifact,
             data_bucket=data_bucket,
             capture_bucket=capture_bucket,
             key=key,
@@ -99,9 +98,12 @@ class BatchInference(Construct):
                 Placeholders.DATA_BUCKET: data_bucket.bucket_name,
                 Placeholders.KMS_KEY_ARN: definition_key_arn or key.key_arn,
                 BatchPlaceholders.CAPTURE_BUCKET: capture_bucket.bucket_name,
+                # The promotion custom resource's attributes, in this stack: the model waits for the verified copy.
+                BatchPlaceholders.MODEL_IMAGE: artifact.image,
+                BatchPlaceholders.MODEL_DATA_URL: artifact.model_data_url,
             },
             role=self.role,
-            description=f"Batch inference with {model_package_arn}",
+            description=f"Batch inference with {artifact.package_arn}",
         )
         # SageMaker validates the role's permissions when the pipeline is created and when it runs.
         self.pipeline.resource.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
@@ -167,8 +169,7 @@ class BatchInference(Construct):
         self,
         *,
         stack: Stack,
-        model_package_arn: str,
-        artifacts: ModelArtifactSource,
+        artifact: ModelArtifactSource,
         data_bucket: s3.IBucket,
         capture_bucket: s3.IBucket,
         key: kms.IKey,
@@ -208,18 +209,13 @@ class BatchInference(Construct):
             )
         )
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")
-        artifacts.grant_read(role)
+        artifact.grant_read(role)
 
         def arn(resource: str, name: str) -> str:
             return stack.format_arn(
                 service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
             )
 
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DescribeServedPackage", actions=["sagemaker:DescribeModelPackage"], resources=[model_package_arn]
-            )
-        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="BatchJobs",

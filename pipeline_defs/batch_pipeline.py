@@ -1,4 +1,4 @@
-"""The batch-inference pipeline: create a model from the served package, transform a prefix of the data bucket.
+"""The batch-inference pipeline: create a model from the promoted copy, transform a prefix of the data bucket.
 
 ``build_batch_pipeline`` is pure, like the training pipeline: settings and an offline session in, ``Pipeline`` out.
 Render it with ``pipeline_defs.batch_settings.render_batch_definition`` (which also restores this pipeline's own
@@ -6,7 +6,7 @@ placeholders).
 
 Graph::
 
-    CreateServedModel (CreateModel from the model package, network isolated)
+    CreateServedModel (CreateModel from the promoted copy: image + ModelDataUrl in this account, network isolated)
         -> BatchTransform (CSV lines in, one probability per line out; encrypted; inputs captured)
 
 Parameters: ``InputDataUri`` + ``InputDataType`` say what to score: by default (and on the schedule) every object
@@ -46,10 +46,10 @@ INPUT_TYPES = ("S3Prefix", "ManifestFile")
 
 
 class CreateModelFromPackageStep(ConfigurableRetryStep):  # type: ignore[misc]
-    """A ``Model`` step whose CreateModel request deploys a registered model package.
+    """A ``Model`` step with a fixed CreateModel request (the served package's promoted copy).
 
-    sagemaker 3.x only builds model steps from ``ModelBuilder``, which resolves a package through the
-    registry (network) at build time; the request itself is small and fixed, so it is written out here.
+    sagemaker 3.x only builds model steps from ``ModelBuilder``, which resolves images and packages through the
+    network at build time; the request itself is small and fixed, so it is written out here.
     """
 
     def __init__(self, name: str, *, request: dict[str, Any], retry_policies: list[Any], description: str) -> None:
@@ -86,7 +86,12 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
 
     model_request: dict[str, Any] = {
         "ExecutionRoleArn": role,
-        "PrimaryContainer": {"ModelPackageName": settings.model_package_arn},
+        # The promoted copy in this environment's own bucket, never the registry's package (deploy-time values of
+        # the promotion custom resource); no container environment: the XGBoost image serves in algorithm mode.
+        "PrimaryContainer": {
+            "Image": Placeholders.ref(BatchPlaceholders.MODEL_IMAGE),
+            "ModelDataUrl": Placeholders.ref(BatchPlaceholders.MODEL_DATA_URL),
+        },
         # No network for the container: it reads its inputs through SageMaker, not by itself.
         "EnableNetworkIsolation": True,
     }
@@ -99,7 +104,7 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
         CREATE_MODEL_STEP,
         request=model_request,
         retry_policies=[step_retry],
-        description="Create a network-isolated model from the served model package.",
+        description="Create a network-isolated model from the promoted copy of the served package.",
     )
 
     transformer = Transformer(

@@ -48,12 +48,12 @@ TEST_COMMAND = "make test"
 SYNTH_COMMAND = "make synth"
 RESOLVE_COMMAND = (
     ".venv/bin/python scripts/resolve_approved_models.py --config config/platform.yaml "
-    "--out approved-models.json --baselines-out model-baselines.json "
+    "--out approved-models.json "
     '--role-arn "$REGISTRY_READER_ROLE_ARN"'
 )
-# The resolver's outputs travel with the cloud assembly, so each smoke test checks exactly the packages this
-# release deployed (and knows which endpoints must answer), and the release records the baselines it monitors with.
-PUBLISH_APPROVED_COMMAND = "cp approved-models.json model-baselines.json cdk.out/"
+# The resolver's output travels with the cloud assembly, so each smoke test checks exactly the packages this
+# release deployed (and knows which endpoints must answer).
+PUBLISH_APPROVED_COMMAND = "cp approved-models.json cdk.out/"
 RELEASE_INPUT_DIR = "release"
 SMOKE_TEST_PROFILE = "smoke-test"
 # Ubuntu standard 7.0 carries both runtimes the build needs (jsii and the CDK CLI on Node 22, the app on 3.11).

@@ -1,15 +1,18 @@
 """Serving of one model in one environment: its endpoint (real-time or serverless) and/or its batch inference.
 
-Only created once a model package is approved for the environment (or pinned in the configuration). A new
-approved version changes the Model and EndpointConfig (replaced, CloudFormation-named) and updates the same
-endpoint in place, blue/green, with automatic rollback on the endpoint's alarms.
+Only created once a model package is approved for the environment (or pinned in the configuration). The
+package is first promoted: copied, verified, into this environment's own models bucket
+(``mlops_constructs.promotion``); the Model and the batch pipeline read only that copy, so nothing here reads the
+registry's account at run time. A new approved version changes the Model and EndpointConfig (replaced,
+CloudFormation-named) and updates the same endpoint in place, blue/green, with automatic rollback on the
+endpoint's alarms. Lineage (package, artifact hash, copy location) is in the stack outputs and the endpoint's tags.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -29,9 +32,11 @@ from mlops_constructs.endpoint import (
 )
 from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.nag import acknowledge, resource_finding
+from mlops_constructs.promotion import ModelPromotion, RegistrySource, required_baselines
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
+from stacks.monitoring_stack import monitor_kinds
 
 
 class ServingStack(Stack):
@@ -54,7 +59,27 @@ class ServingStack(Stack):
         serving = model.in_environment(environment.name).serving
         self.package_arn = package_arn
         self.mode = serving.mode
-        artifacts = self._artifact_source(config, environment, data)
+        monitoring = model.in_environment(environment.name).monitoring
+        monitored_kinds = (
+            monitor_kinds(monitoring)
+            if monitoring.enabled and monitoring.backend == "model_monitor" and serving.mode == "realtime"
+            else []
+        )
+        self.promotion = ModelPromotion(
+            self,
+            "Promotion",
+            project=config.project,
+            environment=environment.name,
+            model=model.name,
+            package_arn=package_arn,
+            bucket=data.artifact_bucket,
+            key=data.key,
+            registry=self._registry_source(config, environment, data),
+            required=required_baselines(monitored_kinds),
+            log_retention_days=environment.log_retention_days,
+        )
+        self.promotion.add_outputs(self)
+        artifact = self.promotion.artifact
 
         self.endpoint: Endpoint | None = None
         endpoint_name = naming.served_endpoint_name(config.project, environment.name, model.name, serving)
@@ -62,8 +87,7 @@ class ServingStack(Stack):
             served = ServedModel(
                 self,
                 "Model",
-                model_package_arn=package_arn,
-                artifacts=artifacts,
+                artifact=artifact,
                 # Serverless endpoints support neither network isolation nor a VPC.
                 network_isolation=serving.mode == "realtime",
                 vpc=environment.vpc if serving.mode == "realtime" else None,
@@ -111,7 +135,8 @@ class ServingStack(Stack):
                 "AwsSolutions-SQS3",
                 "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
             )
-            self._acknowledge_common(served, artifacts)
+            self._acknowledge_common(served)
+            self._tag_lineage(self.endpoint.resource)
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch
@@ -144,8 +169,7 @@ class ServingStack(Stack):
                 "Batch",
                 pipeline_name=settings.pipeline_name,
                 definition_json=render_batch_definition(settings),
-                model_package_arn=package_arn,
-                artifacts=artifacts,
+                artifact=artifact,
                 data_bucket=data.data_bucket,
                 capture_bucket=data.capture_bucket,
                 key=data.key,
@@ -159,15 +183,30 @@ class ServingStack(Stack):
                 in_vpc=vpc is not None,
                 definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
-            self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix, manifest_prefix))
+            self._acknowledge_batch(self.batch_pipeline, (input_prefix, output_prefix, manifest_prefix))
 
-    def _artifact_source(
+    def _tag_lineage(self, resource: Any) -> None:
+        """The endpoint answers "what do you run, from where" itself: ``aws sagemaker list-tags`` (docs/serving.md)."""
+        promotion = self.promotion
+        for key, value in (
+            ("mlops:model-package-arn", promotion.package_arn),
+            ("mlops:model-artifact-sha256", promotion.artifact_sha256),
+            ("mlops:model-data-url", promotion.model_data_url),
+        ):
+            Tags.of(resource).add(key, value)
+
+    @property
+    def artifact(self) -> ModelArtifactSource:
+        """The promoted copy this stack serves."""
+        return self.promotion.artifact
+
+    def _registry_source(
         self, config: PlatformConfig, environment: EnvironmentSettings, data: DataStack
-    ) -> ModelArtifactSource:
+    ) -> RegistrySource:
         """The registry environment's artifact bucket and key: this environment's own, or read across accounts."""
         registry = config.registry
         if registry.name == environment.name:
-            return ModelArtifactSource(bucket=data.artifact_bucket, key=data.key)
+            return RegistrySource(bucket=data.artifact_bucket, key=data.key)
         bucket = s3.Bucket.from_bucket_attributes(
             self,
             "RegistryArtifacts",
@@ -175,7 +214,7 @@ class ServingStack(Stack):
             account=registry.account,
             region=registry.region,
         )
-        return ModelArtifactSource(
+        return RegistrySource(
             bucket=bucket,
             key_account=registry.account,
             key_region=registry.region,
@@ -187,7 +226,7 @@ class ServingStack(Stack):
     def _acknowledge(self, scope: Construct, reason: str, resources: list[str]) -> None:
         acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(self, r) for r in resources])
 
-    def _acknowledge_common(self, scope: Construct, artifacts: ModelArtifactSource) -> None:
+    def _acknowledge_common(self, scope: Construct) -> None:
         log_groups = self.format_arn(
             service="logs",
             resource="log-group",
@@ -200,18 +239,9 @@ class ServingStack(Stack):
             "role) take no resource; SageMaker names log groups and streams per endpoint or job under /aws/sagemaker/.",
             ["*", log_groups, f"{log_groups}:log-stream:*"],
         )
-        self._acknowledge(
-            scope,
-            "Model tarballs are written per training run under generated keys of the registry environment's "
-            "artifact bucket; the role may only read objects of that bucket, and decrypt them only through S3 with "
-            "a key of the registry account that carries the registry key's alias (no key ARN crosses accounts).",
-            list(artifacts.wildcard_resources()),
-        )
 
-    def _acknowledge_batch(
-        self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str, str]
-    ) -> None:
-        self._acknowledge_common(batch, artifacts)
+    def _acknowledge_batch(self, batch: BatchInference, prefixes: tuple[str, str, str]) -> None:
+        self._acknowledge_common(batch)
         input_prefix, output_prefix, manifest_prefix = prefixes
         data = self._data
 

@@ -137,11 +137,11 @@ def test_synth_runs_tests_resolver_and_main_job_in_that_order(template: Template
     assert commands[0] == "make test"
     assert commands[1].startswith(".venv/bin/python scripts/resolve_approved_models.py ")
     assert "--config config/platform.yaml --out approved-models.json" in commands[1]
-    assert "--baselines-out model-baselines.json" in commands[1]
+    assert "--baselines-out" not in commands[1], "baselines are promoted with the package, not resolved at synth"
     assert '--role-arn "$REGISTRY_READER_ROLE_ARN"' in commands[1]
     assert commands[2] == "make synth"
     # Only the hand-over of the resolver's output to the smoke tests follows the gates.
-    assert commands[3:] == ["cp approved-models.json model-baselines.json cdk.out/"]
+    assert commands[3:] == ["cp approved-models.json cdk.out/"]
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]["Properties"]
     assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"

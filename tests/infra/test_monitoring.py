@@ -197,8 +197,8 @@ def test_model_monitor_baselines_come_from_the_promoted_baseline_prefix(mm: Temp
     data = next(iter(resources(mm, "AWS::SageMaker::DataQualityJobDefinition").values()))
     bucket = "s3://mlops-prod-models-333333333333-eu-west-1"
     assert data["DataQualityBaselineConfig"] == {
-        "ConstraintsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/constraints.json"},
-        "StatisticsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/statistics.json"},
+        "ConstraintsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/statistics.json"},
     }
     quality = next(iter(resources(mm, "AWS::SageMaker::ModelQualityJobDefinition").values()))
     assert quality["ModelQualityJobInput"]["GroundTruthS3Input"] == {
@@ -250,7 +250,8 @@ def test_explainability_reads_a_config_written_for_the_model_the_endpoint_serves
     assert _serving_output(mm_stage, props["ModelName"]) == {"Fn::GetAtt": [model_id, "ModelName"]}
     assert (props["SourceBucket"], props["SourceKey"]) == (
         "mlops-prod-models-333333333333-eu-west-1",
-        f"{MODEL}/baselines/explainability/analysis_config.json",
+        # The promoted copy of the package's explainability config, in prod's own bucket.
+        f"promoted/{MODEL}/v3/baselines/explainability/analysis_config.json",
     )
     target = f"s3://{props['TargetBucket']}/{props['TargetKey']}"
     assert (
@@ -319,8 +320,8 @@ def test_the_config_writer_reads_the_source_and_writes_only_the_target(mm: Templ
             json.dumps(
                 [
                     "arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1",
-                    f"arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1/{MODEL}/baselines/explainability/"
-                    "analysis_config.json",
+                    f"arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1/promoted/{MODEL}/v3/baselines/"
+                    "explainability/analysis_config.json",
                 ]
             ),
             json.dumps(

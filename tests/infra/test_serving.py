@@ -90,10 +90,23 @@ def test_realtime_data_capture_to_the_capture_bucket_under_the_key(templates: di
     assert "DataKey" in json.dumps(capture["KmsKeyId"])
 
 
-def test_model_from_the_package_is_network_isolated_and_named_by_cloudformation(templates: dict[str, Template]) -> None:
-    _, model = only(templates["prod"], "AWS::SageMaker::Model")
+def promotion_attribute(template: Template, name: str) -> dict[str, Any]:
+    """``Fn::GetAtt`` of the stack's one promotion custom resource."""
+    logical_id, _ = only(template, "Custom::ModelPromotion")
+    return {"Fn::GetAtt": [logical_id, name]}
+
+
+def test_model_from_the_promoted_copy_is_network_isolated_and_named_by_cloudformation(
+    templates: dict[str, Template],
+) -> None:
+    template = templates["prod"]
+    _, model = only(template, "AWS::SageMaker::Model")
     props = model["Properties"]
-    assert props["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    # The copy in prod's own bucket, never the registry's package; no container environment (algorithm mode).
+    assert props["PrimaryContainer"] == {
+        "Image": promotion_attribute(template, "Image"),
+        "ModelDataUrl": promotion_attribute(template, "ModelDataUrl"),
+    }
     assert props["EnableNetworkIsolation"] is True
     assert "ModelName" not in props
     assert "VpcConfig" not in props, "the shipped environments have no VPC"
@@ -157,8 +170,8 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
         "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
-    # model, batch pipeline, batch schedule, window function, window schedule
-    template.resource_count_is("AWS::IAM::Role", 5)
+    # model, batch pipeline, batch schedule, window function, window schedule, promotion
+    template.resource_count_is("AWS::IAM::Role", 6)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -242,26 +255,23 @@ def test_no_wildcard_actions_anywhere(templates: dict[str, Template]) -> None:
                 assert action != "*" and not action.endswith(":*"), f"{name}: wildcard action {action}"
 
 
-def test_model_role_reads_the_registry_artifacts_across_accounts(templates: dict[str, Template]) -> None:
-    found = {s.get("Sid"): s for s in statements(templates["staging"]) if s.get("Sid")}
-    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
-    assert found["ReadModelArtifacts"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
-    decrypt = found["DecryptModelArtifactsViaS3"]
-    assert decrypt["Action"] == "kms:Decrypt"
-    assert decrypt["Resource"] == "arn:aws:kms:eu-west-1:111111111111:key/*"
-    assert decrypt["Condition"] == {
-        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/mlops-dev-data"},
-        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
-    }
-    assert found["DescribeServedPackage"]["Resource"] == package_arn(3)
-    assert found["DescribeServedPackage"]["Action"] == "sagemaker:DescribeModelPackage"
-    assert found["EcrPullImages"]["Resource"] == ("arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost")
+def test_model_role_reads_only_the_promoted_copy_in_its_own_account(templates: dict[str, Template]) -> None:
+    for name, account in (("staging", "222222222222"), ("prod", "333333333333")):
+        found = {s.get("Sid"): s for s in statements(templates[name]) if s.get("Sid")}
+        assert found["ReadPromotedModel"]["Action"] == "s3:GetObject"
+        assert found["ReadPromotedModel"]["Resource"] == (
+            f"arn:aws:s3:::mlops-{name}-models-{account}-eu-west-1/promoted/breast-cancer/v3/model.tar.gz"
+        )
+        assert "DescribeServedPackage" not in found, "serving never reads the registry"
+        assert found["EcrPullImages"]["Resource"] == ("arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost")
 
 
-def test_registry_environment_reads_its_own_bucket_and_key(templates: dict[str, Template]) -> None:
+def test_registry_environment_serves_its_own_promoted_copy_too(templates: dict[str, Template]) -> None:
     found = {s.get("Sid"): s for s in statements(templates["dev"]) if s.get("Sid")}
-    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
-    assert "DecryptModelArtifactsViaS3" not in found, "no alias-scoped key wildcard in the registry's own account"
+    assert found["ReadPromotedModel"]["Resource"] == (
+        "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/promoted/breast-cancer/v3/model.tar.gz"
+    )
+    assert "DecryptRegistryArtifactsViaS3" not in found, "no alias-scoped key wildcard in the registry's own account"
     decrypts = [s for s in statements(templates["dev"]) if s["Action"] == "kms:Decrypt"]
     assert decrypts and all("DataKey" in json.dumps(s["Resource"]) for s in decrypts)
 
@@ -283,12 +293,22 @@ def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) 
     body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     definition = json.loads(body)
     model_step, transform_step = definition["Steps"]
-    assert model_step["Arguments"]["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    assert model_step["Arguments"]["PrimaryContainer"] == {"Image": "${ModelImage}", "ModelDataUrl": "${ModelDataUrl}"}
     assert model_step["Arguments"]["EnableNetworkIsolation"] is True
     assert transform_step["Arguments"]["DataCaptureConfig"]["DestinationS3Uri"] == (
         "s3://${CaptureBucket}/breast-cancer/batch"
     )
-    assert set(variables) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket"}
+    assert set(variables) == {
+        "ExecutionRoleName",
+        "DataBucket",
+        "KmsKeyArn",
+        "CaptureBucket",
+        "ModelImage",
+        "ModelDataUrl",
+    }
+    # The batch model is the same promoted copy the endpoint serves.
+    assert variables["ModelImage"] == promotion_attribute(template, "Image")
+    assert variables["ModelDataUrl"] == promotion_attribute(template, "ModelDataUrl")
     assert variables["CaptureBucket"] == PROD_CAPTURE
     assert variables["DataBucket"] == PROD_DATA
 

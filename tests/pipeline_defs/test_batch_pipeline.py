@@ -51,9 +51,10 @@ def test_every_step_is_a_valid_api_request(steps: dict[str, dict[str, Any]], nam
     validate_step_arguments(steps[name])
 
 
-def test_model_is_the_package_network_isolated(steps: dict[str, dict[str, Any]]) -> None:
+def test_model_is_the_promoted_copy_network_isolated(steps: dict[str, dict[str, Any]]) -> None:
     arguments = steps["CreateServedModel"]["Arguments"]
-    assert arguments["PrimaryContainer"] == {"ModelPackageName": PACKAGE}
+    # The promoted copy (deploy-time values), never the registry's package; no container environment.
+    assert arguments["PrimaryContainer"] == {"Image": "${ModelImage}", "ModelDataUrl": "${ModelDataUrl}"}
     assert arguments["EnableNetworkIsolation"] is True
     assert arguments["ExecutionRoleArn"] == "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}"
     assert "VpcConfig" not in arguments
@@ -113,7 +114,14 @@ def test_the_transform_is_valid_for_both_inputs_a_window_passes(
 
 
 def test_placeholders_are_exactly_what_the_construct_substitutes(rendered: str) -> None:
-    assert placeholders_in(rendered) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket"}
+    assert placeholders_in(rendered) == {
+        "ExecutionRoleName",
+        "DataBucket",
+        "KmsKeyArn",
+        "CaptureBucket",
+        "ModelImage",
+        "ModelDataUrl",
+    }
     assert "${!CaptureBucket}" not in rendered
 
 
