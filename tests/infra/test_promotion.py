@@ -200,7 +200,11 @@ def test_copier_custom_resource_and_function(model_monitor_app: dict[str, Any]) 
             ],
         },
     )
-    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    (log_group,) = (
+        group
+        for logical_id, group in template.find_resources("AWS::Logs::LogGroup").items()
+        if logical_id.startswith("Promotion")
+    )
     assert "DataKey" in json.dumps(log_group["Properties"]["KmsKeyId"])
     assert log_group["Properties"]["RetentionInDays"] == 365
     # staging monitors with the open backend: nothing required (the training baseline is copied when recorded).
