@@ -14,16 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfn_rules._shared import (
+    Located,
     bus_name,
     bus_policy_statement,
     has_wildcard_filter,
     is_serverless_config,
+    key_policy_missing_for_events,
     pipeline_body,
     pipeline_steps,
     policy_characters,
     properties,
     resolve_resource,
+    resource_of,
     resources,
+    rule_target_keys,
     step_arguments,
     variants,
     walk,
@@ -250,11 +254,65 @@ def check_model_from_other_account(stacks: list[StackTemplate]) -> list[Assembly
     return findings
 
 
+def _stack_output_locator(group: list[StackTemplate]) -> Callable[[Any, Mapping[str, Any], str], Located | None]:
+    """A locator that follows Ref/GetAtt inside a template and ``Fn::GetStackOutput`` to another stack of ``group``.
+
+    The output is found by its OutputName among the stacks of the same account and Region (CDK names the outputs
+    of weak cross-stack references uniquely per producing resource), then its Value by Ref/GetAtt in that stack.
+    """
+
+    def locate(value: Any, template: Mapping[str, Any], type_: str) -> Located | None:
+        found = resource_of(template, value, type_)
+        if found:
+            return template, found[0], found[1]
+        output = value.get("Fn::GetStackOutput") if isinstance(value, Mapping) and len(value) == 1 else None
+        name = output.get("OutputName") if isinstance(output, Mapping) else None
+        for stack in group:
+            outputs = stack.template.get("Outputs") or {}
+            if isinstance(name, str) and isinstance(outputs.get(name), Mapping):
+                found = resource_of(stack.template, outputs[name].get("Value"), type_)
+                if found:
+                    return stack.template, found[0], found[1]
+        return None
+
+    return locate
+
+
+def check_encrypted_target_keys(stacks: list[StackTemplate]) -> list[AssemblyFinding]:
+    """E9105. An EventBridge rule target encrypted with a key of another stack lets EventBridge use that key.
+
+    AWS docs: "Authorizing EventBridge to use a customer managed key" and "Amazon SQS Key management": the key
+    policy must give ``events.amazonaws.com`` ``kms:GenerateDataKey`` and ``kms:Decrypt``. The cfn-lint rule E9036
+    judges keys in the rule's own template; this check follows ``Fn::GetStackOutput`` (a topic of the data stack,
+    a queue encrypted with the data stack's key) to the key in another stack of the same account and Region.
+    """
+    findings = []
+    for group in _by_environment(stacks).values():
+        locate = _stack_output_locator(group)
+        for stack in group:
+            for rule_id, index, target_id, key_id, key in rule_target_keys(stack.template, locate):
+                if key[0] is stack.template:
+                    continue  # E9036 reports keys of the rule's own template
+                missing = key_policy_missing_for_events(properties(key[2]))
+                if missing:
+                    findings.append(
+                        AssemblyFinding(
+                            "E9105",
+                            stack.path,
+                            f"{rule_id} target {index} ({target_id}) is encrypted with {key_id} of another stack, "
+                            f"whose key policy does not give events.amazonaws.com {', '.join(missing)} "
+                            "(Authorizing EventBridge to use a customer managed key)",
+                        )
+                    )
+    return findings
+
+
 ASSEMBLY_CHECKS: dict[str, Callable[[list[StackTemplate]], list[AssemblyFinding]]] = {
     "E9101": check_bus_policy_size,
     "E9102": check_wildcard_rules,
     "E9103": check_monitor_on_serverless,
     "E9104": check_model_from_other_account,
+    "E9105": check_encrypted_target_keys,
 }
 
 

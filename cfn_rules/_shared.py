@@ -238,3 +238,102 @@ def policy_characters(statements: list[dict[str, Any]]) -> int:
 def has_wildcard_filter(pattern: Any) -> bool:
     """Whether an event pattern uses the ``wildcard`` matching operator anywhere."""
     return any(isinstance(node, Mapping) and "wildcard" in node for _, node in walk(pattern))
+
+
+# --- SQS, Lambda, KMS ------------------------------------------------------------------------------------------
+
+
+def is_true(value: Any) -> bool:
+    """Whether a template boolean is true (``true`` or the string ``"true"``, as CDK may render it)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def as_int(value: Any) -> int | None:
+    """A template integer (``960`` or the string ``"960"``, as CDK renders some numbers), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list (IAM and target fields take one item or a list)."""
+    return value if isinstance(value, list) else [value]
+
+
+def resource_of(template: Mapping[str, Any], value: Any, type_: str) -> tuple[str, Mapping[str, Any]] | None:
+    """(logical id, resource) of ``type_`` that ``value`` points at by Ref/GetAtt, else ``None``."""
+    target = referenced_id(value)
+    resource = (template.get("Resources") or {}).get(target) if target else None
+    if isinstance(resource, Mapping) and resource.get("Type") == type_:
+        return str(target), resource
+    return None
+
+
+def sub_variables(props_value: Any) -> Mapping[str, Any]:
+    """The variable map of an ``Fn::Sub`` [string, {vars}] value, else an empty mapping."""
+    if isinstance(props_value, Mapping) and "Fn::Sub" in props_value:
+        sub = props_value["Fn::Sub"]
+        if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[1], Mapping):
+            return sub[1]
+    return {}
+
+
+# --- EventBridge targets encrypted with a customer managed key -------------------------------------------------
+
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+EVENTS_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+# Resource type of an encrypted EventBridge target -> its key property.
+ENCRYPTED_TARGETS = {"AWS::SQS::Queue": "KmsMasterKeyId", "AWS::SNS::Topic": "KmsMasterKeyId"}
+
+
+def action_allows(pattern: Any, action: str) -> bool:
+    """Whether an IAM action pattern (``kms:GenerateDataKey*``, ``kms:*``, ``*``) covers ``action``."""
+    if not isinstance(pattern, str):
+        return False
+    pattern, action = pattern.lower(), action.lower()
+    return pattern == action or (pattern.endswith("*") and action.startswith(pattern[:-1]))
+
+
+def key_policy_missing_for_events(key_props: Mapping[str, Any]) -> list[str]:
+    """Which of kms:GenerateDataKey / kms:Decrypt no Allow statement of the key policy gives events.amazonaws.com."""
+    policy = key_props.get("KeyPolicy")
+    statements = policy.get("Statement") if isinstance(policy, Mapping) else None
+    granted: set[str] = set()
+    for statement in as_list(statements or []):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
+        if EVENTS_PRINCIPAL not in services:
+            continue
+        for action in EVENTS_KEY_ACTIONS:
+            if any(action_allows(pattern, action) for pattern in as_list(statement.get("Action"))):
+                granted.add(action)
+    return [action for action in EVENTS_KEY_ACTIONS if action not in granted]
+
+
+Located = tuple[Mapping[str, Any], str, Mapping[str, Any]]  # (template, logical id, resource)
+
+
+def rule_target_keys(template: Mapping[str, Any], locate: Any) -> Iterator[tuple[str, int, str, str, Located]]:
+    """(rule id, target index, target id, key id, key) of every EventBridge rule target encrypted with a KMS key.
+
+    ``locate(value, home_template, type_)`` finds the resource a value names (Ref/GetAtt in ``home_template``, or
+    across stacks); targets and keys it cannot find are skipped.
+    """
+    for rule_id, rule in resources(template, "AWS::Events::Rule"):
+        for index, target in enumerate(as_list(properties(rule).get("Targets") or [])):
+            if not isinstance(target, Mapping):
+                continue
+            for type_, key_property in ENCRYPTED_TARGETS.items():
+                found = locate(target.get("Arn"), template, type_)
+                if not found:
+                    continue
+                target_template, target_id, target_resource = found
+                key = locate(properties(target_resource).get(key_property), target_template, "AWS::KMS::Key")
+                if key:
+                    yield rule_id, index, target_id, key[1], key

@@ -1,4 +1,4 @@
-"""EventBridge: per-bus quotas that grow with the number of models, and rule targets without dead letters."""
+"""EventBridge: per-bus quotas, dead letters, FIFO queue targets and encrypted targets of rules and schedules."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from cfnlint.template import Template
 
 from cfn_rules._shared import (
+    Located,
+    as_list,
     bus_name,
     bus_policy_statement,
     has_wildcard_filter,
+    is_true,
+    key_policy_missing_for_events,
     policy_characters,
     properties,
     referenced_id,
+    resource_of,
     resources,
+    rule_target_keys,
 )
 
 POLICY_CHARACTERS_QUOTA = 10_240
@@ -180,6 +186,110 @@ class DeadLetterQueueIsStandard(CloudFormationLintRule):  # type: ignore[misc]  
                         path,
                         f"{owner}: dead-letter queue {queue_id} is a FIFO queue; EventBridge and Scheduler deliver "
                         "dead letters only to standard queues (Configuring a dead-letter queue for a schedule)",
+                    )
+                )
+        return matches
+
+
+def _targets(template: Mapping[str, Any]) -> list[tuple[list[str | int], str, Mapping[str, Any]]]:
+    """(path, owner, target) of every EventBridge rule target and Scheduler schedule target."""
+    found: list[tuple[list[str | int], str, Mapping[str, Any]]] = []
+    for logical_id, resource in resources(template, "AWS::Scheduler::Schedule"):
+        target = properties(resource).get("Target")
+        if isinstance(target, Mapping):
+            found.append((["Resources", logical_id, "Properties", "Target"], logical_id, target))
+    for logical_id, resource in resources(template, "AWS::Events::Rule"):
+        for index, target in enumerate(as_list(properties(resource).get("Targets") or [])):
+            if isinstance(target, Mapping):
+                found.append((["Resources", logical_id, "Properties", "Targets", index], logical_id, target))
+    return found
+
+
+class FifoTargetMessageGroup(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """A rule or schedule target that is a FIFO queue names its message group.
+
+    AWS docs: "AWS::Events::Rule SqsParameters": the parameters EventBridge uses for a target that is an SQS FIFO
+    queue, ``MessageGroupId`` required; "SqsParameters" (EventBridge Scheduler API Reference): the message group ID
+    to use when the target is a FIFO queue, and a FIFO queue target must have content-based deduplication enabled.
+    Without a group id SQS refuses every message sent to the FIFO queue. Judged when the queue is in the template
+    or named by a literal ARN.
+    """
+
+    id = "E9035"
+    shortdesc = "FIFO queue target without SqsParameters.MessageGroupId"
+    description = "EventBridge and Scheduler targets that are FIFO queues need SqsParameters.MessageGroupId"
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-events-rule-sqsparameters.html"
+    tags = ["mlops", "eventbridge", "sqs"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """Every rule and schedule target whose Arn is a FIFO queue."""
+        matches = []
+        for path, owner, target in _targets(cfn.template):
+            arn = target.get("Arn")
+            queue = resource_of(cfn.template, arn, "AWS::SQS::Queue")
+            fifo = (
+                is_true(properties(queue[1]).get("FifoQueue"))
+                if queue
+                else (isinstance(arn, str) and arn.startswith("arn:") and ":sqs:" in arn and arn.endswith(".fifo"))
+            )
+            if not fifo:
+                continue
+            parameters = target.get("SqsParameters")
+            if not (isinstance(parameters, Mapping) and parameters.get("MessageGroupId")):
+                matches.append(
+                    RuleMatch(
+                        path,
+                        f"{owner}: target {target.get('Id', arn)!r} is a FIFO queue and needs "
+                        "SqsParameters.MessageGroupId (AWS::Events::Rule SqsParameters; Scheduler SqsParameters)",
+                    )
+                )
+            is_schedule = path[3] == "Target"
+            if is_schedule and queue and not is_true(properties(queue[1]).get("ContentBasedDeduplication")):
+                matches.append(
+                    RuleMatch(
+                        path,
+                        f"{owner}: the FIFO queue {queue[0]} targeted by a schedule needs ContentBasedDeduplication "
+                        "(EventBridge Scheduler API Reference, SqsParameters)",
+                    )
+                )
+        return matches
+
+
+def locate_in_template(value: Any, template: Mapping[str, Any], type_: str) -> Located | None:
+    """The resource of ``type_`` that ``value`` names by Ref/GetAtt inside ``template``."""
+    found = resource_of(template, value, type_)
+    return (template, found[0], found[1]) if found else None
+
+
+class EncryptedTargetKeyAllowsEventBridge(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """An SQS queue or SNS topic targeted by an EventBridge rule and encrypted with a customer managed key lets
+    EventBridge use that key.
+
+    AWS docs: "Authorizing EventBridge to use a customer managed key" (EventBridge User Guide): the key policy must
+    give ``events.amazonaws.com`` ``kms:GenerateDataKey`` and ``kms:Decrypt``; "Amazon SQS Key management" (SQS
+    Developer Guide) states the same for AWS services that send to an encrypted queue. Without it every delivery
+    fails and goes to the target's dead-letter queue. This rule judges targets whose key is in the same template;
+    assembly check E9105 follows ``Fn::GetStackOutput`` to a key in another stack of the account.
+    """
+
+    id = "E9036"
+    shortdesc = "Encrypted EventBridge target whose key policy does not let EventBridge use the key"
+    description = "The KMS key of an encrypted queue or topic target must allow events.amazonaws.com to use it"
+    source_url = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-key-policy.html"
+    tags = ["mlops", "eventbridge", "kms"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """Rule targets in the template whose queue or topic key is in the template."""
+        matches = []
+        for rule_id, index, target_id, key_id, key in rule_target_keys(cfn.template, locate_in_template):
+            missing = key_policy_missing_for_events(properties(key[2]))
+            if missing:
+                matches.append(
+                    RuleMatch(
+                        ["Resources", rule_id, "Properties", "Targets", index],
+                        f"{rule_id}: target {target_id} is encrypted with {key_id}, whose key policy does not give "
+                        f"events.amazonaws.com {', '.join(missing)} (Authorizing EventBridge to use a customer "
+                        "managed key)",
                     )
                 )
         return matches

@@ -245,3 +245,35 @@ class MonitoringInputExclusive(CloudFormationLintRule):  # type: ignore[misc]  #
                         )
                     )
         return matches
+
+
+class JobDefinitionWithoutFixedName(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """Model Monitor job definitions carry no ``JobDefinitionName``: CloudFormation must be free to name them.
+
+    AWS docs: the CloudFormation resource schemas of the four job definition types (bundled with cfn-lint) list
+    every property as ``createOnlyProperties``, so any change to a job definition replaces it; "CloudFormation
+    resource custom naming" ("Name type"): you can't perform an update that causes a custom-named resource to be
+    replaced. A fixed name therefore blocks every later change of the monitor (the stack update fails); left
+    out, CloudFormation generates a unique name and the schedule refers to it (``Fn::Select``/``Fn::Split`` of the
+    definition's Ref, as ``mlops_constructs/model_monitor.py`` does).
+    """
+
+    id = "E9014"
+    shortdesc = "Monitoring job definition with a fixed JobDefinitionName"
+    description = "Every job definition property is create-only; a custom name blocks the replacement any change needs"
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html"
+    tags = ["mlops", "sagemaker", "model-monitor"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """Job definitions of every kind with a JobDefinitionName."""
+        return [
+            RuleMatch(
+                ["Resources", logical_id, "Properties", "JobDefinitionName"],
+                f"{logical_id} ({kind}) sets JobDefinitionName: every property is create-only, so the next change "
+                "replaces it, and CloudFormation cannot replace a custom-named resource (CloudFormation resource "
+                "custom naming); leave the name out",
+            )
+            for type_, (kind, _) in JOB_DEFINITIONS.items()
+            for logical_id, resource in resources(cfn.template, type_)
+            if "JobDefinitionName" in properties(resource)
+        ]
