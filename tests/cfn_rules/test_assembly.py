@@ -174,6 +174,67 @@ def test_model_from_the_stacks_own_account_passes() -> None:
 
 
 def test_check_assembly_runs_every_check_and_is_clean_on_a_clean_assembly() -> None:
-    assert set(ASSEMBLY_CHECKS) == {"E9101", "E9102", "E9103", "E9104"}
+    assert set(ASSEMBLY_CHECKS) == {"E9101", "E9102", "E9103", "E9104", "E9105"}
     assert check_assembly([_serving(False), _model_monitor(), _model_stack(STAGING, STAGING)]) == []
     assert [f.rule for f in check_assembly([_serving(True), _model_stack(STAGING, DEV)])] == ["E9104", "E9104"]
+
+
+KEY_OUTPUT = "PublishOutputFnGetAttDataKeyArn"
+TOPIC_OUTPUT = "PublishOutputRefNotifications"
+
+
+def _data_stack(events_actions: list[str] | None, account: str = DEV) -> StackTemplate:
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}
+    ]
+    if events_actions:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": events_actions,
+                "Resource": "*",
+            }
+        )
+    stack = _stack(
+        "dev/Data",
+        account,
+        DataKey={"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": statements}}},
+        Notifications={"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["DataKey", "Arn"]}}},
+    )
+    outputs = {
+        KEY_OUTPUT: {"Value": {"Fn::GetAtt": ["DataKey", "Arn"]}},
+        TOPIC_OUTPUT: {"Value": {"Ref": "Notifications"}},
+    }
+    return StackTemplate(stack.path, stack.account, stack.region, {**stack.template, "Outputs": outputs})
+
+
+def _output(name: str) -> dict[str, Any]:
+    return {"Fn::GetStackOutput": {"StackName": "mlops-dev-data", "Region": REGION, "OutputName": name}}
+
+
+def _consumer_stack(account: str = DEV) -> StackTemplate:
+    def rule(arn: Any) -> dict[str, Any]:
+        target = {"Arn": arn, "Id": "T", "DeadLetterConfig": {"Arn": "arn:aws:sqs:eu-west-1:1:dlq"}}
+        return {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": PREFIX, "Targets": [target]}}
+
+    return _stack(
+        "dev/Training",
+        account,
+        Queue={"Type": "AWS::SQS::Queue", "Properties": {"KmsMasterKeyId": _output(KEY_OUTPUT)}},
+        ToQueue=rule({"Fn::GetAtt": ["Queue", "Arn"]}),
+        ToTopic=rule(_output(TOPIC_OUTPUT)),
+    )
+
+
+def test_rule_targets_encrypted_with_a_key_of_another_stack_that_eventbridge_cannot_use_fire() -> None:
+    findings = ASSEMBLY_CHECKS["E9105"]([_data_stack(None), _consumer_stack()])
+    assert [f.rule for f in findings] == ["E9105", "E9105"]
+    assert "ToQueue" in str(findings[0]) and "ToTopic" in str(findings[1])
+    assert "kms:Decrypt" in str(ASSEMBLY_CHECKS["E9105"]([_data_stack(["kms:GenerateDataKey*"]), _consumer_stack()])[0])
+
+
+def test_rule_targets_whose_key_lets_eventbridge_in_or_keys_of_other_accounts_pass() -> None:
+    assert _rules("E9105", [_data_stack(["kms:GenerateDataKey*", "kms:Decrypt"]), _consumer_stack()]) == []
+    # The output lives in another account's stack: not the same key, not judged.
+    assert _rules("E9105", [_data_stack(None, account=STAGING), _consumer_stack()]) == []

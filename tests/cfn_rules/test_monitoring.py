@@ -26,7 +26,6 @@ def _job(kind: str, runtime: int, **endpoint_input: str) -> dict[str, Any]:
     return {
         "Type": type_,
         "Properties": {
-            "JobDefinitionName": f"job-{kind}",
             input_key: job_input,
             "RoleArn": ROLE,
             "StoppingCondition": {"MaxRuntimeInSeconds": runtime},
@@ -107,8 +106,10 @@ def test_daily_quality_job_may_run_longer_than_an_hour() -> None:
 def test_schedule_joined_to_its_job_by_literal_name() -> None:
     schedule = _schedule("ModelQuality", "cron(0 * ? * * *)")
     schedule["Properties"]["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] = "job-ModelQuality"
-    doc = template(Job=_job("ModelQuality", 2400, **OFFSETS), Schedule=schedule)
-    assert fired(doc) == ["E9011"]
+    job = _job("ModelQuality", 2400, **OFFSETS)
+    job["Properties"]["JobDefinitionName"] = "job-ModelQuality"
+    # E9011 still joins them; the fixed name itself breaks E9014.
+    assert fired(template(Job=job, Schedule=schedule)) == ["E9011", "E9014"]
 
 
 @pytest.mark.parametrize("kind", ["ModelQuality", "ModelBias"])
@@ -146,3 +147,17 @@ def test_job_input_with_both_an_endpoint_and_a_batch_transform_fires() -> None:
 
 def test_job_input_with_one_source_passes() -> None:
     assert fired(template(Job=_job("DataQuality", 3600))) == []
+
+
+def _job_definition(type_: str, **props: Any) -> dict[str, Any]:
+    return {"Type": f"AWS::SageMaker::{type_}JobDefinition", "Properties": props}
+
+
+def test_job_definition_with_a_fixed_name_fires() -> None:
+    for kind in ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability"):
+        doc = template(Job=_job_definition(kind, JobDefinitionName="mlops-prod-model-data"))
+        assert "E9014" in fired(doc), kind
+
+
+def test_job_definition_with_a_generated_name_passes() -> None:
+    assert fired(template(Job=_job_definition("DataQuality", RoleArn="arn:aws:iam::1:role/r"))) == []
