@@ -115,3 +115,17 @@ def test_every_rule_has_an_id_in_the_project_range_a_doc_and_a_source_url() -> N
         doc = type(rule).__doc__ or ""
         assert '"' in doc or "github.com" in doc, f"{type(rule).__name__} cites no AWS doc page title"
     assert len(ids) + len(cfn_rules.ASSEMBLY_CHECKS) >= 14
+
+
+def test_readme_has_a_row_for_every_rule_and_counts_them_as_the_summary_does() -> None:
+    """README's "What synth checks" table and summary line stay in step with cfn_rules/."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in readme.splitlines() if line.startswith("| E9")}
+    assert rows == set(cfn_rules.rule_ids()) | set(cfn_rules.ASSEMBLY_CHECKS)
+    lint_rules, checks = len(cfn_rules.rule_ids()), len(cfn_rules.ASSEMBLY_CHECKS)
+    summary = (
+        f"project rules: {lint_rules + checks} ran ({lint_rules} cfn-lint rules on every template, {checks} "
+        "assembly checks per account and Region), 0 fired"
+    )
+    # Once in the example output, once in the section (wrapped there).
+    assert " ".join(readme.split()).count(summary) == 2
