@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,7 +12,6 @@ from cfn_rules._shared import as_list, properties, resources, walk
 
 # Actions that act on aliases themselves: for them an alias ARN is the right Resource.
 ALIAS_ACTIONS = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias", "kms:listaliases"})
-_KEY_ID = re.compile(r"^(mrk-)?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$|^mrk-[0-9a-f]{32}$")
 
 
 def _documents(template: Mapping[str, Any]) -> Iterator[tuple[list[str | int], Any]]:
@@ -30,9 +28,10 @@ def _documents(template: Mapping[str, Any]) -> Iterator[tuple[list[str | int], A
 
 
 def _misnamed_literal(resource: str) -> str | None:
-    if resource.startswith("alias/") or (resource.startswith("arn:") and ":kms:" in resource and ":alias/" in resource):
-        return f"{resource!r} is an alias"
-    return f"{resource!r} is a key ID" if _KEY_ID.match(resource) else None
+    # Key IDs and bare alias names are not ARNs at all: cfn-lint's E3510 reports those.
+    if resource.startswith("arn:") and ":kms:" in resource and ":alias/" in resource:
+        return f"{resource!r} is an alias ARN"
+    return None
 
 
 def _misnamed_ref(target: str, template: Mapping[str, Any]) -> str | None:
@@ -63,7 +62,9 @@ class KmsKeyByKeyArnInIamPolicies(CloudFormationLintRule):  # type: ignore[misc]
     IAM policy statement you must use its key ARN; a key ID, alias name or alias ARN does not identify the key
     (use an alias ARN only for alias operations such as CreateAlias; control access by alias with the
     ``kms:RequestAlias``/``kms:ResourceAliases`` condition keys). Such a statement silently grants nothing, and
-    the principal is denied at run time.
+    the principal is denied at run time. Flags alias ARNs (literal or joined), and ``Ref`` of an
+    ``AWS::KMS::Key`` (its key ID) or ``AWS::KMS::Alias`` (its name); a literal key ID or alias name is not an
+    ARN, which cfn-lint's own E3510 already reports.
     """
 
     id = "E9070"

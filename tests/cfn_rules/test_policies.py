@@ -27,8 +27,8 @@ KEY = {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}}
 
 def test_kms_key_named_by_alias_or_key_id_in_an_iam_policy_fires() -> None:
     assert fired(template(P=_policy(ALIAS_ARN))) == ["E9070"]
-    assert fired(template(P=_policy("alias/mlops-dev-data"))) == ["E9070"]
-    assert fired(template(P=_policy("1234abcd-12ab-34cd-56ef-1234567890ab"))) == ["E9070"]
+    alias = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/a", "TargetKeyId": "k"}}
+    assert fired(template(Alias=alias, P=_policy({"Ref": "Alias"}))) == ["E9070"]
     assert fired(template(Key=KEY, P=_policy({"Ref": "Key"}))) == ["E9070"]
     joined = {"Fn::Join": ["", ["arn:aws:kms:", {"Ref": "AWS::Region"}, ":111111111111:alias/mlops-dev-data"]]}
     assert fired(template(P=_policy([KEY_ARN, joined]))) == ["E9070"]
@@ -46,6 +46,8 @@ def test_kms_key_named_by_key_arn_or_alias_operations_on_alias_arns_pass() -> No
     assert fired(template(P=_policy(KEY_ARN))) == []
     assert fired(template(Key=KEY, P=_policy({"Fn::GetAtt": ["Key", "Arn"]}))) == []
     assert fired(template(P=_policy("arn:aws:kms:eu-west-1:111111111111:key/*"))) == []
+    # A bare key ID or alias name is not an ARN at all: cfn-lint's own E3510 reports it.
+    assert fired(template(P=_policy("1234abcd-12ab-34cd-56ef-1234567890ab"))) == []
     assert fired(template(P=_policy(ALIAS_ARN, actions=["kms:CreateAlias", "kms:DeleteAlias"]))) == []
     # Not a KMS statement: an alias-looking string elsewhere is none of this rule's business.
     assert fired(template(P=_policy("arn:aws:s3:::alias/x", actions=["s3:GetObject"]))) == []
