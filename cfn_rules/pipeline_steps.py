@@ -1,9 +1,9 @@
 """Step arguments inside rendered SageMaker pipeline definitions that SageMaker rejects when the step runs.
 
-A pipeline definition is accepted at deploy and validated step by step only when an execution reaches the step,
-so these mistakes surface hours into a run. The body is parsed from its JSON string as E9002 does; ``${Var}``
-placeholders are resolved from the ``Fn::Sub`` variable map and ``{"Get": "Parameters.X"}`` from the parameter's
-default value.
+Step arguments go to the service APIs (CreateTransformJob, CreateTrainingJob, CreateModelPackage) only when an
+execution reaches the step, so these mistakes surface late in a run, after the steps before them. The body is
+parsed from its JSON string as E9002 does; ``${Var}`` placeholders are resolved from the ``Fn::Sub`` variable map
+and ``{"Get": "Parameters.X"}`` from the parameter's default value.
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ class TransformS3DataType(CloudFormationLintRule):  # type: ignore[misc]  # cfn-
 # --- E9061 -----------------------------------------------------------------------------------------------------
 
 
+RESOURCE_CONFIGS = ("ResourceConfig", "HyperParameterTuningResourceConfig")
+
+
 def _alias_in(value: Any, template: Mapping[str, Any]) -> bool:
     """Whether a template value (literal, Ref/GetAtt, Join/Sub) evidently names a KMS alias."""
     if isinstance(value, str):
@@ -132,9 +135,9 @@ class TrainingVolumeKeyNotAlias(CloudFormationLintRule):  # type: ignore[misc]  
     """A training job's ``ResourceConfig.VolumeKmsKeyId`` is a key ID or key ARN, never an alias.
 
     AWS doc: API reference "ResourceConfig", ``VolumeKmsKeyId``: it can be a KMS key ID or the ARN of a KMS key
-    (unlike ``OutputDataConfig.KmsKeyId``, which also takes aliases); "HyperParameterTuningResourceConfig" says the
-    same for tuning jobs. An alias is accepted at pipeline creation and fails the training step at run time.
-    Checked on Training and Tuning steps of pipeline definitions, literal or through ``${Var}`` placeholders
+    (unlike ``OutputDataConfig.KmsKeyId``, which also lists alias names and alias ARNs); the API reference
+    "HyperParameterTuningResourceConfig" says the same for tuning jobs (both as in the installed botocore service
+    model). Checked on Training and Tuning steps of pipeline definitions, literal or through ``${Var}`` placeholders
     (an alias literal, a Ref to an ``AWS::KMS::Alias``, a Join/Sub with ``alias/``). No CloudFormation resource
     type of this template family carries a training ResourceConfig.
     """
@@ -153,18 +156,19 @@ class TrainingVolumeKeyNotAlias(CloudFormationLintRule):  # type: ignore[misc]  
                 if step.get("Type") not in ("Training", "Tuning"):
                     continue
                 for _, node in walk(step_arguments(step)):
-                    config = node.get("ResourceConfig") if isinstance(node, Mapping) else None
-                    if not isinstance(config, Mapping):
-                        continue
-                    value = parameter_value(definition, config.get("VolumeKmsKeyId"))
-                    if volume_key_is_alias(value, variables, cfn.template):
-                        matches.append(
-                            RuleMatch(
-                                ["Resources", logical_id, "Properties", "PipelineDefinition"],
-                                f"{_where(logical_id, step)}: ResourceConfig.VolumeKmsKeyId {value!r} is a KMS "
-                                "alias; use the key ID or key ARN (ResourceConfig, VolumeKmsKeyId)",
+                    for key in RESOURCE_CONFIGS:
+                        config = node.get(key) if isinstance(node, Mapping) else None
+                        if not isinstance(config, Mapping):
+                            continue
+                        value = parameter_value(definition, config.get("VolumeKmsKeyId"))
+                        if volume_key_is_alias(value, variables, cfn.template):
+                            matches.append(
+                                RuleMatch(
+                                    ["Resources", logical_id, "Properties", "PipelineDefinition"],
+                                    f"{_where(logical_id, step)}: {key}.VolumeKmsKeyId {value!r} is a KMS alias; "
+                                    "use the key ID or key ARN (ResourceConfig, VolumeKmsKeyId)",
+                                )
                             )
-                        )
         return matches
 
 

@@ -84,6 +84,12 @@ def test_training_volume_key_given_as_an_alias_fires() -> None:
     assert fired(template(P=_pipeline([_in_condition(_training("${Key}"))], {"Key": alias_arn}))) == ["E9061"]
     by_ref = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/a", "TargetKeyId": "k"}}
     assert fired(template(Alias=by_ref, P=_pipeline([_training("${Key}")], {"Key": {"Ref": "Alias"}}))) == ["E9061"]
+    tuning = {
+        "Name": "Tune",
+        "Type": "Tuning",
+        "Arguments": {"TrainingJobDefinition": {"HyperParameterTuningResourceConfig": {"VolumeKmsKeyId": "alias/k"}}},
+    }
+    assert fired(template(P=_pipeline([tuning]))) == ["E9061"]
     joined = {"Fn::Join": ["", ["arn:aws:kms:eu-west-1:", {"Ref": "AWS::AccountId"}, ":alias/mlops-dev-data"]]}
     assert fired(template(P=_pipeline([_training("${Key}")], {"Key": joined}))) == ["E9061"]
 
