@@ -7,7 +7,10 @@ Two layers, both run by ``scripts/synth_report.py`` (``make synth``):
   cross-stack tokens (``Fn::GetStackOutput``), pipeline definitions rendered into ``AWS::SageMaker::Pipeline``.
 - assembly checks (``_assembly.py``, ids ``E91xx``) over all templates of one account and Region, which the
   cloud assembly manifest names per stack (``aws://account/region``): per-bus quotas summed over stacks,
-  monitors pointed at a serverless endpoint of another stack, models read from another account.
+  monitors pointed at a serverless endpoint of another stack, models read from another account, event targets
+  encrypted with a key of another stack.
+
+Rules cfn-lint itself enforces (its E3xxx rules and resource schemas) are not repeated here.
 
 Each rule's docstring names the AWS documentation page (title) it encodes.
 """
