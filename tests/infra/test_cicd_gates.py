@@ -54,7 +54,7 @@ def _role(template: dict[str, Any], name: str) -> str:
         for lid, r in template["Resources"].items()
         if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == name
     ]
-    return logical_id
+    return str(logical_id)
 
 
 def _statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
