@@ -210,8 +210,10 @@ def gate_build_spec(
                 "install": {"runtime-versions": dict(runtime_versions)},
                 "build": {
                     "commands": [
-                        'echo "$GATE_SOURCE" | base64 -d > /tmp/pipeline_change_gate.py',
-                        "python3 /tmp/pipeline_change_gate.py --assembly . "
+                        # Outside the assembly (which the commit under review wrote), and run isolated (-I): no
+                        # module of the assembly's directory can shadow the standard library the check imports.
+                        'echo "$GATE_SOURCE" | base64 -d > "$HOME/pipeline_change_gate.py"',
+                        'python3 -I "$HOME/pipeline_change_gate.py" --assembly . '
                         f"--artifact-id {artifact_id} --stack-name {stack_name} --pipeline {pipeline_name} "
                         f"--stage {GATE_STAGE} --action {GATE_APPROVAL_ACTION} "
                         '--execution-id "$PIPELINE_EXECUTION_ID"',

@@ -115,9 +115,9 @@ def test_the_check_that_runs_is_the_one_embedded_in_the_deployed_buildspec(
     spec = json.loads(project["Source"]["BuildSpec"])
     assert base64.b64decode(spec["env"]["variables"]["GATE_SOURCE"]) == GATE_SCRIPT.read_bytes()
     commands = spec["phases"]["build"]["commands"]
-    assert commands[0] == 'echo "$GATE_SOURCE" | base64 -d > /tmp/pipeline_change_gate.py'
+    assert commands[0] == 'echo "$GATE_SOURCE" | base64 -d > "$HOME/pipeline_change_gate.py"'
     assert commands[1] == (
-        "python3 /tmp/pipeline_change_gate.py --assembly . --artifact-id Cicd --stack-name mlops-tooling-cicd "
+        'python3 -I "$HOME/pipeline_change_gate.py" --assembly . --artifact-id Cicd --stack-name mlops-tooling-cicd '
         f"--pipeline {PIPELINE} --stage ReviewPipelineChange --action ApprovePipelineChange "
         '--execution-id "$PIPELINE_EXECUTION_ID"'
     )
