@@ -290,3 +290,16 @@ def test_neither_policy_allows_every_action(document: dict[str, Any]) -> None:
         if statement["Effect"] == "Allow" and statement.get("Resource") == "*":
             # Service-wide allowances name their service; iam is never service-wide.
             assert not any(action.startswith("iam:") and action.endswith("*") for action in actions)
+
+
+def test_the_boundary_leaves_the_execution_role_everything_its_policy_allows() -> None:
+    # cdk bootstrap --custom-permissions-boundary puts this boundary on the CloudFormation execution role too.
+    context = {
+        "iam:PermissionsBoundary": BOUNDARY_ARN,
+        "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com",
+    }
+    for statement in EXECUTION["Statement"]:
+        for action in _as_list(statement["Action"]):
+            for resource in _as_list(statement["Resource"]):
+                concrete = resource.replace("*", "x").replace("arn:x:", "arn:aws:")
+                assert _allows(BOUNDARY, action, resource=concrete, context=context), (action, resource)
