@@ -209,7 +209,7 @@ def test_the_diff_guard_refuses_an_assembly_that_deploys_other_templates(
 
 
 def test_only_the_approver_role_may_answer_the_prod_approval(
-    template: dict[str, Any], release_app: dict[str, Any]
+    template: dict[str, Any], release_app: dict[str, Any], stages: list[dict[str, Any]]
 ) -> None:
     approver = _role(template, "mlops-release-approver")
     answering: dict[str, list[Any]] = {}
@@ -225,6 +225,14 @@ def test_only_the_approver_role_may_answer_the_prod_approval(
     gate = f"{PIPELINE_ARN}/ReviewPipelineChange/ApprovePipelineChange"
     prod = f"{PIPELINE_ARN}/prod/Approve-prod"
     assert answering == {approver: [gate, prod], _role(template, "mlops-cicd-pipeline-change-check"): [gate]}
+    # Each ARN names a real manual approval of the pipeline, so the grant is neither dead nor wider than it.
+    approvals = {
+        f"{PIPELINE_ARN}/{stage['Name']}/{action['Name']}"
+        for stage in stages
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Category"] == "Approval"
+    }
+    assert approvals == {gate, prod}
 
 
 def test_the_approver_role_is_assumable_in_the_tooling_account_and_reads_the_review_builds(
