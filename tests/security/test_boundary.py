@@ -303,3 +303,26 @@ def test_the_boundary_leaves_the_execution_role_everything_its_policy_allows() -
             for resource in _as_list(statement["Resource"]):
                 concrete = resource.replace("*", "x").replace("arn:x:", "arn:aws:")
                 assert _allows(BOUNDARY, action, resource=concrete, context=context), (action, resource)
+
+
+def test_the_stage_boundary_reaches_roles_cdk_generates_for_custom_resource_providers(default_config: Any) -> None:
+    """Roles the app does not write itself (provider roles of CDK's own custom resources) carry it too."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    from stacks.platform import permissions_boundary
+
+    app = cdk.App()
+    stage = cdk.Stage(
+        app,
+        "probe",
+        env=cdk.Environment(account="111111111111", region="eu-west-1"),
+        permissions_boundary=permissions_boundary(default_config),
+    )
+    stack = cdk.Stack(stage, "Probe")
+    s3.Bucket(stack, "Bucket", auto_delete_objects=True, removal_policy=cdk.RemovalPolicy.DESTROY)
+    (template,) = [s.template for s in app.synth().stacks_recursively]
+    roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert any("CustomResourceProvider" in logical_id for logical_id in roles)
+    for role in roles.values():
+        assert "policy/mlops-permissions-boundary" in json.dumps(role["Properties"]["PermissionsBoundary"])
