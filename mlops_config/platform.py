@@ -133,6 +133,11 @@ class ModelSettings(Settings):
 _DEFAULT_MODEL_ENVIRONMENT = ModelEnvironmentSettings()
 
 
+# IAM role and managed policy names ("IAM object quotas and limits": names of up to 64 / 128 characters).
+IAM_NAME = r"[\w+=,.@-]{1,64}"
+IAM_POLICY_NAME = r"[\w+=,.@-]{1,128}"
+
+
 class ToolingSettings(Settings):
     """The CI/CD toolchain account and its source repository."""
 
@@ -144,6 +149,38 @@ class ToolingSettings(Settings):
     repository: str = Field(default="my-org/sagemaker-mlops-cdk", pattern=r"^[\w.-]+/[\w.-]+$")
     branch: str = Field(default="main", min_length=1, max_length=255)
     notification_emails: tuple[Email, ...] = ()
+    approver_role_name: str | None = Field(
+        default=None,
+        description="The tooling-account role that alone may approve the release's manual approvals (created by "
+        "the pipeline stack); defaults to '<project>-release-approver'.",
+    )
+    approver_principal_arns: tuple[str, ...] = Field(
+        default=(),
+        max_length=10,
+        description="Who in the tooling account may assume the approver role (IAM role ARNs, '*' allowed in the "
+        "name part, e.g. an IAM Identity Center permission set's role); empty: any principal of the tooling account "
+        "that its IAM policies allow to assume it.",
+    )
+
+    @field_validator("approver_role_name")
+    @classmethod
+    def _approver_role(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(IAM_NAME, value):
+            raise ValueError(f"{value!r} is not an IAM role name; allowed: 1-64 letters, digits and + = , . @ _ -")
+        return value
+
+    @field_validator("approver_principal_arns")
+    @classmethod
+    def _approvers(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        account = info.data.get("account")
+        for arn in value:
+            match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/*-]{1,512}", arn)
+            if match is None or match.group(1) != account:
+                raise ValueError(
+                    f"{arn!r} is not a role ARN of the tooling account {account}; allowed: "
+                    f"arn:aws:iam::{account}:role/<path and name, '*' allowed>"
+                )
+        return value
 
     @field_validator("connection_arn")
     @classmethod
@@ -167,6 +204,33 @@ class PlatformConfig(Settings):
     environments: tuple[EnvironmentSettings, ...] = Field(min_length=1, max_length=10)
     models: tuple[ModelSettings, ...] = Field(min_length=1, max_length=200)
     tooling: ToolingSettings | None = None
+    permissions_boundary: str | None = Field(
+        default=None,
+        description="Name of the customer-managed policy every IAM role of the app carries as its permissions "
+        "boundary (bootstrap/permissions-boundary.json, created in every account before deploying; docs/security.md); "
+        "defaults to '<project>-permissions-boundary'.",
+    )
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(IAM_POLICY_NAME, value):
+            raise ValueError(
+                f"{value!r} is not an IAM policy name; allowed: 1-128 letters, digits and + = , . @ _ - "
+                "(a name, not an ARN: the policy is looked up in each environment's own account)"
+            )
+        return value
+
+    @property
+    def permissions_boundary_name(self) -> str:
+        """The managed policy every role of the app carries as its permissions boundary, in every account."""
+        return self.permissions_boundary or f"{self.project}-permissions-boundary"
+
+    @property
+    def approver_role_name(self) -> str:
+        """The tooling-account role that may approve the release pipeline's manual approvals."""
+        configured = self.tooling.approver_role_name if self.tooling else None
+        return configured or f"{self.project}-release-approver"
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Environment, RemovalPolicy, Stack, pipelines
+from aws_cdk import ArnFormat, Duration, Environment, PermissionsBoundary, RemovalPolicy, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -34,6 +34,13 @@ from mlops_constructs.cicd import (
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.release_gates import (
+    PipelineChangeGate,
+    ReleaseApproverRole,
+    ReleaseDiff,
+    approval_action_arn,
+    codebuild_history_url,
+)
 from mlops_constructs.storage import AccessLogBucket
 from stacks.stage import MlopsStage
 
@@ -62,6 +69,15 @@ RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
 
 REGISTRY_READER = "registry-reader"
 SYNTH = "synth"
+PIPELINE_CHANGE_CHECK = "pipeline-change-check"
+# CDK Pipelines names the synth step's output artifact after the step ("Synth" + "_Output"); the gate before
+# self-mutation reads the same artifact (a test pins it against the pipeline definition).
+SYNTH_OUTPUT_ARTIFACT = "Synth_Output"
+
+
+def approval_action_name(environment: str) -> str:
+    """The manual approval action before ``environment`` (its stage is named after the environment)."""
+    return f"Approve-{environment}"
 
 
 def smoke_test_role_purpose(environment: str) -> str:
@@ -234,17 +250,23 @@ class CicdStack(Stack):
             ),
         )
         self.smoke_tests: dict[str, pipelines.CodeBuildStep] = {}
-        self._smoke_roles: list[iam.Role] = []
+        self.release_diffs: dict[str, ReleaseDiff] = {}
+        self._step_roles: list[iam.Role] = []
         for environment in config.environments:
             pre: list[pipelines.Step] = []
             if environment.needs_manual_approval:
-                pre.append(
-                    pipelines.ManualApprovalStep(
-                        f"Approve-{environment.name}",
-                        comment=f"Promote this release to {environment.name} ({environment.account}, "
-                        f"{environment.region}): review the changes and the earlier smoke tests first.",
-                    )
+                diff = self._release_diff(config, environment, stages[environment.name], build_spec)
+                approval = pipelines.ManualApprovalStep(
+                    approval_action_name(environment.name),
+                    comment=f"Promote this release to {environment.name} ({environment.account}, "
+                    f"{environment.region}): review the {diff.step.id} build (cdk diff against what is deployed "
+                    "there, linked) and the earlier smoke tests first.",
+                    review_url=codebuild_history_url(self, diff.project_name),
                 )
+                # The diff runs first: the approval opens once the report is there.
+                approval.add_step_dependency(diff.step)
+                pre.extend([diff.step, approval])
+                self.release_diffs[environment.name] = diff
             post: list[pipelines.Step] = []
             if smoke_tested_endpoints(config, environment):
                 self.smoke_tests[environment.name] = self._smoke_test(config, environment, build_spec)
@@ -252,6 +274,47 @@ class CicdStack(Stack):
             self.pipeline.add_stage(stages[environment.name], pre=pre, post=post)
         self.pipeline.build_pipeline()
         built = self.pipeline.pipeline
+        gate_role = self._build_role(
+            naming.cicd_role_name(project, PIPELINE_CHANGE_CHECK), "CI/CD check of pipeline changes"
+        )
+        self._step_roles.append(gate_role)
+        self.pipeline_change_gate = PipelineChangeGate(
+            self,
+            "PipelineChangeGate",
+            pipeline=built,
+            pipeline_name=naming.release_pipeline_name(project),
+            synth_output=codepipeline.Artifact(SYNTH_OUTPUT_ARTIFACT),
+            stack_name=self.stack_name,
+            artifact_id=self.artifact_id,
+            project_name=f"{project}-{PIPELINE_CHANGE_CHECK}",
+            role=gate_role,
+            build_image=BUILD_IMAGE,
+            runtime_versions=RUNTIME_VERSIONS,
+        )
+        self.approver = ReleaseApproverRole(
+            self,
+            "ReleaseApprover",
+            role_name=config.approver_role_name,
+            pipeline=built,
+            approval_arns=[
+                self.pipeline_change_gate.approval_arn,
+                *(
+                    approval_action_arn(
+                        self,
+                        pipeline_name=naming.release_pipeline_name(project),
+                        stage=name,
+                        action=approval_action_name(name),
+                    )
+                    for name in self.release_diffs
+                ),
+            ],
+            review_projects=[
+                self.pipeline_change_gate.project_name,
+                *(diff.project_name for diff in self.release_diffs.values()),
+            ],
+            principal_arns=tooling.approver_principal_arns,
+        )
+        self._acknowledge_review_grants()
 
         self.topic = self._notifications(config, tooling, built)
         self.release_dead_letters = EventDeadLetters(
@@ -272,7 +335,7 @@ class CicdStack(Stack):
         self._log_artifact_access(built.artifact_bucket)
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
-            built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._smoke_roles)]
+            built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._step_roles)]
         )
 
     def _build_role(self, role_name: str, what: str) -> iam.Role:
@@ -297,7 +360,7 @@ class CicdStack(Stack):
         purpose = smoke_test_role_purpose(environment.name)
         role_name = naming.cicd_role_name(config.project, purpose)
         role = self._build_role(role_name, f"CI/CD smoke test of {environment.name}")
-        self._smoke_roles.append(role)
+        self._step_roles.append(role)
         invoker_arn = role_arn_in(self, account=environment.account, role_name=role_name)
         role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[invoker_arn]))
         return pipelines.CodeBuildStep(
@@ -321,6 +384,50 @@ class CicdStack(Stack):
             partial_build_spec=build_spec,
             build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
             timeout=Duration.minutes(20),
+        )
+
+    def _release_diff(
+        self,
+        config: PlatformConfig,
+        environment: EnvironmentSettings,
+        stage: MlopsStage,
+        build_spec: codebuild.BuildSpec,
+    ) -> ReleaseDiff:
+        """The ``cdk diff`` report of ``environment``'s stacks that its manual approval links to."""
+        purpose = f"diff-{environment.name}"
+        role = self._build_role(naming.cicd_role_name(config.project, purpose), f"CI/CD diff of {environment.name}")
+        self._step_roles.append(role)
+        stacks = [child for child in stage.node.find_all() if isinstance(child, Stack) and Stage.of(child) is stage]
+        return ReleaseDiff(
+            environment=environment.name,
+            account=environment.account,
+            region=environment.region,
+            project_name=f"{config.project}-release-{purpose}",
+            assembly_dir=stage.artifact_id,
+            templates={child.stack_name: child.template_file for child in stacks},
+            synth=self.synth,
+            role=role,
+            cli_version=CDK_CLI_VERSION,
+            build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+            partial_build_spec=build_spec,
+        )
+
+    def _acknowledge_review_grants(self) -> None:
+        """The two wildcards of the review roles, each naming exactly one resource family."""
+        acknowledge(
+            self.approver.role,
+            "AwsSolutions-IAM5",
+            "The approver reads the logs of the review builds (diff, pipeline-change check): CodeBuild names the "
+            "log streams per build inside the projects' own log groups, so the grant is <group>:*.",
+            applies_to=[f"Resource::{_nag_text(self, arn)}" for arn in self.approver.log_group_arns],
+        )
+        stack_arn = self.format_arn(service="cloudformation", resource="stack", resource_name=f"{self.stack_name}/*")
+        acknowledge(
+            self.pipeline_change_gate.role,
+            "AwsSolutions-IAM5",
+            "The pipeline-change check reads the deployed template of this stack only; a stack ARN ends with the "
+            "stack's generated ID, hence <stack name>/*.",
+            applies_to=[f"Resource::{_nag_text(self, stack_arn)}"],
         )
 
     def _notifications(
@@ -532,6 +639,8 @@ def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsS
         stack_name=naming.stack_name(config.project, "tooling", "cicd"),
         description=f"{config.project} release pipeline: tests, synth and deployment of every environment",
         tags={"project": config.project, "environment": "tooling"},
+        # The same boundary as the environments' roles, from the tooling account's own copy of the policy.
+        permissions_boundary=PermissionsBoundary.from_name(config.permissions_boundary_name),
     )
 
 

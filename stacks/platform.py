@@ -45,6 +45,17 @@ def cicd_enabled(config: PlatformConfig, requested: object, selected: str | None
     return True
 
 
+def permissions_boundary(config: PlatformConfig) -> cdk.PermissionsBoundary:
+    """The boundary every IAM role of a stage or stack carries: the configured managed policy of its own account.
+
+    Passed as the Stage's (and the pipeline stack's) ``permissions_boundary``: CDK applies it to every role created
+    in that scope, CDK-generated ones included (aws-cdk-lib "class PermissionsBoundary"). The policy is created
+    once per account from bootstrap/permissions-boundary.json (docs/security.md); a role cannot be created without
+    it when the CloudFormation execution policy of bootstrap/execution-policy.json is in force.
+    """
+    return cdk.PermissionsBoundary.from_name(config.permissions_boundary_name)
+
+
 def build_platform(
     app: cdk.App,
     config: PlatformConfig,
@@ -59,7 +70,14 @@ def build_platform(
     environment selected and ``tooling.connection_arn`` set.
     """
     stages = {
-        name: MlopsStage(app, name, config=config, environment=config.environment(name), approved=approved)
+        name: MlopsStage(
+            app,
+            name,
+            config=config,
+            environment=config.environment(name),
+            approved=approved,
+            permissions_boundary=permissions_boundary(config),
+        )
         for name in environments
     }
     if with_cicd:

@@ -95,3 +95,16 @@ def approved_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) 
     app, stages = build_app(default_config, approved=approved, outdir=tmp_path_factory.mktemp("cdk.out.approved"))
     app.synth()
     return app, stages
+
+
+@pytest.fixture(scope="session")
+def release_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every stack kind the shipped config deploys, with the release pipeline: config/approved-models.example.json
+    approves the sample model everywhere. Synthesized once (cdk-nag passes on every stack for this)."""
+    from mlops_config.approved import load_approved_models
+
+    approved = load_approved_models(REPO / "config" / "approved-models.example.json", default_config)
+    outdir = tmp_path_factory.mktemp("cdk.out.release")
+    app, stages = build_app(default_config, approved=approved, with_cicd=True, outdir=outdir)
+    app.synth()
+    return {"app": app, "stages": stages, "outdir": outdir}

@@ -170,7 +170,8 @@ def test_environments_deploy_in_config_order_after_the_pipeline_updates_itself(
 ) -> None:
     names = [stage["Name"] for stage in stages]
     environments = [env.name for env in default_config.environments]
-    assert names[:3] == ["Source", "Build", "UpdatePipeline"]
+    # The pipeline-change gate sits between the build and self-mutation (tests/infra/test_cicd_gates.py).
+    assert names[:4] == ["Source", "Build", "ReviewPipelineChange", "UpdatePipeline"]
     assert [name for name in names if name in environments] == environments
     assert names[-len(environments) :] == environments  # asset publishing, if any, comes before the first deploy
 
@@ -199,8 +200,10 @@ def test_manual_approval_gates_only_environments_that_need_it(
             continue
         (approval,) = approvals
         assert approval["ActionTypeId"]["Provider"] == "Manual"
-        assert approval["RunOrder"] == 1
-        assert all(a["RunOrder"] > 1 for a in actions if a is not approval)  # nothing deploys before it
+        (diff,) = [a for a in actions if a["Name"] == f"Diff-{env.name}"]
+        # The diff report first, then the approval; nothing deploys before the approval.
+        assert (diff["RunOrder"], approval["RunOrder"]) == (1, 2)
+        assert all(a["RunOrder"] > 2 for a in actions if a not in (approval, diff))
     assert default_config.environment("prod").needs_manual_approval
 
 
@@ -209,7 +212,7 @@ def test_smoke_tests_run_after_staging_and_prod_deploy_with_their_own_role(
 ) -> None:
     for env in ("staging", "prod"):
         actions = _stage(stages, env)["Actions"]
-        builds = [a for a in actions if a["ActionTypeId"]["Provider"] == "CodeBuild"]
+        builds = [a for a in actions if a["ActionTypeId"]["Provider"] == "CodeBuild" and a["Name"].startswith("Smoke")]
         (smoke,) = builds
         assert smoke["RunOrder"] > max(a["RunOrder"] for a in actions if a is not smoke)
         spec = _build_spec(template, _project_of(smoke))
