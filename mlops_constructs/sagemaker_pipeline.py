@@ -27,7 +27,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IValidation
 
-from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
+from mlops_constructs.sagemaker_iam import grant_asset_read, grant_job_basics, grant_objects_read_write
 
 # ``${Name}`` but not ``${!Name}`` (Fn::Sub's escape for a literal ``${``).
 _PLACEHOLDER = re.compile(r"\$\{(?!!)([^}]*)\}")
@@ -208,11 +208,14 @@ class PipelineExecutionRole(Construct):
         data_bucket: s3.IBucket,
         artifact_bucket: s3.IBucket,
         key: kms.IKey,
+        image_repositories: Sequence[str],
         script_assets: Sequence[s3_assets.Asset] = (),
         model_package_group_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if not image_repositories:
+            raise ValueError("PipelineExecutionRole: image_repositories is empty; the jobs pull their images")
         self.role = iam.Role(
             self,
             "Role",
@@ -220,10 +223,10 @@ class PipelineExecutionRole(Construct):
             description="Runs the jobs of a SageMaker training pipeline",
         )
         data_bucket.grant_read(self.role)
-        artifact_bucket.grant_read_write(self.role)
+        grant_objects_read_write(artifact_bucket, self.role, "*")
         key.grant_encrypt_decrypt(self.role)
         for asset in script_assets:
-            asset.grant_read(self.role)
+            grant_asset_read(asset, self.role)
 
         def arn(resource: str, name: str) -> str:
             return stack.format_arn(
@@ -233,7 +236,7 @@ class PipelineExecutionRole(Construct):
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
 
-        grant_job_basics(self.role, image_repositories=[aws_images_in_region(stack)])
+        grant_job_basics(self.role, image_repositories=image_repositories)
         group = model_package_group_name or "*"
         self.role.add_to_policy(
             iam.PolicyStatement(
