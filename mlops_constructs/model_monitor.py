@@ -211,7 +211,7 @@ class ModelMonitorSchedules(Construct):
     names (``<endpoint>-data|quality|bias|explain``) and are updated in place to the new definition.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one flat definition per monitor kind
         self,
         scope: Construct,
         construct_id: str,

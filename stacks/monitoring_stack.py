@@ -454,8 +454,9 @@ class MonitoringStack(Stack):
             acknowledge(
                 role,
                 "AwsSolutions-IAM5",
-                "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams and pull AWS-owned images; Clarify's shadow endpoint and its endpoint config get generated names with "
-                "Clarify's sm-clarify- prefix (created and deleted per run); ecr:GetAuthorizationToken has no resource.",
+                "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams; Clarify's shadow endpoint and its "
+                "endpoint config get generated names with Clarify's sm-clarify- prefix (created and deleted per run); "
+                "ecr:GetAuthorizationToken has no resource.",
                 applies_to=[
                     *self._common_wildcards(),
                     self._sagemaker("endpoint", "sm-clarify-*"),
