@@ -394,6 +394,9 @@ class CicdStack(Stack):
         bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=self.access_logs.bucket_name, log_file_prefix="artifacts/"
         )
+        # Issue 13 (roles branch): S3 can deliver only with the logging grant, and the artifacts are versioned.
+        self.access_logs.allow_delivery_from(artifact_bucket, "artifacts/")
+        bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
 
     def _acknowledge_generated_grants(self, artifact_bucket: s3.IBucket, build_roles: Sequence[iam.IRole]) -> None:
         """CDK Pipelines generates its roles' grants, some with wildcards: acknowledge each kind, with why."""

@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from mlops_config import ConfigError, PlatformConfig
 from mlops_config.approved import ServedPackages
+from mlops_constructs.source_conditions import SourceAccountConditions
 from stacks.cicd_stack import add_cicd
 from stacks.stage import MlopsStage
 
@@ -62,6 +63,10 @@ def build_platform(
         name: MlopsStage(app, name, config=config, environment=config.environment(name), approved=approved)
         for name in environments
     }
+    # Service principals in trust and topic policies act only for this account (issue 13, section 2). Aspects do
+    # not cross Stage boundaries: each stage gets its own, before CDK Pipelines synthesizes the stages.
+    for scope in (app, *stages.values()):
+        cdk.Aspects.of(scope).add(SourceAccountConditions())
     if with_cicd:
         # Last: CDK Pipelines reads each stage's stacks when it adds the stage.
         add_cicd(app, config, stages)

@@ -66,7 +66,8 @@ def write_templates(outdir: Path) -> list[Path]:
     """Synthesize every variant and write each template as ``outdir/<variant>--<stack>.template.json``."""
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    for key, template in templates(variant_apps(outdir / "assemblies")).items():
+    assemblies = outdir.parent / f"{outdir.name}-assemblies"
+    for key, template in templates(variant_apps(assemblies)).items():
         path = outdir / f"{key.replace('/', '--')}.template.json"
         path.write_text(json.dumps(template, indent=1, sort_keys=True), encoding="utf-8")
         written.append(path)

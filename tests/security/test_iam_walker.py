@@ -1,0 +1,142 @@
+"""Least privilege across every template of every stack kind (issue 13, "What it must show")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.security.iam_walker import findings, roles_without_boundary
+from tests.security.variants import templates, variant_apps
+
+KINDS = ("Data", "Training", "Serving", "Monitoring", "CicdAccess", "Cicd")
+# Findings still open, each with its owner; any other finding fails. Both are CDK Pipelines' own statements in
+# stacks/cicd_stack.py (the release helper's file in issue 13).
+KNOWN_OPEN = {
+    # The shared asset-publishing role may start any CodeBuild project of the account (CDK Pipelines creates it
+    # before the asset projects): to scope to the pipeline's asset projects in cicd_stack.
+    "PipelineAssetsFileRoleDefaultPolicy": "Resource '*' for ['codebuild:BatchGetBuilds', 'codebuild:StartBuild'",
+    # Self-mutation lists the bootstrap buckets it does not know by name (s3:ListBucket on "*").
+    "PipelineUpdatePipelineSelfMutationRoleDefaultPolicy": "Resource '*' for ['s3:ListBucket']",
+}
+
+
+@pytest.fixture(scope="module")
+def all_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every template of the shipped app with the release pipeline, and of prod with Model Monitor."""
+    return templates(variant_apps(Path(tmp_path_factory.mktemp("security"))))
+
+
+def test_every_stack_kind_is_walked(all_templates: dict[str, dict[str, Any]]) -> None:
+    names = " ".join(all_templates)
+    assert all(f"/{kind}" in names or f"{kind}-" in names for kind in KINDS), names
+    assert any(key.startswith("model-monitor/") and "Monitoring" in key for key in all_templates)
+
+
+def test_no_statement_breaks_least_privilege(all_templates: dict[str, dict[str, Any]]) -> None:
+    found = {
+        name: [
+            line
+            for line in findings(template)
+            if not any(line.startswith(prefix) and text in line for prefix, text in KNOWN_OPEN.items())
+        ]
+        for name, template in all_templates.items()
+    }
+    assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+@pytest.mark.xfail(
+    reason="The permissions boundary on every role is the release helper's part of issue 13 (branch 'release'); "
+    "this passes once that branch is merged.",
+    strict=False,
+)
+def test_every_role_carries_the_permissions_boundary(all_templates: dict[str, dict[str, Any]]) -> None:
+    missing = {name: roles_without_boundary(template) for name, template in all_templates.items()}
+    assert {name: roles for name, roles in missing.items() if roles} == {}
+
+
+def _role(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ]
+                    },
+                    "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": statements}}],
+                },
+            }
+        }
+    }
+
+
+def test_the_walker_catches_each_kind_of_violation() -> None:
+    lines = findings(
+        _role(
+            [
+                {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b"},
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b"},
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            ]
+        )
+    )
+    assert any("Action '*'" in line for line in lines)
+    assert any("service-wide actions ['s3:*']" in line for line in lines)
+    assert any("Resource '*' for ['s3:GetObject']" in line for line in lines)
+    assert not any("GetAuthorizationToken" in line for line in lines)
+    assert any("events.amazonaws.com without aws:SourceAccount" in line for line in lines)
+    assert roles_without_boundary(_role([])) == ["R"]
+
+
+def test_tls_deny_and_key_root_are_the_allowed_service_wide_patterns() -> None:
+    template = {
+        "Resources": {
+            "P": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": {"AWS": "*"},
+                                "Action": "s3:*",
+                                "Resource": "arn:aws:s3:::b",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ]
+                    }
+                },
+            },
+            "K": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeyPolicy": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::111111111111:role/x"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            },
+                        ]
+                    }
+                },
+            },
+        }
+    }
+    assert findings(template) == ["K -: service-wide actions ['kms:*']"]
