@@ -33,6 +33,7 @@ from mlops_constructs.cicd import (
 )
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
+from mlops_constructs.pipeline_grants import scope_asset_publishing_builds
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket
 from stacks.stage import MlopsStage
@@ -270,6 +271,8 @@ class CicdStack(Stack):
             package_group_names=[naming.model_package_group_name(project, model.name) for model in config.models],
         )
         self._log_artifact_access(built.artifact_bucket)
+        # Issue 13 (roles branch): the asset-publishing role starts only the asset-publishing projects.
+        scope_asset_publishing_builds(self.pipeline)
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
             built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._smoke_roles)]

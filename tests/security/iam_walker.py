@@ -142,6 +142,12 @@ def findings(template: dict[str, Any]) -> list[str]:
         if service_wide and not (_is_tls_deny(statement) or _is_key_root(statement)):
             found.append(f"{where}: service-wide actions {service_wide}")
         allows = statement.body.get("Effect") == "Allow"
+        # "Connections rename - Summary of changes": the action's service prefix must match the connection ARN's.
+        for action in (a for a in actions if a.endswith(":UseConnection")):
+            for resource in (r for r in statement.listed("Resource") if isinstance(r, str)):
+                service = resource.split(":")[2] if resource.count(":") > 2 else ""
+                if service in ("codeconnections", "codestar-connections") and not action.startswith(f"{service}:"):
+                    found.append(f"{where}: {action} on a {service} connection")
         if (
             allows
             and statement.kind != "trust"

@@ -58,7 +58,7 @@ def templates(apps: dict[str, cdk.App]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for name, app in apps.items():
         for stack in stacks(app):
-            found[f"{name}/{stack.node.path}"] = cdk.assertions.Template.from_stack(stack).to_json()
+            found[f"{name}/{stack.node.path}"] = dict(cdk.assertions.Template.from_stack(stack).to_json())
     return found
 
 
