@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 import jsii
-from aws_cdk import IAspect, Stack, pipelines
+from aws_cdk import ArnFormat, IAspect, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import IConstruct
 
 BUILD_ACTIONS: Final = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
@@ -82,3 +84,71 @@ class ConnectionActionPrefix:
                 node.add_property_override(
                     f"PolicyDocument.Statement.{index}.Action", fixed[0] if len(fixed) == 1 else fixed
                 )
+
+
+# How long build logs are kept when the caller does not say (tooling has no retention setting yet).
+BUILD_LOG_RETENTION_DAYS: Final = 365
+
+
+def own_build_log_groups(
+    pipeline: pipelines.CodePipeline,
+    *,
+    key: kms.IKey | None,
+    retention_days: int = BUILD_LOG_RETENTION_DAYS,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+) -> dict[str, logs.LogGroup]:
+    """Give every CodeBuild project of ``pipeline`` a log group of its own, kept ``retention_days`` and encrypted
+    with ``key``; returns them by project path. Call after ``build_pipeline()``.
+
+    CodeBuild otherwise creates ``/aws/codebuild/<project>`` itself, with no retention and no key. A project may
+    name its group (``LogsConfig.CloudWatchLogs.GroupName``, "AWS::CodeBuild::Project CloudWatchLogsConfig"); the
+    project's role gets write access to that group only. ``key`` must let CloudWatch Logs use it
+    (:func:`allow_log_encryption`).
+    """
+    stack = Stack.of(pipeline)
+    groups: dict[str, logs.LogGroup] = {}
+    projects = [node for node in pipeline.node.find_all() if isinstance(node, codebuild.Project)]
+    for project in projects:
+        # The ID follows the project's path: adding a project never renames another's group.
+        relative = project.node.path.split("/", 1)[-1].replace("/", "-")
+        group = logs.LogGroup(
+            stack,
+            f"BuildLogs-{relative}",
+            encryption_key=key,
+            removal_policy=removal_policy,
+        )
+        resource = group.node.default_child
+        assert isinstance(resource, logs.CfnLogGroup)
+        resource.retention_in_days = retention_days
+        cfn = project.node.default_child
+        assert isinstance(cfn, codebuild.CfnProject)
+        cfn.add_property_override("LogsConfig.CloudWatchLogs", {"Status": "ENABLED", "GroupName": group.log_group_name})
+        if project.role is not None:
+            group.grant_write(project.role)
+        groups[project.node.path] = group
+    return groups
+
+
+def allow_log_encryption(key: kms.Key) -> None:
+    """Let CloudWatch Logs of this account and region use ``key`` for log groups
+    ("Encrypt log data in CloudWatch Logs using AWS KMS": logs.<region>.amazonaws.com, scoped by the
+    ``kms:EncryptionContext:aws:logs:arn`` condition)."""
+    stack = Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryptLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )

@@ -33,7 +33,7 @@ from mlops_constructs.cicd import (
 )
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
-from mlops_constructs.pipeline_grants import scope_asset_publishing_builds
+from mlops_constructs.pipeline_grants import allow_log_encryption, own_build_log_groups, scope_asset_publishing_builds
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket
 from stacks.stage import MlopsStage
@@ -273,6 +273,11 @@ class CicdStack(Stack):
         self._log_artifact_access(built.artifact_bucket)
         # Issue 13 (roles branch): the asset-publishing role starts only the asset-publishing projects.
         scope_asset_publishing_builds(self.pipeline)
+        # Build logs with a retention, under the pipeline's own artifact key (issue 13 section 3, roles branch).
+        artifact_key = built.artifact_bucket.encryption_key
+        assert isinstance(artifact_key, kms.Key)
+        allow_log_encryption(artifact_key)
+        self.build_logs = own_build_log_groups(self.pipeline, key=artifact_key)
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
             built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._smoke_roles)]

@@ -190,3 +190,24 @@ def test_the_source_action_uses_the_connection_with_the_matching_prefix(
     ]
     assert uses and all(s.listed("Action") == ["codeconnections:UseConnection"] for s in uses)
     assert all(str(s.body["Resource"]).startswith("arn:aws:codeconnections:") for s in uses)
+
+
+def test_every_build_logs_to_its_own_kept_and_encrypted_group(all_templates: dict[str, dict[str, Any]]) -> None:
+    resources = all_templates["shipped/Cicd"]["Resources"]
+    projects = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CodeBuild::Project"}
+    assert len(projects) >= 4
+    groups = []
+    for name, props in projects.items():
+        logs_config = props["LogsConfig"]["CloudWatchLogs"]
+        assert logs_config["Status"] == "ENABLED", name
+        group = resources[logs_config["GroupName"]["Ref"]]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == 365
+        assert group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0].startswith("PipelineArtifactsBucketEncryptionKey")
+        assert group["DeletionPolicy"] == "Retain"
+        groups.append(logs_config["GroupName"]["Ref"])
+    assert len(set(groups)) == len(projects)
+    key_policy = json.dumps(
+        next(v for k, v in resources.items() if k.startswith("PipelineArtifactsBucketEncryptionKey"))["Properties"]
+    )
+    assert "logs.eu-west-1.amazonaws.com" in key_policy and "kms:EncryptionContext:aws:logs:arn" in key_policy
