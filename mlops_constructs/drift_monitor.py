@@ -101,7 +101,8 @@ class DriftMonitorPipeline(Construct):
             description=f"Publishes the metrics of the monitoring pipeline {settings.pipeline_name}",
         )
         monitoring_bucket.grant_read(self.publish_role, f"{settings.model}/drift/*")
-        key.grant_decrypt(self.publish_role)
+        # Reads KMS-encrypted reports; its volume is encrypted with the same key, as the analysis job's is.
+        key.grant_encrypt_decrypt(self.publish_role)
         for asset in self.script_assets:
             grant_asset_read(asset, self.publish_role)
         grant_put_metric_data(self.publish_role)

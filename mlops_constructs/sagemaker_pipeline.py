@@ -187,8 +187,10 @@ class SageMakerPipeline(Construct):
 class PipelineExecutionRole(Construct):
     """The least-privilege role SageMaker assumes to run the training pipeline's jobs.
 
-    Grants: read on ``data_bucket``; read/write on ``artifact_bucket``; encrypt/decrypt
-    on ``key``; read of the ``script_assets``; logs in ``/aws/sagemaker/*``; ECR pulls;
+    Grants: read on ``data_bucket``; read and object writes (no delete, lock or tag) on
+    ``artifact_bucket``; encrypt/decrypt on ``key``; read of the ``script_assets`` objects (not the
+    bootstrap bucket); logs in ``/aws/sagemaker/*``; ECR pulls of exactly ``image_repositories``
+    (the repository ARNs the rendered definition names, :func:`~mlops_constructs.sagemaker_iam.image_repository_arns`);
     create/describe/tag the processing and training jobs and model packages of this
     account and region; ``iam:PassRole`` on itself, to SageMaker only.
 
@@ -196,8 +198,7 @@ class PipelineExecutionRole(Construct):
     ``AwsSolutions-IAM5`` for the S3/KMS grant wildcards (``bucket/*``, ``kms:GenerateDataKey*``,
     ``kms:ReEncrypt*``), the ``/aws/sagemaker/*`` log groups, the account/region-scoped
     ``sagemaker`` job ARNs (``processing-job/*``, ``training-job/*``,
-    ``model-package/*``), the ECR ``repository/sagemaker-*`` pattern (the image accounts
-    vary by region), and ``ecr:GetAuthorizationToken`` on ``*`` (the API takes no resource).
+    ``model-package/*``), and ``ecr:GetAuthorizationToken`` on ``*`` (the API takes no resource).
     """
 
     def __init__(

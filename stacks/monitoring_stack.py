@@ -410,6 +410,8 @@ class MonitoringStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
                 self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
                 *self._common_wildcards(),
             ],
