@@ -36,7 +36,7 @@ from mlops_constructs.model_monitor import (
     MonitorBridgeFunction,
     MonitorKind,
 )
-from mlops_constructs.nag import acknowledge, objects_finding, resource_finding
+from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import BASELINE_FILES, KIND_BASELINES, PromotedPaths, package_version, promoted_paths
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
@@ -333,7 +333,6 @@ class MonitoringStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
             ],
@@ -382,14 +381,11 @@ class MonitoringStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
                 self._resource(data.capture_bucket.arn_for_objects(f"{settings.capture_prefix}*")),
                 self._resource(data.artifact_bucket.arn_for_objects(f"{settings.baseline_prefix}*")),
                 self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
-                *sorted({objects_finding(asset.bucket) for asset in pipeline.script_assets}),
             ],
         )
         acknowledge(

@@ -148,13 +148,10 @@ class TrainingStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
                 objects_finding(self.data.data_bucket),
                 objects_finding(self.data.artifact_bucket),
-                *(objects_finding(asset.bucket) for asset in self.script_assets),
             ],
         )
         acknowledge(
