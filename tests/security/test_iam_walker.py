@@ -35,14 +35,19 @@ def test_no_statement_breaks_least_privilege(all_templates: dict[str, dict[str, 
     assert {name: lines for name, lines in found.items() if lines} == {}
 
 
-@pytest.mark.xfail(
-    reason="The permissions boundary on every role is the release helper's part of issue 13 (branch 'release'); "
-    "this passes once that branch is merged.",
-    strict=False,
-)
 def test_every_role_carries_the_permissions_boundary(all_templates: dict[str, dict[str, Any]]) -> None:
     missing = {name: roles_without_boundary(template) for name, template in all_templates.items()}
-    assert {name: roles for name, roles in missing.items() if roles} == {}
+    roles = sum(
+        1
+        for template in all_templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Role"
+    )
+    if sum(len(ids) for ids in missing.values()) == roles:
+        # No role has one yet: the boundary is the release helper's part of issue 13 (branch 'release'). Once any
+        # role carries it, this test is strict: every role must.
+        pytest.xfail("no permissions boundary on any role yet (issue 13 section 1, branch 'release')")
+    assert {name: ids for name, ids in missing.items() if ids} == {}
 
 
 def _role(statements: list[dict[str, Any]]) -> dict[str, Any]:
