@@ -94,6 +94,22 @@ def statements(template: dict[str, Any]) -> Iterator[Statement]:
             documents.append(("identity", props.get("PolicyDocument")))
         elif kind_of in POLICY_TYPES:
             documents.append(("resource", props.get(POLICY_TYPES[kind_of])))
+        elif kind_of == "AWS::Events::EventBusPolicy" and isinstance(props.get("Statement"), dict):
+            documents.append(("resource", {"Statement": [props["Statement"]]}))
+        elif kind_of == "AWS::Lambda::Permission":
+            # One statement in its own shape: SourceArn/SourceAccount properties are its source conditions.
+            condition = {
+                "StringEquals": {f"aws:{key}": props[key] for key in ("SourceArn", "SourceAccount") if key in props}
+            }
+            principal = props.get("Principal", "")
+            body = {
+                "Effect": "Allow",
+                "Action": props.get("Action"),
+                "Resource": "function",
+                "Principal": {"Service": principal} if str(principal).endswith(".amazonaws.com") else principal,
+                **({"Condition": condition} if condition["StringEquals"] else {}),
+            }
+            documents.append(("resource", {"Statement": [body]}))
         for kind, document in documents:
             if isinstance(document, dict):
                 for body in document.get("Statement", []):

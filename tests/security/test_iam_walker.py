@@ -97,6 +97,14 @@ def test_the_walker_catches_each_kind_of_violation() -> None:
     assert roles_without_boundary(_role([])) == ["R"]
 
 
+def test_lambda_permissions_for_a_service_need_its_source() -> None:
+    permission = {"Action": "lambda:InvokeFunction", "FunctionName": "f", "Principal": "events.amazonaws.com"}
+    template = {"Resources": {"P": {"Type": "AWS::Lambda::Permission", "Properties": permission}}}
+    assert findings(template) == ["P -: events.amazonaws.com without aws:SourceAccount/aws:SourceArn"]
+    permission["SourceArn"] = "arn:aws:events:eu-west-1:111111111111:rule/r"
+    assert findings(template) == []
+
+
 def test_tls_deny_and_key_root_are_the_allowed_service_wide_patterns() -> None:
     template = {
         "Resources": {
