@@ -202,7 +202,8 @@ class ModelMonitorSchedules(Construct):
 
     Roles: the isolated jobs share ``role``; explainability runs as ``explainability_role``, which writes only its
     own reports (``<output_prefix>explainability``) and reads ``explainability_config_pattern`` of
-    ``output_bucket`` (its analysis config). Both read ``capture_bucket`` under ``capture_prefix`` and
+    ``output_bucket`` (its analysis config). Both read ``capture_bucket`` under ``capture_prefix`` (the isolated
+    jobs also under ``ground_truth_prefix``, where the labels arrive, when it lies elsewhere) and
     ``baseline_bucket`` under ``baseline_prefix`` (defaults "": the whole bucket) and pull only their own images
     from the pinned AWS accounts. No role may delete, lock or tag an object.
 
@@ -237,6 +238,7 @@ class ModelMonitorSchedules(Construct):
         probability_threshold: float = 0.5,
         served_model_arn: str | None = None,
         capture_prefix: str = "",
+        ground_truth_prefix: str | None = None,
         baseline_prefix: str = "",
         explainability_config_pattern: str = "*",
     ) -> None:
@@ -261,6 +263,9 @@ class ModelMonitorSchedules(Construct):
             description=f"Runs the network-isolated Model Monitor jobs of {endpoint_name}",
         )
         capture_bucket.grant_read(self.role, f"{capture_prefix}*")
+        if ground_truth_prefix is not None and not ground_truth_prefix.startswith(capture_prefix):
+            # Labels configured outside the endpoint's capture prefix: only the isolated jobs merge them.
+            capture_bucket.grant_read(self.role, f"{ground_truth_prefix}*")
         baseline_bucket.grant_read(self.role, f"{baseline_prefix}*")
         grant_objects_read_write(output_bucket, self.role, f"{output_prefix}*")
         key.grant_encrypt_decrypt(self.role)

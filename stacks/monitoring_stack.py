@@ -217,6 +217,7 @@ class MonitoringStack(Stack):
                 security_group_ids=vpc.security_group_ids if vpc else (),
                 served_model_arn=served_model.resource.attr_model_arn if served_model is not None else None,
                 capture_prefix=f"{model.name}/",
+                ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
                 baseline_prefix=self.baseline_paths.baselines_prefix,
                 explainability_config_pattern=f"{model.name}/clarify/explainability/*",
             )

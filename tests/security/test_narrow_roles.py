@@ -211,3 +211,43 @@ def test_every_build_logs_to_its_own_kept_and_encrypted_group(all_templates: dic
         next(v for k, v in resources.items() if k.startswith("PipelineArtifactsBucketEncryptionKey"))["Properties"]
     )
     assert "logs.eu-west-1.amazonaws.com" in key_policy and "kms:EncryptionContext:aws:logs:arn" in key_policy
+
+
+def test_model_monitor_reads_labels_kept_outside_the_capture_prefix() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk.assertions import Template
+
+    from mlops_constructs.model_monitor import ModelMonitorSchedules, MonitorBaselines
+    from tests.conftest import cdk_feature_flags
+
+    def reads(ground_truth_prefix: str) -> str:
+        app = cdk.App(context=cdk_feature_flags())
+        stack = cdk.Stack(app, "Test", env=cdk.Environment(account="333333333333", region="eu-west-1"))
+        capture = s3.Bucket.from_bucket_name(stack, "Capture", "capture")
+        other = s3.Bucket.from_bucket_name(stack, "Other", "other")
+        ModelMonitorSchedules(
+            stack,
+            "Monitor",
+            endpoint_name="endpoint",
+            schedule_expression="cron(0 * ? * * *)",
+            baselines=MonitorBaselines(model_quality_constraints_uri="s3://other/c.json"),
+            capture_bucket=capture,
+            baseline_bucket=other,
+            output_bucket=other,
+            output_prefix="m/",
+            key=kms.Key(stack, "Key"),
+            ground_truth_uri=f"s3://capture/{ground_truth_prefix}",
+            kinds=["model-quality"],
+            capture_prefix="model/",
+            ground_truth_prefix=ground_truth_prefix,
+            baseline_prefix="baselines/",
+        )
+        return json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+
+    inside = reads("model/ground-truth/")
+    assert "arn:aws:s3:::capture/model/*" in inside and "labels/" not in inside
+    outside = reads("labels/model/")
+    assert "arn:aws:s3:::capture/model/*" in outside and "arn:aws:s3:::capture/labels/model/*" in outside
+    assert "arn:aws:s3:::capture/*" not in outside
