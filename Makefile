@@ -19,7 +19,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench lock clean
+.PHONY: help deps synth test lint ls local-run bench lock clean checkov
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,3 +66,17 @@ lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-de
 
 clean:  ## remove build output (keeps the venv and node_modules)
 	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build
+
+# checkov pins an old boto3: it lives in its own venv, never in .venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_OUT := build/security-templates
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+checkov: deps $(CHECKOV_VENV)/.installed  ## checkov over every template of every stack kind (.checkov.yaml lists what is acknowledged)
+	rm -rf $(CHECKOV_OUT) $(CHECKOV_OUT)-assemblies
+	$(PY) -m tests.security.variants $(CHECKOV_OUT)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d $(CHECKOV_OUT)

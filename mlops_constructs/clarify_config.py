@@ -68,7 +68,10 @@ class ServedModelAnalysisConfig(Construct):
         )
         self.log_group.grant_write(self.role)
         source_bucket.grant_read(self.role, source_key)
-        target_bucket.grant_put(self.role, target_key)
+        # Not grant_put: it adds PutObjectRetention, PutObjectLegalHold and tagging, which a config writer never needs.
+        iam.Grant.add_to_principal(
+            grantee=self.role, actions=["s3:PutObject"], resource_arns=[target_bucket.arn_for_objects(target_key)]
+        )
         key.grant_encrypt_decrypt(self.role)
         self.function = lambda_.Function(
             self,

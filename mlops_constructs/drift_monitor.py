@@ -18,7 +18,12 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from mlops_constructs.metric_contract import grant_put_metric_data
-from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
+from mlops_constructs.sagemaker_iam import (
+    grant_asset_read,
+    grant_job_basics,
+    grant_objects_read_write,
+    image_repository_arns,
+)
 from mlops_constructs.sagemaker_pipeline import SageMakerPipeline
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P
@@ -36,9 +41,11 @@ def render_monitoring_definition(settings: MonitoringPipelineSettings) -> str:
 class DriftMonitorPipeline(Construct):
     """A scheduled monitoring pipeline: drift and model quality of one endpoint, published to the metric contract.
 
-    The execution role reads ``capture_bucket`` (captured data and labels) and ``artifact_bucket`` (baselines),
-    writes reports to ``monitoring_bucket`` under ``<model>/drift/``, uses ``key``, runs processing jobs named by
-    the pipeline, and may put metrics only into the contract's namespace. ``schedule_expression`` is an
+    The execution role (the pipeline's and the isolated analysis job's) reads ``capture_bucket`` (captured data
+    and labels) and ``artifact_bucket`` (baselines), writes reports to ``monitoring_bucket`` under
+    ``<model>/drift/`` (no deletes), uses ``key`` and runs processing jobs named by the pipeline. The publishing
+    job, which is not network-isolated, runs as ``publish_role``: it reads only the reports and the scripts and
+    may put metrics only into the contract's namespace. ``schedule_expression`` is an
     EventBridge Scheduler ``cron(...)``/``rate(...)`` in UTC. ``definition_key_arn`` is ``key``'s ARN as the
     pipeline definition gets it (default ``key.key_arn``, right only when ``key`` is in this stack: a cross-stack
     reference fails synth, see ``mlops_constructs.sagemaker_pipeline.key_arn_from_parameter``).
@@ -63,6 +70,14 @@ class DriftMonitorPipeline(Construct):
         contract_script = s3_assets.Asset(self, "ContractScript", path=str(STEPS_DIR / "metric_contract.py"))
         self.script_assets = (drift_script, contract_script)
 
+        definition_json = render_monitoring_definition(settings)
+        images = image_repository_arns(stack, [definition_json])
+
+        def arn(service: str, resource: str, name: str, fmt: ArnFormat = ArnFormat.SLASH_RESOURCE_NAME) -> str:
+            return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=fmt)
+
+        # The analysis reads captured customer data: it runs network-isolated, and its role (which is also the
+        # pipeline's, creating both jobs) may not publish anything anywhere.
         self.role = iam.Role(
             self,
             "ExecutionRole",
@@ -71,18 +86,28 @@ class DriftMonitorPipeline(Construct):
         )
         capture_bucket.grant_read(self.role, f"{settings.capture_prefix}*")
         artifact_bucket.grant_read(self.role, f"{settings.baseline_prefix}*")
-        monitoring_bucket.grant_read_write(self.role, f"{settings.model}/drift/*")
+        grant_objects_read_write(monitoring_bucket, self.role, f"{settings.model}/drift/*")
         key.grant_encrypt_decrypt(self.role)
-        drift_script.grant_read(self.role)
-        contract_script.grant_read(self.role)
-        grant_put_metric_data(self.role)
+        for asset in self.script_assets:
+            grant_asset_read(asset, self.role)
+        grant_job_basics(self.role, image_repositories=images, log_group_name="/aws/sagemaker/ProcessingJobs")
 
-        def arn(service: str, resource: str, name: str, fmt: ArnFormat = ArnFormat.SLASH_RESOURCE_NAME) -> str:
-            return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=fmt)
-
-        grant_job_basics(
-            self.role, image_repositories=[aws_images_in_region(stack)], log_group_name="/aws/sagemaker/ProcessingJobs"
+        # The publishing step is not network-isolated (it calls CloudWatch): its own role reads only the drift
+        # reports and the scripts, and may put metrics only into the contract's namespace. No captured data.
+        self.publish_role = iam.Role(
+            self,
+            "PublishRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Publishes the metrics of the monitoring pipeline {settings.pipeline_name}",
         )
+        monitoring_bucket.grant_read(self.publish_role, f"{settings.model}/drift/*")
+        # Reads KMS-encrypted reports; its volume is encrypted with the same key, as the analysis job's is.
+        key.grant_encrypt_decrypt(self.publish_role)
+        for asset in self.script_assets:
+            grant_asset_read(asset, self.publish_role)
+        grant_put_metric_data(self.publish_role)
+        grant_job_basics(self.publish_role, image_repositories=images, log_group_name="/aws/sagemaker/ProcessingJobs")
+
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PipelineJobs",
@@ -97,9 +122,9 @@ class DriftMonitorPipeline(Construct):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="PassSelfToSageMaker",
+                sid="PassJobRolesToSageMaker",
                 actions=["iam:PassRole"],
-                resources=[self.role.role_arn],
+                resources=[self.role.role_arn, self.publish_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
@@ -108,9 +133,10 @@ class DriftMonitorPipeline(Construct):
             self,
             "Pipeline",
             pipeline_name=settings.pipeline_name,
-            definition_json=render_monitoring_definition(settings),
+            definition_json=definition_json,
             substitutions={
                 P.EXECUTION_ROLE_NAME: self.role.role_name,
+                P.PUBLISH_ROLE_NAME: self.publish_role.role_name,
                 P.ARTIFACT_BUCKET: artifact_bucket.bucket_name,
                 P.CAPTURE_BUCKET: capture_bucket.bucket_name,
                 P.MONITORING_BUCKET: monitoring_bucket.bucket_name,
@@ -123,9 +149,10 @@ class DriftMonitorPipeline(Construct):
             role=self.role,
             description=f"Drift and model quality of {settings.endpoint_name} (open backend)",
         )
-        policy = self.role.node.try_find_child("DefaultPolicy")
-        if policy is not None:
-            self.pipeline.node.add_dependency(policy)
+        for role in (self.role, self.publish_role):
+            policy = role.node.try_find_child("DefaultPolicy")
+            if policy is not None:
+                self.pipeline.node.add_dependency(policy)
 
         self.scheduler_role = iam.Role(
             self,

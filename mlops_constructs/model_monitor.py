@@ -40,7 +40,7 @@ from mlops_constructs.lambda_runtime import (
     reserve_concurrency,
 )
 from mlops_constructs.metric_contract import grant_put_metric_data
-from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
+from mlops_constructs.sagemaker_iam import grant_job_basics, grant_objects_read_write, image_repository_arns
 
 MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
 MONITOR_KINDS: tuple[MonitorKind, ...] = ("data-quality", "model-quality", "bias", "explainability")
@@ -200,12 +200,19 @@ class ModelMonitorSchedules(Construct):
     endpoint to compute SHAP values; ``served_model_arn`` (the Model the endpoint serves, default unknown: any model)
     limits ``sagemaker:DescribeModel`` to it.
 
+    Roles: the isolated jobs share ``role``; explainability runs as ``explainability_role``, which writes only its
+    own reports (``<output_prefix>explainability``) and reads ``explainability_config_pattern`` of
+    ``output_bucket`` (its analysis config). Both read ``capture_bucket`` under ``capture_prefix`` (the isolated
+    jobs also under ``ground_truth_prefix``, where the labels arrive, when it lies elsewhere) and
+    ``baseline_bucket`` under ``baseline_prefix`` (defaults "": the whole bucket) and pull only their own images
+    from the pinned AWS accounts. No role may delete, lock or tag an object.
+
     Job definitions get CloudFormation-generated names: every one of their properties is create-only, so a new
     baseline or setting replaces the definition, which a fixed name would forbid. Schedules keep their derived
     names (``<endpoint>-data|quality|bias|explain``) and are updated in place to the new definition.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one flat definition per monitor kind
         self,
         scope: Construct,
         construct_id: str,
@@ -230,6 +237,10 @@ class ModelMonitorSchedules(Construct):
         security_group_ids: Sequence[str] = (),
         probability_threshold: float = 0.5,
         served_model_arn: str | None = None,
+        capture_prefix: str = "",
+        ground_truth_prefix: str | None = None,
+        baseline_prefix: str = "",
+        explainability_config_pattern: str = "*",
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -237,19 +248,40 @@ class ModelMonitorSchedules(Construct):
         self.served_model_arn = served_model_arn
         self.output_bucket = output_bucket
         self.output_prefix = output_prefix
+        self.capture_prefix = capture_prefix
+        self.baseline_prefix = baseline_prefix
+        self.explainability_config_pattern = explainability_config_pattern
         self._missing_inputs(kinds, baselines, ground_truth_uri)
         self._runtime_within_limits(kinds, max_runtime_seconds)
 
+        # The network-isolated jobs (data quality, model quality, bias) share one role; the explainability job,
+        # which is not isolated (it calls Clarify's shadow endpoint), gets its own: it writes only its own reports.
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Runs the Model Monitor jobs of {endpoint_name}",
+            description=f"Runs the network-isolated Model Monitor jobs of {endpoint_name}",
         )
-        capture_bucket.grant_read(self.role)
-        baseline_bucket.grant_read(self.role)
-        output_bucket.grant_read_write(self.role)
+        capture_bucket.grant_read(self.role, f"{capture_prefix}*")
+        if ground_truth_prefix is not None and not ground_truth_prefix.startswith(capture_prefix):
+            # Labels configured outside the endpoint's capture prefix: only the isolated jobs merge them.
+            capture_bucket.grant_read(self.role, f"{ground_truth_prefix}*")
+        baseline_bucket.grant_read(self.role, f"{baseline_prefix}*")
+        grant_objects_read_write(output_bucket, self.role, f"{output_prefix}*")
         key.grant_encrypt_decrypt(self.role)
+        self.explainability_role: iam.Role | None = None
+        if "explainability" in kinds:
+            self.explainability_role = iam.Role(
+                self,
+                "ExplainabilityRole",
+                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                description=f"Runs the Model Monitor explainability job of {endpoint_name}",
+            )
+            capture_bucket.grant_read(self.explainability_role, f"{capture_prefix}*")
+            baseline_bucket.grant_read(self.explainability_role, f"{baseline_prefix}*")
+            output_bucket.grant_read(self.explainability_role, explainability_config_pattern)
+            grant_objects_read_write(output_bucket, self.explainability_role, f"{output_prefix}explainability*")
+            key.grant_encrypt_decrypt(self.explainability_role)
         self._grant_job_basics(stack, kinds)
 
         cluster = {
@@ -311,7 +343,8 @@ class ModelMonitorSchedules(Construct):
         self.job_definitions: dict[MonitorKind, Any] = {}
 
         def make(cfn_class: Any, construct_id: str, kind: MonitorKind, **specific: Any) -> Any:
-            props = {"role_arn": self.role.role_arn, "job_resources": resources, "stopping_condition": stopping(kind)}
+            role = self.explainability_role if kind == "explainability" and self.explainability_role else self.role
+            props = {"role_arn": role.role_arn, "job_resources": resources, "stopping_condition": stopping(kind)}
             return cfn_class(
                 self, construct_id, **{name: _struct(value) for name, value in {**props, **specific}.items()}
             )
@@ -407,9 +440,10 @@ class ModelMonitorSchedules(Construct):
                     ),
                 ),
             )
-            policy = self.role.node.try_find_child("DefaultPolicy")
-            if policy is not None:
-                schedule.node.add_dependency(policy)
+            for role in (self.role, self.explainability_role):
+                policy = role.node.try_find_child("DefaultPolicy") if role else None
+                if policy is not None:
+                    schedule.node.add_dependency(policy)
             self.schedules[kind] = schedule
             self.schedule_names.append(name)
 
@@ -444,11 +478,26 @@ class ModelMonitorSchedules(Construct):
 
     def _grant_job_basics(self, stack: Stack, kinds: Sequence[MonitorKind]) -> None:
         """Logs, image pulls, and (explainability only) the shadow endpoint Clarify manages."""
-        # The Model Monitor and Clarify images live in AWS-owned accounts that vary by region.
-        grant_job_basics(
-            self.role, image_repositories=[aws_images_in_region(stack)], log_group_name="/aws/sagemaker/ProcessingJobs"
+        # The Model Monitor and Clarify images live in AWS-owned accounts that vary by region: each role pulls
+        # exactly the images its jobs run, from the pinned accounts of MODEL_MONITOR_REGISTRIES/CLARIFY_REGISTRIES.
+        isolated_images = (
+            [model_monitor_image_uri(stack.region)] if {"data-quality", "model-quality"} & set(kinds) else []
         )
-        if "explainability" in kinds:
+        if "bias" in kinds:
+            isolated_images.append(clarify_image_uri(stack.region))
+        if isolated_images:
+            grant_job_basics(
+                self.role,
+                image_repositories=image_repository_arns(stack, isolated_images),
+                log_group_name="/aws/sagemaker/ProcessingJobs",
+            )
+        if self.explainability_role is not None:
+            role = self.explainability_role
+            grant_job_basics(
+                role,
+                image_repositories=image_repository_arns(stack, [clarify_image_uri(stack.region)]),
+                log_group_name="/aws/sagemaker/ProcessingJobs",
+            )
 
             def arn(resource: str, name: str) -> str:
                 return stack.format_arn(
@@ -457,7 +506,7 @@ class ModelMonitorSchedules(Construct):
 
             # Clarify computes SHAP values on a shadow endpoint it creates from the served model and deletes after
             # the run, named with its "sm-clarify" prefix (endpoint_name_prefix in the analysis config's predictor).
-            self.role.add_to_policy(
+            role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ClarifyShadowEndpoint",
                     actions=[
@@ -473,14 +522,14 @@ class ModelMonitorSchedules(Construct):
                 )
             )
             # The served endpoint is only looked at and called, never changed.
-            self.role.add_to_policy(
+            role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ClarifyServedEndpoint",
                     actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
                     resources=[arn("endpoint", self.endpoint_name.lower())],
                 )
             )
-            self.role.add_to_policy(
+            role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ClarifyServedModel",
                     actions=["sagemaker:DescribeModel"],

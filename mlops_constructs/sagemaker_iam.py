@@ -1,12 +1,16 @@
-"""What every role SageMaker assumes for a job or a model needs, in one place: logs, images, VPC interfaces."""
+"""What every role SageMaker assumes for a job or a model needs, in one place: logs, images, VPC interfaces,
+and the narrow S3 grants jobs get instead of CDK's broader ``grant_read_write`` and ``Asset.grant_read``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 
 LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 ECR_PULL_ACTIONS: Final = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -24,9 +28,64 @@ VPC_INTERFACE_ACTIONS: Final = (
 )
 
 
-def aws_images_in_region(stack: Stack) -> str:
-    """Every ``sagemaker-*`` repository of the region: the AWS-owned image accounts differ by region and image."""
-    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-*"
+# What a job writes: objects, in parts. Not grant_read_write's s3:DeleteObject*, s3:PutObjectRetention,
+# s3:PutObjectLegalHold or tagging: no job deletes, locks or tags what it wrote. Multipart uploads are authorised
+# by s3:PutObject ("Multipart upload API and permissions", Amazon S3 user guide); AbortMultipartUpload cleans up.
+OBJECT_WRITE_ACTIONS: Final = ("s3:PutObject", "s3:AbortMultipartUpload")
+# An ECR image URI: <account>.dkr.ecr.<region>.<domain>/<repository>[:tag|@digest].
+_IMAGE_URI = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+?)(?=[:@\"\s]|$)")
+
+
+def image_repository_arns(stack: Stack, image_uris: Iterable[str]) -> list[str]:
+    """The ECR repositories of ``image_uris`` (images in AWS-owned accounts, pinned by account), sorted.
+
+    Pulling needs the repository ARN only ("Private repository policies" / ECR actions take a repository
+    resource): a role that pulls the SDK's sklearn image may pull that one repository of that one account,
+    not every ``sagemaker-*`` repository of every account.
+    """
+    arns = set()
+    for uri in image_uris:
+        for account, region, repository in _IMAGE_URI.findall(uri):
+            arns.add(
+                stack.format_arn(
+                    service="ecr", account=account, region=region, resource="repository", resource_name=repository
+                )
+            )
+    if not arns:
+        raise ValueError("image_repository_arns: no ECR image URI found; a job role needs the images it pulls")
+    return sorted(arns)
+
+
+def grant_objects_read_write(bucket: s3.IBucket, grantee: iam.IGrantable, objects_key_pattern: str) -> None:
+    """Read ``bucket`` under ``objects_key_pattern`` and write objects there: nothing that deletes or locks.
+
+    The caller grants the bucket's KMS key (the environment key) itself.
+    """
+    bucket.grant_read(grantee, objects_key_pattern)
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=list(OBJECT_WRITE_ACTIONS),
+        resource_arns=[bucket.arn_for_objects(objects_key_pattern)],
+    )
+
+
+def grant_asset_read(asset: s3_assets.Asset, grantee: iam.IGrantable) -> None:
+    """Read one file asset: its object in the bootstrap bucket, not the whole bucket (``Asset.grant_read``).
+
+    SageMaker lists an ``S3Prefix`` input before it downloads it, so the role may list the bucket for that one
+    key as prefix (``s3:prefix`` condition, "Actions, resources, and condition keys for Amazon S3").
+    """
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:GetObject"],
+        resource_arns=[asset.bucket.arn_for_objects(asset.s3_object_key)],
+    )
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["s3:ListBucket"],
+        resource_arns=[asset.bucket.bucket_arn],
+        conditions={"StringEquals": {"s3:prefix": [asset.s3_object_key]}},
+    )
 
 
 def vpc_interfaces_statement() -> iam.PolicyStatement:

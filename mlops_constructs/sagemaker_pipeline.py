@@ -27,7 +27,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IValidation
 
-from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
+from mlops_constructs.sagemaker_iam import grant_asset_read, grant_job_basics, grant_objects_read_write
 
 # ``${Name}`` but not ``${!Name}`` (Fn::Sub's escape for a literal ``${``).
 _PLACEHOLDER = re.compile(r"\$\{(?!!)([^}]*)\}")
@@ -187,8 +187,10 @@ class SageMakerPipeline(Construct):
 class PipelineExecutionRole(Construct):
     """The least-privilege role SageMaker assumes to run the training pipeline's jobs.
 
-    Grants: read on ``data_bucket``; read/write on ``artifact_bucket``; encrypt/decrypt
-    on ``key``; read of the ``script_assets``; logs in ``/aws/sagemaker/*``; ECR pulls;
+    Grants: read on ``data_bucket``; read and object writes (no delete, lock or tag) on
+    ``artifact_bucket``; encrypt/decrypt on ``key``; read of the ``script_assets`` objects (not the
+    bootstrap bucket); logs in ``/aws/sagemaker/*``; ECR pulls of exactly ``image_repositories``
+    (the repository ARNs the rendered definition names, :func:`~mlops_constructs.sagemaker_iam.image_repository_arns`);
     create/describe/tag the processing and training jobs and model packages of this
     account and region; ``iam:PassRole`` on itself, to SageMaker only.
 
@@ -196,8 +198,7 @@ class PipelineExecutionRole(Construct):
     ``AwsSolutions-IAM5`` for the S3/KMS grant wildcards (``bucket/*``, ``kms:GenerateDataKey*``,
     ``kms:ReEncrypt*``), the ``/aws/sagemaker/*`` log groups, the account/region-scoped
     ``sagemaker`` job ARNs (``processing-job/*``, ``training-job/*``,
-    ``model-package/*``), the ECR ``repository/sagemaker-*`` pattern (the image accounts
-    vary by region), and ``ecr:GetAuthorizationToken`` on ``*`` (the API takes no resource).
+    ``model-package/*``), and ``ecr:GetAuthorizationToken`` on ``*`` (the API takes no resource).
     """
 
     def __init__(
@@ -208,11 +209,14 @@ class PipelineExecutionRole(Construct):
         data_bucket: s3.IBucket,
         artifact_bucket: s3.IBucket,
         key: kms.IKey,
+        image_repositories: Sequence[str],
         script_assets: Sequence[s3_assets.Asset] = (),
         model_package_group_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if not image_repositories:
+            raise ValueError("PipelineExecutionRole: image_repositories is empty; the jobs pull their images")
         self.role = iam.Role(
             self,
             "Role",
@@ -220,10 +224,10 @@ class PipelineExecutionRole(Construct):
             description="Runs the jobs of a SageMaker training pipeline",
         )
         data_bucket.grant_read(self.role)
-        artifact_bucket.grant_read_write(self.role)
+        grant_objects_read_write(artifact_bucket, self.role, "*")
         key.grant_encrypt_decrypt(self.role)
         for asset in script_assets:
-            asset.grant_read(self.role)
+            grant_asset_read(asset, self.role)
 
         def arn(resource: str, name: str) -> str:
             return stack.format_arn(
@@ -233,7 +237,7 @@ class PipelineExecutionRole(Construct):
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
 
-        grant_job_basics(self.role, image_repositories=[aws_images_in_region(stack)])
+        grant_job_basics(self.role, image_repositories=image_repositories)
         group = model_package_group_name or "*"
         self.role.add_to_policy(
             iam.PolicyStatement(

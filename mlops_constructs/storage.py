@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -92,4 +93,26 @@ class AccessLogBucket(s3.Bucket):
             self,
             "AwsSolutions-S1",
             "This is the server-access-log bucket itself; logging it into itself would loop and S3 advises against it.",
+        )
+
+    def allow_delivery_from(self, source_bucket: s3.IBucket, prefix: str) -> None:
+        """Let S3 deliver ``source_bucket``'s server access logs under ``prefix``.
+
+        For a bucket whose logging is configured below the L2 (``CfnBucket.logging_configuration``, as for CDK
+        Pipelines' artifact bucket), CDK adds no grant. With Object Ownership "bucket owner enforced" ACLs are off,
+        so the logging service principal needs this bucket-policy grant, scoped to the source bucket and account
+        ("Enabling Amazon S3 server access logging": logging.s3.amazonaws.com, s3:PutObject, aws:SourceArn and
+        aws:SourceAccount).
+        """
+        self.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"S3ServerAccessLogsFrom{prefix.strip('/').title().replace('-', '')}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": source_bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
         )

@@ -47,6 +47,8 @@ _RUN_SCRIPT = 'exec python3 "$(ls {dir}/*.py)" "$@"'
 def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: PipelineSession) -> Pipeline:
     """Build the monitoring pipeline of one model's endpoint for ``settings`` with an offline ``session``."""
     role = P.execution_role_arn()
+    # Shaped like the execution role's ARN (see Placeholders.execution_role_arn): the SDK never looks it up.
+    publish_role = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + P.ref(P.PUBLISH_ROLE_NAME)
     kms_key = P.ref(P.KMS_KEY_ARN)
 
     # Parameters: an operator can re-run a window or compare against another baseline without a deploy.
@@ -68,7 +70,8 @@ def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: Pip
 
     def processor(name: str, instance_type: str, *, isolated: bool) -> Processor:
         return Processor(
-            role=role,
+            # The isolated analysis reads captured data; the publishing job, which reaches CloudWatch, may not.
+            role=role if isolated else publish_role,
             image_uri=sklearn_image,
             instance_type=instance_type,
             instance_count=settings.instance_count if isolated else 1,

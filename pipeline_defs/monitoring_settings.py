@@ -25,6 +25,8 @@ class MonitoringPlaceholders(Placeholders):
     DRIFT_SCRIPT_KEY = "DriftScriptKey"
     CONTRACT_SCRIPT_BUCKET = "ContractScriptBucket"
     CONTRACT_SCRIPT_KEY = "ContractScriptKey"
+    # The publishing job's own role: it is not network-isolated, so it does not get the role that reads captures.
+    PUBLISH_ROLE_NAME = "PublishRoleName"
 
     @classmethod
     def own(cls) -> frozenset[str]:
@@ -37,6 +39,7 @@ class MonitoringPlaceholders(Placeholders):
                 cls.DRIFT_SCRIPT_KEY,
                 cls.CONTRACT_SCRIPT_BUCKET,
                 cls.CONTRACT_SCRIPT_KEY,
+                cls.PUBLISH_ROLE_NAME,
             }
         )
 

@@ -33,6 +33,7 @@ from mlops_constructs.cicd import (
 )
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
+from mlops_constructs.pipeline_grants import allow_log_encryption, own_build_log_groups, scope_asset_publishing_builds
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.release_gates import (
     PipelineChangeGate,
@@ -333,6 +334,13 @@ class CicdStack(Stack):
             package_group_names=[naming.model_package_group_name(project, model.name) for model in config.models],
         )
         self._log_artifact_access(built.artifact_bucket)
+        # Issue 13 (roles branch): the asset-publishing role starts only the asset-publishing projects.
+        scope_asset_publishing_builds(self.pipeline)
+        # Build logs with a retention, under the pipeline's own artifact key (issue 13 section 3, roles branch).
+        artifact_key = built.artifact_bucket.encryption_key
+        assert isinstance(artifact_key, kms.Key)
+        allow_log_encryption(artifact_key)
+        self.build_logs = own_build_log_groups(self.pipeline, key=artifact_key)
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
             built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._step_roles)]
@@ -501,6 +509,9 @@ class CicdStack(Stack):
         bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=self.access_logs.bucket_name, log_file_prefix="artifacts/"
         )
+        # Issue 13 (roles branch): S3 can deliver only with the logging grant, and the artifacts are versioned.
+        self.access_logs.allow_delivery_from(artifact_bucket, "artifacts/")
+        bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
 
     def _acknowledge_generated_grants(self, artifact_bucket: s3.IBucket, build_roles: Sequence[iam.IRole]) -> None:
         """CDK Pipelines generates its roles' grants, some with wildcards: acknowledge each kind, with why."""

@@ -36,7 +36,7 @@ from mlops_constructs.model_monitor import (
     MonitorBridgeFunction,
     MonitorKind,
 )
-from mlops_constructs.nag import acknowledge, objects_finding, resource_finding
+from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import BASELINE_FILES, KIND_BASELINES, PromotedPaths, package_version, promoted_paths
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
@@ -216,6 +216,10 @@ class MonitoringStack(Stack):
                 subnet_ids=vpc.subnet_ids if vpc else (),
                 security_group_ids=vpc.security_group_ids if vpc else (),
                 served_model_arn=served_model.resource.attr_model_arn if served_model is not None else None,
+                capture_prefix=f"{model.name}/",
+                ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
+                baseline_prefix=self.baseline_paths.baselines_prefix,
+                explainability_config_pattern=f"{model.name}/clarify/explainability/*",
             )
             self.bridge = MonitorBridgeFunction(
                 self,
@@ -330,7 +334,6 @@ class MonitoringStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
             ],
@@ -357,7 +360,6 @@ class MonitoringStack(Stack):
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 )
             ),
-            self._resource(f"arn:{self.partition}:ecr:{self.region}:*:repository/sagemaker-*"),
         ]
 
     def _sagemaker(self, resource: str, name: str) -> str:
@@ -380,23 +382,36 @@ class MonitoringStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
                 self._resource(data.capture_bucket.arn_for_objects(f"{settings.capture_prefix}*")),
                 self._resource(data.artifact_bucket.arn_for_objects(f"{settings.baseline_prefix}*")),
                 self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
-                *sorted({objects_finding(asset.bucket) for asset in pipeline.script_assets}),
             ],
         )
         acknowledge(
             pipeline.role,
             "AwsSolutions-IAM5",
-            "Processing jobs get generated names at run time and log to /aws/sagemaker/ProcessingJobs streams; the "
-            "scikit-learn image's registry account differs by region; ecr:GetAuthorizationToken has no resource and "
-            "cloudwatch:PutMetricData has none either (limited to the metric contract's namespace by condition).",
+            "Processing jobs get generated names at run time and log to /aws/sagemaker/ProcessingJobs streams; "
+            "ecr:GetAuthorizationToken has no resource.",
             applies_to=[*self._common_wildcards(), self._sagemaker("processing-job", "*")],
+        )
+        acknowledge(
+            pipeline.publish_role,
+            "AwsSolutions-IAM5",
+            "S3 read grant on this model's drift reports only (keys generated per execution) and the KMS data-key "
+            "actions on the one environment key; job logs go to /aws/sagemaker/ProcessingJobs streams; "
+            "ecr:GetAuthorizationToken has no resource and cloudwatch:PutMetricData has none either (limited to the "
+            "metric contract's namespace by condition).",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+                self._resource(data.monitoring_bucket.arn_for_objects(f"{settings.model}/drift/*")),
+                *self._common_wildcards(),
+            ],
         )
         acknowledge(
             pipeline.scheduler_role,
@@ -408,37 +423,45 @@ class MonitoringStack(Stack):
 
     def _acknowledge_model_monitor(self, data: DataStack, report_prefix: str) -> None:
         assert self.model_monitor is not None and self.bridge is not None
-        acknowledge(
-            self.model_monitor.role,
-            "AwsSolutions-IAM5",
-            "S3 and KMS grant methods: Model Monitor reads the endpoint's capture folders and labels (its own "
-            "date-partitioned layout) and the baselines, writes reports under the model's prefix; KMS data-key "
-            "actions on the one environment key.",
-            applies_to=[
-                "Action::s3:GetObject*",
-                "Action::s3:GetBucket*",
-                "Action::s3:List*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:Abort*",
-                "Action::kms:GenerateDataKey*",
-                "Action::kms:ReEncrypt*",
-                self._resource(data.capture_bucket.arn_for_objects("*")),
-                self._resource(data.artifact_bucket.arn_for_objects("*")),
-                self._resource(data.monitoring_bucket.arn_for_objects("*")),
-            ],
-        )
-        acknowledge(
-            self.model_monitor.role,
-            "AwsSolutions-IAM5",
-            "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams and pull AWS-owned images whose registry "
-            "account differs by region; Clarify's shadow endpoint and its endpoint config get generated names with "
-            "Clarify's sm-clarify- prefix (created and deleted per run); ecr:GetAuthorizationToken has no resource.",
-            applies_to=[
-                *self._common_wildcards(),
-                self._sagemaker("endpoint", "sm-clarify-*"),
-                self._sagemaker("endpoint-config", "sm-clarify-*"),
-            ],
-        )
+        for role in (self.model_monitor.role, self.model_monitor.explainability_role):
+            if role is None:
+                continue
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "S3 and KMS grant methods: Model Monitor reads the endpoint's capture folders and labels (its own "
+                "date-partitioned layout) and the baselines under their prefixes, writes reports under its own "
+                "prefix; KMS data-key actions on the one environment key.",
+                applies_to=[
+                    "Action::s3:GetObject*",
+                    "Action::s3:GetBucket*",
+                    "Action::s3:List*",
+                    "Action::kms:GenerateDataKey*",
+                    "Action::kms:ReEncrypt*",
+                    self._resource(data.capture_bucket.arn_for_objects(f"{self.model_monitor.capture_prefix}*")),
+                    self._resource(data.artifact_bucket.arn_for_objects(f"{self.model_monitor.baseline_prefix}*")),
+                    self._resource(data.monitoring_bucket.arn_for_objects(f"{report_prefix}*")),
+                    self._resource(data.monitoring_bucket.arn_for_objects(f"{report_prefix}explainability*")),
+                    self._resource(
+                        data.monitoring_bucket.arn_for_objects(self.model_monitor.explainability_config_pattern)
+                    ),
+                ],
+            )
+        for role in (self.model_monitor.role, self.model_monitor.explainability_role):
+            if role is None:
+                continue
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams; Clarify's shadow endpoint and its "
+                "endpoint config get generated names with Clarify's sm-clarify- prefix (created and deleted per run); "
+                "ecr:GetAuthorizationToken has no resource.",
+                applies_to=[
+                    *self._common_wildcards(),
+                    self._sagemaker("endpoint", "sm-clarify-*"),
+                    self._sagemaker("endpoint-config", "sm-clarify-*"),
+                ],
+            )
         acknowledge(
             self.bridge.role,
             "AwsSolutions-IAM5",

@@ -13,6 +13,7 @@ from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
 from mlops_constructs import naming
 from mlops_constructs.nag import acknowledge, objects_finding
 from mlops_constructs.retraining import RetrainOnDrift, log_retention, retrain_alarm_sources
+from mlops_constructs.sagemaker_iam import image_repository_arns
 from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline, key_arn_from_parameter
 from pipeline_defs.render import render_definition
 from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
@@ -72,6 +73,7 @@ class TrainingStack(Stack):
         preprocess = s3_assets.Asset(self, "PreprocessScript", path=str(STEPS_DIR / "preprocess.py"))
         evaluate = s3_assets.Asset(self, "EvaluateScript", path=str(STEPS_DIR / "evaluate.py"))
         self.script_assets = (preprocess, evaluate)
+        definition_json = render_definition(model.training.builder, self.pipeline_settings)
         self.execution_role = PipelineExecutionRole(
             self,
             "ExecutionRole",
@@ -79,6 +81,8 @@ class TrainingStack(Stack):
             artifact_bucket=data.artifact_bucket,
             key=data.key,
             script_assets=(preprocess, evaluate),
+            # Exactly the repositories the rendered jobs pull, in the AWS image accounts they name.
+            image_repositories=image_repository_arns(self, [definition_json]),
             model_package_group_name=self.pipeline_settings.model_package_group_name,
         )
         self._acknowledge_execution_role()
@@ -86,7 +90,7 @@ class TrainingStack(Stack):
             self,
             "TrainingPipeline",
             pipeline_name=self.pipeline_settings.pipeline_name,
-            definition_json=render_definition(model.training.builder, self.pipeline_settings),
+            definition_json=definition_json,
             substitutions={
                 Placeholders.EXECUTION_ROLE_NAME: self.execution_role.role.role_name,
                 Placeholders.DATA_BUCKET: data.data_bucket.bucket_name,
@@ -144,21 +148,18 @@ class TrainingStack(Stack):
                 "Action::s3:GetObject*",
                 "Action::s3:GetBucket*",
                 "Action::s3:List*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:Abort*",
                 "Action::kms:GenerateDataKey*",
                 "Action::kms:ReEncrypt*",
                 objects_finding(self.data.data_bucket),
                 objects_finding(self.data.artifact_bucket),
-                *(objects_finding(asset.bucket) for asset in self.script_assets),
             ],
         )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             "Pipeline jobs get generated names at run time (processing-job/*, training-job/*), write to "
-            "/aws/sagemaker/* log groups, register versions under this model's package group only, and pull AWS-owned "
-            "sagemaker-* images whose registry account differs by region; ecr:GetAuthorizationToken has no resource.",
+            "/aws/sagemaker/* log groups, register versions under this model's package group only; "
+            "ecr:GetAuthorizationToken has no resource.",
             applies_to=[
                 "Resource::*",
                 f"{prefix}:sagemaker:{self.region}:{self.account}:processing-job/*",
@@ -167,6 +168,5 @@ class TrainingStack(Stack):
                 f"{self.pipeline_settings.model_package_group_name}/*",
                 f"{prefix}:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/*",
                 f"{prefix}:logs:{self.region}:{self.account}:log-group:/aws/sagemaker/*:log-stream:*",
-                f"{prefix}:ecr:{self.region}:*:repository/sagemaker-*",
             ],
         )

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.assertions import Match, Template
 
+from mlops_constructs.sagemaker_iam import image_repository_arns
 from mlops_constructs.sagemaker_pipeline import (
     PipelineExecutionRole,
     SageMakerPipeline,
@@ -53,6 +54,9 @@ def build(**overrides: Any) -> tuple[cdk.Stack, SageMakerPipeline, PipelineExecu
         artifact_bucket=artifacts,
         key=key,
         script_assets=[script],
+        image_repositories=image_repository_arns(
+            stack, ["141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"]
+        ),
         model_package_group_name="breast-cancer",
     )
     substitutions = {
@@ -240,6 +244,47 @@ def test_execution_role_grants(built: Any) -> None:
     assert ":111122223333:model-package/breast-cancer/*" in text
     logs = next(s for s in _role_statements(template) if s.get("Sid") == "JobLogs")
     assert "log-group:/aws/sagemaker/*" in json.dumps(logs["Resource"])
+
+
+def test_execution_role_writes_objects_without_deleting_or_locking_them(built: Any) -> None:
+    template, _, _ = built
+    actions = {a for s in _role_statements(template) for a in _as_list(s["Action"])}
+    assert {"s3:PutObject", "s3:AbortMultipartUpload"} <= actions
+    assert not {a for a in actions if a.startswith(("s3:DeleteObject", "s3:PutObjectRetention", "s3:PutObjectLegal"))}
+    assert "s3:Abort*" not in actions
+
+
+def test_execution_role_reads_the_script_object_not_the_asset_bucket(built: Any) -> None:
+    template, _, _ = built
+    text = json.dumps(_role_statements(template))
+    assert "cdk-hnb659fds-assets-111122223333-eu-west-1/*" not in text
+    listing = next(s for s in _role_statements(template) if s["Action"] == "s3:ListBucket")
+    assert list(listing["Condition"]["StringEquals"]) == ["s3:prefix"]
+
+
+def test_execution_role_pulls_only_the_named_repository(built: Any) -> None:
+    template, _, _ = built
+    pulls = next(s for s in _role_statements(template) if s.get("Sid") == "EcrPullImages")
+    text = json.dumps(pulls["Resource"])
+    assert ":ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn" in text
+    assert "*" not in text
+
+
+def test_image_repository_arns_need_an_image() -> None:
+    app = cdk.App(context=cdk_feature_flags())  # the repo's flags: a literal partition
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111122223333", region="eu-west-1"))
+    with pytest.raises(ValueError, match="no ECR image URI found"):
+        image_repository_arns(stack, ['{"ImageUri": "python:3.12"}'])
+    assert image_repository_arns(
+        stack,
+        [
+            '{"A": "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training@sha256:ab",'
+            ' "B": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}'
+        ],
+    ) == [
+        "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost",
+        "arn:aws:ecr:eu-west-1:763104351884:repository/pytorch-training",
+    ]
 
 
 def _two_stacks() -> tuple[cdk.App, cdk.Stack, cdk.Stack, iam.Role]:

@@ -1,0 +1,154 @@
+"""Narrow what CDK generates for the release pipeline and its sources.
+
+Two grants CDK writes wider (or differently) than the job needs:
+
+- CDK Pipelines' shared asset-publishing role may ``codebuild:StartBuild``/``BatchGetBuilds``/``StopBuild`` on
+  every project of the account (``Resource: "*"``, the role exists before its projects). CodePipeline uses it as
+  the action role of the asset-publishing actions only, so it is scoped to those projects' ARNs
+  ("Actions, resources, and condition keys for AWS CodeBuild": the three actions take a ``project`` resource).
+- ``CodeStarConnectionsSourceAction`` grants ``codestar-connections:UseConnection`` whatever the connection ARN.
+  Connections created since the rename have ``codeconnections`` ARNs, and "When specifying a resource in the IAM
+  policy, the service prefix needs to match that of the resource" ("Connections rename - Summary of changes",
+  Developer Tools console guide): the action's prefix is set from the ARN's service.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import jsii
+from aws_cdk import ArnFormat, IAspect, RemovalPolicy, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import IConstruct
+
+BUILD_ACTIONS: Final = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
+CONNECTION_SERVICES: Final = ("codeconnections", "codestar-connections")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def scope_asset_publishing_builds(pipeline: pipelines.CodePipeline) -> list[str]:
+    """Scope the asset-publishing role's build actions to the asset projects; returns the patched policy paths.
+
+    Call after ``build_pipeline()``. Raises ``ValueError`` if the assets exist but no statement could be scoped
+    (a CDK change moved what this relies on: fail synth rather than silently keep ``"*"``).
+    """
+    assets = pipeline.node.try_find_child("Assets")
+    if assets is None:
+        return []
+    projects = [node for node in assets.node.find_all() if isinstance(node, codebuild.CfnProject)]
+    patched: list[str] = []
+    for policy in (node for node in assets.node.find_all() if isinstance(node, iam.CfnPolicy)):
+        document = Stack.of(policy).resolve(policy.policy_document)
+        for index, statement in enumerate(document.get("Statement", [])):
+            actions = set(_listed(statement.get("Action")))
+            if actions & BUILD_ACTIONS and _listed(statement.get("Resource")) == ["*"]:
+                policy.add_property_override(
+                    f"PolicyDocument.Statement.{index}.Resource", [project.attr_arn for project in projects]
+                )
+                patched.append(policy.node.path)
+    if projects and not patched:
+        raise ValueError("scope_asset_publishing_builds: no codebuild:StartBuild on '*' found under the assets")
+    return patched
+
+
+def connection_service(arn: str) -> str | None:
+    """``codeconnections`` or ``codestar-connections`` from a literal connection ARN, else None."""
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 and parts[2] in CONNECTION_SERVICES else None
+
+
+@jsii.implements(IAspect)
+class ConnectionActionPrefix:
+    """Rewrite ``<service>:UseConnection`` so its prefix is the service of the connection ARN it is granted on."""
+
+    def visit(self, node: IConstruct) -> None:
+        """Patch identity policies."""
+        if not isinstance(node, iam.CfnPolicy):
+            return
+        document = Stack.of(node).resolve(node.policy_document)
+        for index, statement in enumerate(document.get("Statement", [])):
+            actions = _listed(statement.get("Action"))
+            resources = [r for r in _listed(statement.get("Resource")) if isinstance(r, str)]
+            services = {connection_service(r) for r in resources} - {None}
+            if len(services) != 1 or not any(str(a).endswith(":UseConnection") for a in actions):
+                continue
+            (service,) = services
+            fixed = [f"{service}:UseConnection" if str(a).endswith(":UseConnection") else a for a in actions]
+            if fixed != actions:
+                node.add_property_override(
+                    f"PolicyDocument.Statement.{index}.Action", fixed[0] if len(fixed) == 1 else fixed
+                )
+
+
+# How long build logs are kept when the caller does not say (tooling has no retention setting yet).
+BUILD_LOG_RETENTION_DAYS: Final = 365
+
+
+def own_build_log_groups(
+    pipeline: pipelines.CodePipeline,
+    *,
+    key: kms.IKey | None,
+    retention_days: int = BUILD_LOG_RETENTION_DAYS,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+) -> dict[str, logs.LogGroup]:
+    """Give every CodeBuild project of ``pipeline`` a log group of its own, kept ``retention_days`` and encrypted
+    with ``key``; returns them by project path. Call after ``build_pipeline()``.
+
+    CodeBuild otherwise creates ``/aws/codebuild/<project>`` itself, with no retention and no key. A project may
+    name its group (``LogsConfig.CloudWatchLogs.GroupName``, "AWS::CodeBuild::Project CloudWatchLogsConfig"); the
+    project's role gets write access to that group only. ``key`` must let CloudWatch Logs use it
+    (:func:`allow_log_encryption`).
+    """
+    stack = Stack.of(pipeline)
+    groups: dict[str, logs.LogGroup] = {}
+    projects = [node for node in pipeline.node.find_all() if isinstance(node, codebuild.Project)]
+    for project in projects:
+        # The ID follows the project's path: adding a project never renames another's group.
+        relative = project.node.path.split("/", 1)[-1].replace("/", "-")
+        group = logs.LogGroup(
+            stack,
+            f"BuildLogs-{relative}",
+            encryption_key=key,
+            removal_policy=removal_policy,
+        )
+        resource = group.node.default_child
+        assert isinstance(resource, logs.CfnLogGroup)
+        resource.retention_in_days = retention_days
+        cfn = project.node.default_child
+        assert isinstance(cfn, codebuild.CfnProject)
+        cfn.add_property_override("LogsConfig.CloudWatchLogs", {"Status": "ENABLED", "GroupName": group.log_group_name})
+        if project.role is not None:
+            group.grant_write(project.role)
+        groups[project.node.path] = group
+    return groups
+
+
+def allow_log_encryption(key: kms.Key) -> None:
+    """Let CloudWatch Logs of this account and region use ``key`` for log groups
+    ("Encrypt log data in CloudWatch Logs using AWS KMS": logs.<region>.amazonaws.com, scoped by the
+    ``kms:EncryptionContext:aws:logs:arn`` condition)."""
+    stack = Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryptLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
