@@ -50,7 +50,7 @@ synth: lint  ## main job: synthesize every environment (ENV=name for one) with c
 ls: deps  ## list the stacks of every environment
 	cdk ls $(CDK_CONTEXT)
 
-test: deps  ## run the test suite
+test: deps $(CHECKOV_VENV)/.installed  ## run the test suite (checkov runs from its own venv, see `make checkov`)
 	$(PY) -m pytest -n 2 --dist worksteal -q
 
 local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled dataset
@@ -71,9 +71,9 @@ clean:  ## remove build output (keeps the venv and node_modules)
 CHECKOV_VENV := .venv-checkov
 CHECKOV_OUT := build/security-templates
 
-$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
 checkov: deps $(CHECKOV_VENV)/.installed  ## checkov over every template of every stack kind (.checkov.yaml lists what is acknowledged)

@@ -22,7 +22,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 BUILD_ACTIONS: Final = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
 CONNECTION_SERVICES: Final = ("codeconnections", "codestar-connections")
@@ -91,23 +91,24 @@ BUILD_LOG_RETENTION_DAYS: Final = 365
 
 
 def own_build_log_groups(
-    pipeline: pipelines.CodePipeline,
+    scope: Construct,
     *,
     key: kms.IKey | None,
     retention_days: int = BUILD_LOG_RETENTION_DAYS,
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
 ) -> dict[str, logs.LogGroup]:
-    """Give every CodeBuild project of ``pipeline`` a log group of its own, kept ``retention_days`` and encrypted
-    with ``key``; returns them by project path. Call after ``build_pipeline()``.
+    """Give every CodeBuild project under ``scope`` (the pipeline's and the release gates' projects: pass the stack) a
+    log group of its own, kept ``retention_days`` and encrypted with ``key``; returns them by project path. Call after
+    ``build_pipeline()`` and after every other project exists.
 
     CodeBuild otherwise creates ``/aws/codebuild/<project>`` itself, with no retention and no key. A project may
     name its group (``LogsConfig.CloudWatchLogs.GroupName``, "AWS::CodeBuild::Project CloudWatchLogsConfig"); the
     project's role gets write access to that group only. ``key`` must let CloudWatch Logs use it
     (:func:`allow_log_encryption`).
     """
-    stack = Stack.of(pipeline)
+    stack = Stack.of(scope)
     groups: dict[str, logs.LogGroup] = {}
-    projects = [node for node in pipeline.node.find_all() if isinstance(node, codebuild.Project)]
+    projects = [node for node in scope.node.find_all() if isinstance(node, codebuild.Project)]
     for project in projects:
         # The ID follows the project's path: adding a project never renames another's group.
         relative = project.node.path.split("/", 1)[-1].replace("/", "-")

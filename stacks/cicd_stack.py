@@ -340,7 +340,7 @@ class CicdStack(Stack):
         artifact_key = built.artifact_bucket.encryption_key
         assert isinstance(artifact_key, kms.Key)
         allow_log_encryption(artifact_key)
-        self.build_logs = own_build_log_groups(self.pipeline, key=artifact_key)
+        self.build_logs = own_build_log_groups(self, key=artifact_key)
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
             built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._step_roles)]
