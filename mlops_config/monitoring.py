@@ -7,7 +7,16 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_config.base import InstanceCount, ProcessingInstanceType, S3Prefix, ScheduleExpression, Settings
+from mlops_config.base import (
+    InstanceCount,
+    ProcessingInstanceType,
+    S3Prefix,
+    ScheduleExpression,
+    Settings,
+    ascii_fullmatch,
+    shown,
+)
+from mlops_config.schedule import is_one_time
 
 # The feature columns of the sample dataset (``pipeline_defs/steps/sample_data.py``), shipped as a list so that
 # synth never reads data: the per-feature dashboard widgets and metrics are built from it.
@@ -28,7 +37,7 @@ SAMPLE_FEATURES: tuple[str, ...] = tuple(
     )
 )
 # A CloudWatch dimension value and a CSV header both hold it; keep it to safe characters.
-_FEATURE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_FEATURE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", re.ASCII)
 
 
 class AlarmSettings(Settings):
@@ -84,7 +93,7 @@ class MonitoringSettings(Settings):
     categorical_features: tuple[str, ...] = Field(
         default=(), description="Features compared with chi-squared instead of Kolmogorov-Smirnov."
     )
-    target_column: str = Field(default="target", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    target_column: str = Field(default="target", description="The label column of the ground truth.")
     baseline_prefix: S3Prefix | None = Field(
         default=None,
         description="Artifact-bucket prefix of the approved model's baselines; defaults to '<model>/baselines/'.",
@@ -93,18 +102,28 @@ class MonitoringSettings(Settings):
         default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
     )
 
+    @field_validator("target_column")
+    @classmethod
+    def _target_column(cls, value: str) -> str:
+        if not ascii_fullmatch(_FEATURE_NAME, value):
+            raise ValueError(
+                f"{shown(value)} is not a usable column name; allowed: 1-64 letters, digits, '_', '.', '-', "
+                "starting with a letter or '_'"
+            )
+        return value
+
     @field_validator("features", "categorical_features")
     @classmethod
     def _feature_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not _FEATURE_NAME.match(name):
+            if not ascii_fullmatch(_FEATURE_NAME, name):
                 raise ValueError(
-                    f"{name!r} is not a usable feature name; allowed: 1-64 letters, digits, '_', '.', '-', "
+                    f"{shown(name)} is not a usable feature name; allowed: 1-64 letters, digits, '_', '.', '-', "
                     "starting with a letter or '_'"
                 )
         duplicates = sorted({name for name in value if value.count(name) > 1})
         if duplicates:
-            raise ValueError(f"feature(s) {duplicates} listed twice; allowed: each feature once")
+            raise ValueError(f"feature(s) {shown(duplicates)} listed twice; allowed: each feature once")
         return value
 
     @model_validator(mode="after")
@@ -115,6 +134,17 @@ class MonitoringSettings(Settings):
         if self.target_column in self.features:
             raise ValueError(
                 f"target_column {self.target_column!r} is also listed in features; allowed: a column not in features"
+            )
+        if self.alarms.drifted_features_threshold > len(self.features):
+            raise ValueError(
+                f"alarms.drifted_features_threshold ({self.alarms.drifted_features_threshold}) exceeds the "
+                f"{len(self.features)} feature(s) monitored, so the drift alarm could never fire; "
+                f"allowed: 1-{len(self.features)}"
+            )
+        if is_one_time(self.schedule):
+            raise ValueError(
+                f"schedule: {self.schedule!r} runs once, so monitoring would stop after one run; "
+                "allowed: a recurring cron() or rate() expression"
             )
         if self.alarms.datapoints_to_alarm > self.alarms.evaluation_periods:
             raise ValueError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Self
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +16,8 @@ from mlops_config.base import (
     Region,
     S3Prefix,
     Settings,
+    ascii_fullmatch,
+    shown,
 )
 from mlops_config.monitoring import MonitoringSettings
 from mlops_config.retraining import RetrainingSettings
@@ -34,16 +35,16 @@ class VpcSettings(Settings):
     @classmethod
     def _subnets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for subnet in value:
-            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
-                raise ValueError(f"{subnet!r} is not a subnet ID; allowed: subnet- followed by 8-17 hex digits")
+            if not ascii_fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                raise ValueError(f"{shown(subnet)} is not a subnet ID; allowed: subnet- followed by 8-17 hex digits")
         return value
 
     @field_validator("security_group_ids")
     @classmethod
     def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for group in value:
-            if not re.fullmatch(r"sg-[0-9a-f]{8,17}", group):
-                raise ValueError(f"{group!r} is not a security group ID; allowed: sg- followed by 8-17 hex digits")
+            if not ascii_fullmatch(r"sg-[0-9a-f]{8,17}", group):
+                raise ValueError(f"{shown(group)} is not a security group ID; allowed: sg- followed by 8-17 hex digits")
         return value
 
 
@@ -134,17 +135,26 @@ class ToolingSettings(Settings):
     connection_arn: str | None = Field(
         default=None, description="CodeConnections ARN; without it the pipeline stack is not synthesized."
     )
-    repository: str = Field(default="my-org/sagemaker-mlops-cdk", pattern=r"^[\w.-]+/[\w.-]+$")
+    repository: str = Field(default="my-org/sagemaker-mlops-cdk", max_length=200)
     branch: str = Field(default="main", min_length=1, max_length=255)
     notification_emails: tuple[Email, ...] = ()
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not ascii_fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+            raise ValueError(
+                f"{shown(value)} is not a repository; allowed: 'owner/name' of ASCII letters, digits, _ . -"
+            )
+        return value
 
     @field_validator("connection_arn")
     @classmethod
     def _connection(cls, value: str | None) -> str | None:
-        pattern = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}"
-        if value is not None and not re.fullmatch(pattern, value):
+        pattern = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}"
+        if value is not None and not ascii_fullmatch(pattern, value):
             raise ValueError(
-                f"{value!r} is not a CodeConnections ARN; allowed: "
+                f"{shown(value)} is not a CodeConnections ARN; allowed: "
                 "arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
             )
         return value
@@ -173,6 +183,14 @@ class PlatformConfig(Settings):
                     f"environments[{index}]: account {pair[0]} in {pair[1]} is already used by environment "
                     f"{self.environments[accounts.index(pair)].name!r}; allowed: one account and region per environment"
                 )
+        if self.tooling is not None:
+            for env in self.environments:
+                if env.account == self.tooling.account:
+                    raise ValueError(
+                        f"tooling.account: {env.account} is also the account of environment {env.name!r}; the "
+                        "toolchain and that environment would both create the CDK pipeline's cross-account roles "
+                        "under the same names in one account; allowed: a tooling account no environment uses"
+                    )
         if self.registry_environment not in env_names:
             raise ValueError(
                 f"registry_environment: {self.registry_environment!r} is not an environment; "
@@ -217,6 +235,6 @@ def _no_duplicates(section: str, key: str, values: list[str]) -> None:
     for index, value in enumerate(values):
         if values.index(value) != index:
             raise ValueError(
-                f"{section}[{index}].{key}: {value!r} is already used by {section}[{values.index(value)}]; "
+                f"{section}[{index}].{key}: {shown(value)} is already used by {section}[{values.index(value)}]; "
                 f"allowed: unique {key}s"
             )
