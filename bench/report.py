@@ -28,6 +28,16 @@ TARGETS = (
     Target("handler_import_ms", "slowest Lambda handler import (median)", 100, "ms"),
     Target("asset_kb", "largest Lambda asset (zipped)", 50, "KB"),
     Target("test_suite_s", "whole test suite wall time (make test: pytest -n 2 --dist worksteal)", 60, "s"),
+    Target(
+        "rule_pack_findings_at_scale",
+        "project-rule findings over every template at the largest model count",
+        0,
+        "findings",
+    ),
+    Target("bus_policy_chars_50", "largest event-bus policy at 50 models (quota 10,240 characters)", 10_240, "chars"),
+    Target("bus_policy_chars_200", "largest event-bus policy at 200 models (quota 10,240 characters)", 10_240, "chars"),
+    Target("wildcard_rules_50", "most wildcard rules on one event bus at 50 models (quota 30)", 30, "rules"),
+    Target("wildcard_rules_200", "most wildcard rules on one event bus at 200 models (quota 30)", 30, "rules"),
 )
 
 
@@ -52,6 +62,8 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
     handlers = [h for h in report.get("lambda", []) if h.get("import_ms") is not None]
     assets = [h["asset_bytes"] for h in report.get("lambda", [])]
     tests = report.get("tests") or {}
+    pack = (largest or {}).get("rule_pack") or {}
+    quota_points = {int(p["models"]): p for p in (report.get("quotas") or {}).get("points", [])}
     return {
         "synth_ratio": full.get("ratio_to_floor"),
         "seconds_per_model": scale.get("seconds_per_model"),
@@ -60,6 +72,11 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
         "handler_import_ms": max(h["import_ms"] for h in handlers) if handlers else None,
         "asset_kb": max(assets) / 1000 if assets else None,
         "test_suite_s": tests.get("wall_s"),
+        "rule_pack_findings_at_scale": pack.get("project_findings"),
+        "bus_policy_chars_50": (quota_points.get(50) or {}).get("max_policy_chars"),
+        "bus_policy_chars_200": (quota_points.get(200) or {}).get("max_policy_chars"),
+        "wildcard_rules_50": (quota_points.get(50) or {}).get("max_wildcard_rules"),
+        "wildcard_rules_200": (quota_points.get(200) or {}).get("max_wildcard_rules"),
     }
 
 
@@ -118,6 +135,8 @@ def format_markdown(report: Mapping[str, Any], *, top_stacks: int = 10) -> str:
 
     lines += _synth_section(report.get("synth", {}))
     lines += _scale_section(report.get("scale", {}), top_stacks)
+    lines += _rule_pack_section(report.get("scale", {}))
+    lines += _quota_section(report.get("quotas") or {})
     lines += _lambda_section(report.get("lambda", []))
     lines += _tests_section(report.get("tests"))
     return "\n".join(lines) + "\n"
@@ -236,6 +255,61 @@ def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
             + (", ".join(f"{s['path']} over {s['over_limits']}" for s in over) if over else "no stack over any limit.")
         )
 
+    return lines
+
+
+def _rule_pack_section(scale: Mapping[str, Any]) -> list[str]:
+    packed = [p for p in scale.get("points", []) if p.get("rule_pack")]
+    if not packed:
+        return []
+    point = max(packed, key=lambda p: int(p["models"]))
+    pack = point["rule_pack"]
+    by_rule = ", ".join(f"{rule} x{count}" for rule, count in pack.get("by_rule", {}).items()) or "none"
+    return [
+        "",
+        f"## Project rule pack at {point['models']} models",
+        "",
+        f"{pack['rules_ran']} project rules (cfn-lint rules of cfn_rules/ and the assembly checks) over "
+        f"{pack['templates']} templates in {_num(pack.get('seconds'), 1)} s (the whole make-synth gate: cfn-lint "
+        f"with the project rules, then the assembly checks): {pack['project_findings']} project findings "
+        f"({by_rule}); other cfn-lint findings: {pack.get('cfn_lint_findings')}.",
+    ]
+
+
+def _quota_section(quotas: Mapping[str, Any]) -> list[str]:
+    if not quotas.get("points"):
+        return []
+    limits = quotas.get("quotas", {})
+    policy_limit, wildcard_limit = limits.get("policy_chars", 10_240), limits.get("wildcard_rules", 30)
+    lines = ["", "## Event-bus quotas per bus (Amazon EventBridge quotas)", ""]
+    rows = []
+    for point in quotas["points"]:
+        errors = [f"{s['environment']}: {status(s.get('error'))}" for s in point.get("synths", []) if s.get("error")]
+        synth_s = sum(float(s.get("seconds") or 0) for s in point.get("synths", []))
+        for name, limit in (("max_policy_chars", policy_limit), ("max_wildcard_rules", wildcard_limit)):
+            value = point.get(name)
+            verdict = "not measured" if value is None else ("met" if value <= limit else "**missed**")
+            label = "largest bus policy (characters)" if name == "max_policy_chars" else "most wildcard rules on a bus"
+            rows.append(
+                [
+                    str(point["models"]),
+                    ", ".join(point.get("environments", [])),
+                    label,
+                    "n/a" if value is None else str(value),
+                    f"<= {limit:,}",
+                    verdict,
+                    f"{synth_s:.0f}" + (f" ({'; '.join(errors)})" if errors else ""),
+                ]
+            )
+    lines += _table(["models", "environments synthesized", "measure", "value", "quota", "verdict", "synth s"], rows)
+    biggest = max(quotas["points"], key=lambda p: int(p["models"]))
+    buses = biggest.get("buses", [])
+    if buses:
+        lines += ["", f"Per bus at {biggest['models']} models:", ""]
+        lines += _table(
+            ["account", "region", "bus", "policy characters", "wildcard rules"],
+            [[b["account"], b["region"], b["bus"], str(b["policy_chars"]), str(b["wildcard_rules"])] for b in buses],
+        )
     return lines
 
 

@@ -28,7 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import gen_config, lambdas, report, stats
+from bench import gen_config, lambdas, quotas, report, stats
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -206,7 +206,10 @@ def measure_synth(workspace: Path, scratch: Path, runs: int) -> tuple[dict[str, 
 
 
 def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: int) -> dict[str, Any]:
-    """The same synth over generated configurations of each model count; slope and linearity of the medians."""
+    """The same synth over generated configurations of each model count; slope and linearity of the medians.
+
+    At the largest model count the project rule pack (bench/quotas.rule_pack) also runs over every template.
+    """
     points: list[dict[str, Any]] = []
     for count in models:
         print(f"scale: {count} models (1 cold run, then {runs} warm runs)", flush=True)
@@ -219,6 +222,10 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         if last != cold_out:
             shutil.rmtree(cold_out, ignore_errors=True)
         stacks = stacks_of(last)
+        pack = None
+        if count == max(models) and stacks and last is not None:
+            print(f"scale: project rule pack over the {count}-model templates", flush=True)
+            pack = quotas.rule_pack(last)
         if last:
             shutil.rmtree(last, ignore_errors=True)
         points.append(
@@ -229,6 +236,7 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
                 "cold_s": cold_s if completed(error) else None,
                 "stacks": stacks,
                 "breakdown": profile(workspace, context, scratch) if completed(error or warm_error) else None,
+                "rule_pack": pack,
                 "error": error or warm_error,
             }
         )
@@ -240,6 +248,17 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         "segment_slopes": stats.segment_slopes(measured),
         "linearity": stats.linearity(measured),
     }
+
+
+def measure_bus_quotas(
+    workspace: Path, scratch: Path, models: Sequence[int], environments: Sequence[str]
+) -> dict[str, Any]:
+    """Event-bus policy size and wildcard rules per bus (bench/quotas.py): one cold synth per count and environment."""
+
+    def synth(extra: Mapping[str, str]) -> tuple[float, str | None, Path]:
+        return synth_once(workspace, "app.py", cdk_context(extra), scratch)
+
+    return quotas.measure_quotas(synth, scratch, models, environments)
 
 
 def measure_lambdas(workspace: Path, full_outdir: Path | None, runs: int) -> list[dict[str, Any]]:
@@ -337,18 +356,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke pass: 2 runs, models 1,3, no test suite")
     parser.add_argument("--skip-tests", action="store_true", help="do not run the test suite")
     parser.add_argument("--skip-scale", action="store_true", help="do not run the scale test")
+    parser.add_argument(
+        "--quota-models", default="50,200", help="model counts for the event-bus quota synths (default 50,200)"
+    )
+    parser.add_argument(
+        "--quota-envs",
+        default=",".join(quotas.QUOTA_ENVIRONMENTS),
+        help="environments synthesized (each alone) for the event-bus quotas (default dev,prod)",
+    )
+    parser.add_argument("--skip-quotas", action="store_true", help="do not run the event-bus quota synths")
     parser.add_argument("--output", type=Path, default=RESULTS, help="directory for latest.json and latest.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs = min(args.runs, 2)
         args.scale_runs = 1
         args.models = "1,3" if args.models == "1,10,50" else args.models
+        args.quota_models = "3" if args.quota_models == "50,200" else args.quota_models
         args.skip_tests = True
     args.scale_runs = args.scale_runs or args.runs
     try:
         args.model_counts = sorted({int(n) for n in args.models.split(",") if n.strip()})
     except ValueError:
         parser.error(f"--models {args.models!r}: expected comma-separated integers such as 1,10,50")
+    try:
+        args.quota_model_counts = sorted({int(n) for n in args.quota_models.split(",") if n.strip()})
+    except ValueError:
+        parser.error(f"--quota-models {args.quota_models!r}: expected comma-separated integers such as 50,200")
+    args.quota_environments = [name.strip() for name in args.quota_envs.split(",") if name.strip()]
+    if not args.skip_quotas and (
+        not args.quota_model_counts or min(args.quota_model_counts) < 1 or not args.quota_environments
+    ):
+        parser.error("--quota-models needs counts of at least 1 and --quota-envs at least one environment")
     if args.runs < 1 or args.scale_runs < 1 or not args.model_counts or min(args.model_counts) < 1:
         parser.error("--runs, --scale-runs and every --models count must be at least 1")
     return args
@@ -376,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "models": args.model_counts,
             "quick": args.quick,
             "tests": not args.skip_tests,
+            "quota_models": [] if args.skip_quotas else args.quota_model_counts,
+            "quota_environments": [] if args.skip_quotas else args.quota_environments,
         },
         "machine": machine(),
     }
@@ -387,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["lambda"] = measure_lambdas(workspace, full_outdir, args.runs)
         if not args.skip_scale:
             result["scale"] = measure_scale(workspace, scratch, args.model_counts, args.scale_runs)
+        if not args.skip_quotas:
+            result["quotas"] = measure_bus_quotas(workspace, scratch, args.quota_model_counts, args.quota_environments)
     if not args.skip_tests:
         result["tests"] = measure_tests()
     json_path, md_path = write_report(result, args.output)

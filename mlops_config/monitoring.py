@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -60,14 +60,46 @@ class AlarmSettings(Settings):
     monitoring_evaluation_periods: int = Field(default=1, ge=1, le=24, description="Runs in a row before alarming.")
 
 
+MonitoringBackend = Literal["open", "model_monitor", "endpoint_only"]
+MONITORING_BACKENDS: tuple[MonitoringBackend, ...] = get_args(MonitoringBackend)
+# The backends that analyse the endpoint's captured requests. Serverless endpoints have no data capture (Serverless
+# Inference, "Feature exclusions"), so these can never see data there.
+CAPTURE_BACKENDS: frozenset[MonitoringBackend] = frozenset({"open", "model_monitor"})
+
+# A Model Monitor time offset: a negative ISO 8601 duration in one of the forms "Schedule model quality monitoring
+# jobs" documents (-P#D, -PT#H, -PT#M); the API takes 1-15 characters (botocore MonitoringTimeOffsetString).
+_OFFSET = re.compile(r"^-P(?:(?P<days>\d+)D|T(?P<hours>\d+)H|T(?P<minutes>\d+)M)$")
+
+
+def offset_minutes(offset: str) -> int:
+    """How far back ``offset`` (e.g. ``-P1D``) reaches, in minutes (positive)."""
+    match = _OFFSET.match(offset)
+    if match is None:
+        raise ValueError(f"{offset!r} is not a Model Monitor time offset")
+    days, hours, minutes = (int(match.group(name) or 0) for name in ("days", "hours", "minutes"))
+    return days * 1440 + hours * 60 + minutes
+
+
+def _time_offset(value: str) -> str:
+    if len(value) > 15 or not _OFFSET.match(value) or offset_minutes(value) == 0:
+        raise ValueError(
+            f"{value!r} is not a Model Monitor time offset; allowed: a negative ISO 8601 duration of at most 15 "
+            "characters, '-P<n>D' (days), '-PT<n>H' (hours) or '-PT<n>M' (minutes), n > 0, e.g. '-P1D'"
+        )
+    return value
+
+
 class MonitoringSettings(Settings):
-    """Drift and quality monitoring; both backends publish the same CloudWatch metrics."""
+    """Drift and quality monitoring; the backends that monitor publish the same CloudWatch metrics."""
 
     enabled: bool = True
-    backend: Literal["model_monitor", "open"] = Field(
-        default="open",
-        description="'model_monitor' uses SageMaker Model Monitor (closed to new accounts in 2026); "
-        "'open' runs the project's own drift pipeline.",
+    backend: MonitoringBackend | None = Field(
+        default=None,
+        description="'open' runs the project's own drift pipeline on captured requests; 'model_monitor' uses "
+        "SageMaker Model Monitor (closed to new customers: only for accounts that still have it); 'endpoint_only' "
+        "keeps the endpoint alarms and dashboard without drift or quality analysis. Default (set from serving.mode "
+        "by ModelEnvironmentSettings): 'open' for real-time endpoints, 'endpoint_only' for serverless ones, which "
+        "have no data capture.",
     )
     schedule: ScheduleExpression = "cron(0 * ? * * *)"
     instance_type: ProcessingInstanceType = "ml.m5.large"
@@ -77,6 +109,16 @@ class MonitoringSettings(Settings):
     bias: bool = False
     explainability: bool = False
     ground_truth_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/ground-truth/'.")
+    start_time_offset: str = Field(
+        default="-P2D",
+        description="Model Monitor model quality and bias: each run analyses captured requests from this far back "
+        "(labels arrive late)...",
+    )
+    end_time_offset: str = Field(
+        default="-P1D",
+        description="... up to this far back: labels that arrive within a day of the request are counted. "
+        "A negative ISO 8601 duration like the start; the window must not be empty.",
+    )
     psi_threshold: float = Field(
         default=0.2, gt=0, le=10, description="Population stability index that counts as drift."
     )
@@ -126,8 +168,19 @@ class MonitoringSettings(Settings):
             raise ValueError(f"feature(s) {shown(duplicates)} listed twice; allowed: each feature once")
         return value
 
+    @field_validator("start_time_offset", "end_time_offset")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        return _time_offset(value)
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if offset_minutes(self.start_time_offset) <= offset_minutes(self.end_time_offset):
+            raise ValueError(
+                f"start_time_offset {self.start_time_offset!r} does not start before end_time_offset "
+                f"{self.end_time_offset!r}; allowed: a start offset reaching further back than the end offset "
+                "(e.g. start '-P2D', end '-P1D')"
+            )
         unknown = [name for name in self.categorical_features if name not in self.features]
         if unknown:
             raise ValueError(f"categorical_features {unknown} are not in features; allowed: a subset of features")
@@ -152,6 +205,25 @@ class MonitoringSettings(Settings):
                 f"({self.alarms.evaluation_periods}); allowed: at most evaluation_periods"
             )
         return self
+
+    def for_serving_mode(self, mode: str) -> MonitoringSettings:
+        """These settings with the backend resolved for an endpoint of ``mode``; ``ValueError`` naming
+        ``backend`` when it reads data capture and ``mode`` is serverless (no capture there)."""
+        backend: MonitoringBackend = self.backend or ("endpoint_only" if mode == "serverless" else "open")
+        if mode == "serverless" and backend in CAPTURE_BACKENDS:
+            allowed = [name for name in MONITORING_BACKENDS if name not in CAPTURE_BACKENDS]
+            raise ValueError(
+                f"backend: {backend!r} reads endpoint data capture, which serverless endpoints don't have "
+                f"(serving.mode is 'serverless'); allowed: {', '.join(repr(name) for name in allowed)}, "
+                "or serving.mode 'realtime'"
+            )
+        clarify = [name for name in ("bias", "explainability") if getattr(self, name)]
+        if clarify and backend != "model_monitor":
+            raise ValueError(
+                f"{clarify[0]}: true needs Clarify, which only backend 'model_monitor' runs (backend is {backend!r}); "
+                f"allowed: {clarify[0]}: false, or backend 'model_monitor' where the account still has Model Monitor"
+            )
+        return self if backend == self.backend else self.model_copy(update={"backend": backend})
 
     def ground_truth_prefix_for(self, model: str) -> str:
         """Where labels for ``model`` arrive in the data-capture bucket."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops_config.base import (
     AccountId,
@@ -98,6 +98,13 @@ class ModelEnvironmentSettings(Settings):
     serving: ServingSettings = ServingSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     retraining: RetrainingSettings = RetrainingSettings()
+
+    @field_validator("monitoring")
+    @classmethod
+    def _backend_fits_serving(cls, value: MonitoringSettings, info: ValidationInfo) -> MonitoringSettings:
+        # The monitoring backend depends on the endpoint kind (serverless endpoints have no data capture).
+        serving = info.data.get("serving")
+        return value.for_serving_mode(serving.mode) if isinstance(serving, ServingSettings) else value
 
 
 class ModelSettings(Settings):

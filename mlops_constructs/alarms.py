@@ -156,7 +156,8 @@ class ModelAlarms(Construct):
 
     Every alarm and failure event goes to ``topic``. ``pipeline_names`` are the model's SageMaker pipelines whose
     failed executions notify; ``monitoring_schedule_names`` (Model Monitor only; default none) add a notification
-    of their failed processing jobs. ``drift_alarms`` holds the two named alarms the retraining Lambda watches.
+    of their failed processing jobs. ``drift_alarms`` holds the two named alarms the retraining Lambda watches;
+    ``contract`` (default on) off leaves them out, for an endpoint whose monitoring publishes no contract metrics.
     """
 
     def __init__(
@@ -171,11 +172,15 @@ class ModelAlarms(Construct):
         topic: sns.ITopic,
         pipeline_names: Sequence[str],
         monitoring_schedule_names: Sequence[str] = (),
+        contract: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.metrics = metrics
         action = cw_actions.SnsAction(topic)
-        self.specs = [*endpoint_alarm_specs(metrics, mode, settings), *contract_alarm_specs(project, metrics, settings)]
+        self.specs = [
+            *endpoint_alarm_specs(metrics, mode, settings),
+            *(contract_alarm_specs(project, metrics, settings) if contract else ()),
+        ]
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for spec in self.specs:
             alarm = cloudwatch.Alarm(
@@ -193,7 +198,9 @@ class ModelAlarms(Construct):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
             self.alarms[spec.construct_id] = alarm
-        self.drift_alarms: tuple[cloudwatch.Alarm, ...] = (self.alarms["FeatureDrift"], self.alarms["ModelQuality"])
+        self.drift_alarms: tuple[cloudwatch.Alarm, ...] = (
+            (self.alarms["FeatureDrift"], self.alarms["ModelQuality"]) if contract else ()
+        )
 
         stack = Stack.of(self)
 

@@ -70,42 +70,46 @@ class ModelDashboard(Construct):
             latency.append(alarm_widget("EndpointModelSetupTime", "Serverless model setup time (us)"))
         else:
             latency.append(alarm_widget("EndpointInvocationErrorRate", "Invocation error rate (%)"))
-        drift: list[cloudwatch.IWidget] = [
-            alarm_widget("FeatureDrift", "Drifted features"),
-            cloudwatch.GraphWidget(
-                title="Captured records analysed",
-                left=[metrics.captured_records(monitoring_period)],
-                width=_HALF,
-                height=_HEIGHT,
-            ),
-        ]
-        # Per-feature series come from a SEARCH over the contract, not one metric per configured feature: the
-        # widgets stay two, and small, however many features a model has.
-        per_feature: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title="Drift score per feature",
-                left=[metrics.every_feature(FEATURE_DRIFT_SCORE, monitoring_period)],
-                width=_HALF,
-                height=_HEIGHT,
-            ),
-            cloudwatch.GraphWidget(
-                title="Drifted (1) per feature",
-                left=[metrics.every_feature(FEATURE_DRIFT, monitoring_period)],
-                width=_HALF,
-                height=_HEIGHT,
-                stacked=True,
-            ),
-        ]
-        quality: list[cloudwatch.IWidget] = [
-            alarm_widget("ModelQuality", "Model AUC on labelled traffic"),
-            cloudwatch.GraphWidget(
-                title="Accuracy and F1",
-                left=[metrics.model_accuracy(monitoring_period), metrics.model_f1(monitoring_period)],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
-                width=_HALF,
-                height=_HEIGHT,
-            ),
-        ]
+        # Without contract alarms (endpoint-only monitoring) nothing publishes drift or quality: endpoint rows only.
+        monitoring_rows: list[list[cloudwatch.IWidget]] = []
+        if "FeatureDrift" in alarms.alarms:
+            drift: list[cloudwatch.IWidget] = [
+                alarm_widget("FeatureDrift", "Drifted features"),
+                cloudwatch.GraphWidget(
+                    title="Captured records analysed",
+                    left=[metrics.captured_records(monitoring_period)],
+                    width=_HALF,
+                    height=_HEIGHT,
+                ),
+            ]
+            # Per-feature series come from a SEARCH over the contract, not one metric per configured feature: the
+            # widgets stay two, and small, however many features a model has.
+            per_feature: list[cloudwatch.IWidget] = [
+                cloudwatch.GraphWidget(
+                    title="Drift score per feature",
+                    left=[metrics.every_feature(FEATURE_DRIFT_SCORE, monitoring_period)],
+                    width=_HALF,
+                    height=_HEIGHT,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Drifted (1) per feature",
+                    left=[metrics.every_feature(FEATURE_DRIFT, monitoring_period)],
+                    width=_HALF,
+                    height=_HEIGHT,
+                    stacked=True,
+                ),
+            ]
+            quality: list[cloudwatch.IWidget] = [
+                alarm_widget("ModelQuality", "Model AUC on labelled traffic"),
+                cloudwatch.GraphWidget(
+                    title="Accuracy and F1",
+                    left=[metrics.model_accuracy(monitoring_period), metrics.model_f1(monitoring_period)],
+                    left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                    width=_HALF,
+                    height=_HEIGHT,
+                ),
+            ]
+            monitoring_rows = [drift, *[per_feature[i : i + 2] for i in range(0, len(per_feature), 2)], quality]
         pipelines = cloudwatch.GraphWidget(
             title="Pipeline executions",
             left=[
@@ -129,9 +133,7 @@ class ModelDashboard(Construct):
                 ],
                 traffic,
                 latency,
-                drift,
-                *[per_feature[i : i + 2] for i in range(0, len(per_feature), 2)],
-                quality,
+                *monitoring_rows,
                 [pipelines],
             ],
         )

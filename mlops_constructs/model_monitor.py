@@ -6,7 +6,8 @@ the environment key, jobs are network-isolated where the container allows it and
 and every job publishes Model Monitor's own CloudWatch metrics; the metric *contract* comes from the bridge
 Lambda reading the jobs' output files (``lambda/monitor_bridge``).
 
-Model Monitor was closed to new AWS accounts in 2026; the ``open`` backend (``drift_monitor.py``) replaces it.
+AWS closed Model Monitor to new customers (SageMaker developer guide, "Amazon SageMaker Model Monitor availability
+change"): this backend is for accounts that still have it; the ``open`` backend (``drift_monitor.py``) is the default.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -158,14 +159,42 @@ class MonitorBaselines:
     explainability_constraints_uri: str | None = None
 
 
+# Longest run per kind on an hourly schedule (API reference, MonitoringStoppingCondition: "For data quality and model
+# explainability, this can be up to 3600 seconds for an hourly schedule. For model bias and model quality hourly
+# schedules, this can be up to 1800 seconds"; "Schedule model quality monitoring jobs": the ground-truth merge job
+# and the monitoring job share one run). Also valid for daily schedules, which allow more.
+MAX_RUNTIME_SECONDS: dict[MonitorKind, int] = {
+    "data-quality": 3600,
+    "model-quality": 1800,
+    "bias": 1800,
+    "explainability": 3600,
+}
+MONITORING_TYPES: dict[MonitorKind, str] = {
+    "data-quality": "DataQuality",
+    "model-quality": "ModelQuality",
+    "bias": "ModelBias",
+    "explainability": "ModelExplainability",
+}
+# The kinds that merge late-arriving ground truth with captured predictions, and so need time offsets.
+GROUND_TRUTH_KINDS: tuple[MonitorKind, ...] = ("model-quality", "bias")
+
+
 class ModelMonitorSchedules(Construct):
     """Model Monitor job definitions and hourly/daily schedules on one real-time endpoint.
 
     ``kinds`` picks the monitors (default all four); each needs its baselines in ``baselines`` or synth fails with
-    the missing one named. ``ground_truth_uri`` is required for model quality and bias. Reports go to
+    the missing one named. ``ground_truth_uri`` is required for model quality and bias, whose runs analyse the
+    requests captured between ``start_time_offset`` and ``end_time_offset`` before the run (negative ISO 8601
+    durations, default ``-P2D`` to ``-P1D``: labels arrive late). ``max_runtime_seconds`` caps every job (default:
+    the most each kind may run on an hourly schedule, :data:`MAX_RUNTIME_SECONDS`; more fails synth). Reports go to
     ``output_bucket`` under ``<output_prefix><kind>/``. ``subnet_ids``/``security_group_ids``: run in that VPC
     (default: none). Network isolation is on except for explainability, whose Clarify job must call a shadow
-    endpoint to compute SHAP values.
+    endpoint to compute SHAP values; ``served_model_arn`` (the Model the endpoint serves, default unknown: any model)
+    limits ``sagemaker:DescribeModel`` to it.
+
+    Job definitions get CloudFormation-generated names: every one of their properties is create-only, so a new
+    baseline or setting replaces the definition, which a fixed name would forbid. Schedules keep their derived
+    names (``<endpoint>-data|quality|bias|explain``) and are updated in place to the new definition.
     """
 
     def __init__(
@@ -186,18 +215,22 @@ class ModelMonitorSchedules(Construct):
         instance_type: str = "ml.m5.large",
         instance_count: int = 1,
         volume_size_gb: int = 20,
-        max_runtime_seconds: int = 3600,
+        max_runtime_seconds: int | None = None,
+        start_time_offset: str = "-P2D",
+        end_time_offset: str = "-P1D",
         subnet_ids: Sequence[str] = (),
         security_group_ids: Sequence[str] = (),
         probability_threshold: float = 0.5,
+        served_model_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        region = stack.region
         self.endpoint_name = endpoint_name
+        self.served_model_arn = served_model_arn
         self.output_bucket = output_bucket
         self.output_prefix = output_prefix
         self._missing_inputs(kinds, baselines, ground_truth_uri)
+        self._runtime_within_limits(kinds, max_runtime_seconds)
 
         self.role = iam.Role(
             self,
@@ -218,7 +251,10 @@ class ModelMonitorSchedules(Construct):
             "volume_kms_key_id": key.key_arn,
         }
         resources = {"cluster_config": cluster}
-        stopping = {"max_runtime_in_seconds": max_runtime_seconds}
+
+        def stopping(kind: MonitorKind) -> dict[str, int]:
+            return {"max_runtime_in_seconds": max_runtime_seconds or MAX_RUNTIME_SECONDS[kind]}
+
         vpc = {"subnets": list(subnet_ids), "security_group_ids": list(security_group_ids)} if subnet_ids else None
 
         def network(isolated: bool) -> dict[str, object]:
@@ -242,7 +278,7 @@ class ModelMonitorSchedules(Construct):
                 ],
             }
 
-        def endpoint_input(*, with_probability: bool) -> dict[str, object]:
+        def endpoint_input(*, with_probability: bool, ground_truth: bool = False) -> dict[str, object]:
             value: dict[str, object] = {
                 "endpoint_name": endpoint_name,
                 "local_path": "/opt/ml/processing/input/endpoint",
@@ -253,27 +289,30 @@ class ModelMonitorSchedules(Construct):
                 # The built-in XGBoost binary:logistic output is one probability per CSV line: column 0.
                 value["probability_attribute"] = "0"
                 value["probability_threshold_attribute"] = probability_threshold
+            if ground_truth:
+                # Labels arrive late ("Schedule model quality monitoring jobs", Model monitor offsets): analyse the
+                # requests captured between the two offsets before the run, whose labels have had time to arrive.
+                value["start_time_offset"] = start_time_offset
+                value["end_time_offset"] = end_time_offset
             return value
 
         # Model Monitor publishes its own CloudWatch metrics only with this variable set (the SDK's
         # enable_cloudwatch_metrics=True does the same).
         publish_metrics = {"publish_cloudwatch_metrics": "Enabled"}
-        mm_image = model_monitor_image_uri(region)
-        common = {
-            "role_arn": self.role.role_arn,
-            "job_resources": resources,
-            "stopping_condition": stopping,
-        }
+        mm_image = model_monitor_image_uri(stack.region)
         self.job_definitions: dict[MonitorKind, Any] = {}
 
-        def make(cfn_class: Any, construct_id: str, **props: Any) -> Any:
-            return cfn_class(self, construct_id, **{name: _struct(value) for name, value in props.items()})
+        def make(cfn_class: Any, construct_id: str, kind: MonitorKind, **specific: Any) -> Any:
+            props = {"role_arn": self.role.role_arn, "job_resources": resources, "stopping_condition": stopping(kind)}
+            return cfn_class(
+                self, construct_id, **{name: _struct(value) for name, value in {**props, **specific}.items()}
+            )
 
         if "data-quality" in kinds:
             self.job_definitions["data-quality"] = make(
                 sagemaker.CfnDataQualityJobDefinition,
                 "DataQualityJob",
-                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['data-quality']}",
+                "data-quality",
                 data_quality_app_specification={"image_uri": mm_image, "environment": publish_metrics},
                 data_quality_baseline_config={
                     "constraints_resource": {"s3_uri": baselines.data_constraints_uri},
@@ -282,13 +321,12 @@ class ModelMonitorSchedules(Construct):
                 data_quality_job_input={"endpoint_input": endpoint_input(with_probability=False)},
                 data_quality_job_output_config=output("data-quality"),
                 network_config=network(True),
-                **common,
             )
         if "model-quality" in kinds:
             self.job_definitions["model-quality"] = make(
                 sagemaker.CfnModelQualityJobDefinition,
                 "ModelQualityJob",
-                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['model-quality']}",
+                "model-quality",
                 model_quality_app_specification={
                     "image_uri": mm_image,
                     "problem_type": "BinaryClassification",
@@ -298,41 +336,39 @@ class ModelMonitorSchedules(Construct):
                     "constraints_resource": {"s3_uri": baselines.model_quality_constraints_uri}
                 },
                 model_quality_job_input={
-                    "endpoint_input": endpoint_input(with_probability=True),
+                    "endpoint_input": endpoint_input(with_probability=True, ground_truth=True),
                     "ground_truth_s3_input": {"s3_uri": ground_truth_uri},
                 },
                 model_quality_job_output_config=output("model-quality"),
                 network_config=network(True),
-                **common,
             )
         if "bias" in kinds:
             self.job_definitions["bias"] = make(
                 sagemaker.CfnModelBiasJobDefinition,
                 "BiasJob",
-                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['bias']}",
+                "bias",
                 model_bias_app_specification={
                     "config_uri": baselines.bias_config_uri,
-                    "image_uri": clarify_image_uri(region),
+                    "image_uri": clarify_image_uri(stack.region),
                     "environment": publish_metrics,
                 },
                 model_bias_baseline_config={"constraints_resource": {"s3_uri": baselines.bias_constraints_uri}},
                 model_bias_job_input={
-                    "endpoint_input": endpoint_input(with_probability=True),
+                    "endpoint_input": endpoint_input(with_probability=True, ground_truth=True),
                     "ground_truth_s3_input": {"s3_uri": ground_truth_uri},
                 },
                 model_bias_job_output_config=output("bias"),
                 # Post-training bias is computed from captured predictions and labels: no endpoint call.
                 network_config=network(True),
-                **common,
             )
         if "explainability" in kinds:
             self.job_definitions["explainability"] = make(
                 sagemaker.CfnModelExplainabilityJobDefinition,
                 "ExplainabilityJob",
-                job_definition_name=f"{endpoint_name}-{SCHEDULE_SUFFIX['explainability']}",
+                "explainability",
                 model_explainability_app_specification={
                     "config_uri": baselines.explainability_config_uri,
-                    "image_uri": clarify_image_uri(region),
+                    "image_uri": clarify_image_uri(stack.region),
                     "environment": publish_metrics,
                 },
                 model_explainability_baseline_config={
@@ -343,39 +379,41 @@ class ModelMonitorSchedules(Construct):
                 # SHAP needs model predictions on perturbed records: Clarify calls a shadow endpoint, which an
                 # isolated container cannot reach. Still in the VPC when one is given.
                 network_config=network(False),
-                **common,
             )
 
         self.schedules: dict[MonitorKind, sagemaker.CfnMonitoringSchedule] = {}
         self.schedule_names: list[str] = []
-        monitoring_types: dict[MonitorKind, str] = {
-            "data-quality": "DataQuality",
-            "model-quality": "ModelQuality",
-            "bias": "ModelBias",
-            "explainability": "ModelExplainability",
-        }
         for kind, definition in self.job_definitions.items():
             name = f"{endpoint_name}-{SCHEDULE_SUFFIX[kind]}"
             schedule = sagemaker.CfnMonitoringSchedule(
                 self,
-                f"{monitoring_types[kind]}Schedule",
+                f"{MONITORING_TYPES[kind]}Schedule",
                 monitoring_schedule_name=name,
                 endpoint_name=endpoint_name,
                 monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                    monitoring_job_definition_name=name,
-                    monitoring_type=monitoring_types[kind],
+                    # The generated name, from the definition's ARN (its Ref): ".../<type>-job-definition/<name>".
+                    monitoring_job_definition_name=Fn.select(1, Fn.split("/", definition.ref)),
+                    monitoring_type=MONITORING_TYPES[kind],
                     schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
                         schedule_expression=schedule_expression
                     ),
                 ),
             )
-            # The definition is referred to by name (its Ref is the ARN): order them explicitly.
-            schedule.node.add_dependency(definition)
             policy = self.role.node.try_find_child("DefaultPolicy")
             if policy is not None:
                 schedule.node.add_dependency(policy)
             self.schedules[kind] = schedule
             self.schedule_names.append(name)
+
+    @staticmethod
+    def _runtime_within_limits(kinds: Sequence[MonitorKind], max_runtime_seconds: int | None) -> None:
+        too_long = [kind for kind in kinds if max_runtime_seconds and max_runtime_seconds > MAX_RUNTIME_SECONDS[kind]]
+        if too_long:
+            raise ValueError(
+                f"ModelMonitorSchedules: max_runtime_seconds {max_runtime_seconds} exceeds what {', '.join(too_long)} "
+                f"may run on an hourly schedule; allowed: at most "
+                f"{', '.join(f'{kind} {MAX_RUNTIME_SECONDS[kind]}' for kind in too_long)}"
+            )
 
     @staticmethod
     def _missing_inputs(
@@ -409,25 +447,36 @@ class ModelMonitorSchedules(Construct):
                     service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
                 )
 
+            # Clarify computes SHAP values on a shadow endpoint it creates from the served model and deletes after
+            # the run, named with its "sm-clarify" prefix (endpoint_name_prefix in the analysis config's predictor).
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ClarifyShadowEndpoint",
                     actions=[
-                        "sagemaker:DescribeEndpoint",
-                        "sagemaker:DescribeEndpointConfig",
-                        "sagemaker:DescribeModel",
                         "sagemaker:CreateEndpointConfig",
-                        "sagemaker:CreateEndpoint",
+                        "sagemaker:DescribeEndpointConfig",
                         "sagemaker:DeleteEndpointConfig",
+                        "sagemaker:CreateEndpoint",
+                        "sagemaker:DescribeEndpoint",
                         "sagemaker:DeleteEndpoint",
                         "sagemaker:InvokeEndpoint",
                     ],
-                    resources=[
-                        arn("endpoint", self.endpoint_name.lower()),
-                        arn("endpoint", "sm-clarify-*"),
-                        arn("endpoint-config", "*"),
-                        arn("model", "*"),
-                    ],
+                    resources=[arn("endpoint", "sm-clarify-*"), arn("endpoint-config", "sm-clarify-*")],
+                )
+            )
+            # The served endpoint is only looked at and called, never changed.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ClarifyServedEndpoint",
+                    actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+                    resources=[arn("endpoint", self.endpoint_name.lower())],
+                )
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ClarifyServedModel",
+                    actions=["sagemaker:DescribeModel"],
+                    resources=[self.served_model_arn or arn("model", "*")],
                 )
             )
 

@@ -118,6 +118,8 @@ def drift_alarm_kinds(config: PlatformConfig, model: ModelSettings, environment:
     settings = model.in_environment(environment)
     if not settings.retraining.on_drift or settings.serving.mode == "none" or not settings.monitoring.enabled:
         return ()
+    if settings.monitoring.backend == "endpoint_only":  # nothing publishes drift or quality there
+        return ()
     return (FEATURE_DRIFT, MODEL_QUALITY)
 
 

@@ -1,17 +1,28 @@
-"""Gate and summarize a synthesized cloud assembly: cfn-lint every template, then print one line per stack.
+"""Gate and summarize a synthesized cloud assembly: cfn-lint and the project rules on every template, then a summary.
 
-Run after ``cdk synth`` (``make synth`` does): exits non-zero on any cfn-lint error or warning, and prints per
-stack its resources, outputs, parameters, template size and the cdk-nag findings acknowledged in it.
+Run after ``cdk synth`` (``make synth`` does): exits non-zero on any cfn-lint error or warning (the project's own
+rules in ``cfn_rules/`` run in the same cfn-lint pass, appended with ``--append-rules``), on any finding of the
+assembly checks over the templates of one account and Region, or on a stack over a CloudFormation limit. Prints
+per stack its resources, outputs, parameters, template size and the cdk-nag findings acknowledged in it, and how
+many project rules ran and fired.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script (make synth): the project's packages sit at the repository root
+    sys.path.insert(0, str(REPO))
+
+from cfn_rules import ASSEMBLY_CHECKS, RULES_DIR, AssemblyFinding, StackTemplate, check_assembly, rule_ids  # noqa: E402
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 # CloudFormation's hard limits per stack.
@@ -30,6 +41,18 @@ class StackReport:
     parameters: int
     template_bytes: int
     acknowledged: int
+    account: str | None = None
+    region: str | None = None
+
+
+_ENVIRONMENT = re.compile(r"^aws://(\d{12})/([a-z0-9-]+)$")
+_PROJECT_FINDING = re.compile(r":(E9\d{3}):")
+
+
+def _environment(artifact: dict[str, object]) -> tuple[str | None, str | None]:
+    """(account, region) of a stack artifact's ``aws://account/region``; ``None`` for environment-agnostic stacks."""
+    found = _ENVIRONMENT.match(str(artifact.get("environment", "")))
+    return (found.group(1), found.group(2)) if found else (None, None)
 
 
 def _assemblies(root: Path) -> list[Path]:
@@ -71,21 +94,67 @@ def collect(root: Path) -> list[StackReport]:
                     parameters=len(template.get("Parameters", {})),
                     template_bytes=template_path.stat().st_size,
                     acknowledged=acknowledged,
+                    account=_environment(artifact)[0],
+                    region=_environment(artifact)[1],
                 )
             )
     return sorted(reports, key=lambda r: r.path)
 
 
 def lint(templates: list[Path]) -> list[str]:
-    """cfn-lint findings (errors and warnings) over ``templates``; cfn-lint reads the repo's .cfnlintrc.yaml."""
+    """cfn-lint findings (errors and warnings) over ``templates``, the project rules of ``cfn_rules/`` included.
+
+    cfn-lint runs in the repository (it reads .cfnlintrc.yaml there) with the repository on PYTHONPATH, so that
+    the rule modules it loads from ``cfn_rules/`` import their shared helpers.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *map(str, templates)],
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--format",
+            "parseable",
+            "--append-rules",
+            str(RULES_DIR),
+            "--",
+            *map(str, templates),
+        ],
         capture_output=True,
         text=True,
         check=False,
+        cwd=REPO,
+        env=env,
     )
     return [line for line in result.stdout.splitlines() if line.strip()] + (
         [result.stderr.strip()] if result.returncode and not result.stdout.strip() else []
+    )
+
+
+def project_findings(findings: list[str]) -> list[str]:
+    """The cfn-lint findings raised by the project's rules (ids E9xxx)."""
+    return [finding for finding in findings if _PROJECT_FINDING.search(finding)]
+
+
+def assembly_findings(reports: list[StackReport]) -> list[AssemblyFinding]:
+    """The assembly checks (cfn_rules/_assembly.py) over every template, grouped by the manifest's account/Region."""
+    stacks = [
+        StackTemplate(
+            path=r.path,
+            account=r.account,
+            region=r.region,
+            template=json.loads(r.template.read_text(encoding="utf-8")),
+        )
+        for r in reports
+    ]
+    return check_assembly(stacks)
+
+
+def project_rules_line(findings: list[str], assembly: list[AssemblyFinding]) -> str:
+    """``project rules: N ran (...), M fired``: every project rule runs on every synth."""
+    cfn_lint_rules = len(rule_ids())
+    fired = len(project_findings(findings)) + len(assembly)
+    return (
+        f"project rules: {cfn_lint_rules + len(ASSEMBLY_CHECKS)} ran ({cfn_lint_rules} cfn-lint rules on every "
+        f"template, {len(ASSEMBLY_CHECKS)} assembly checks per account and Region), {fired} fired"
     )
 
 
@@ -99,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no stacks in {args.assembly}", file=sys.stderr)
         return 1
     findings = lint([r.template for r in reports])
+    assembly = assembly_findings(reports)
     width = max(len(r.path) for r in reports)
     print(f"{'stack':<{width}}  resources  outputs  params  template KB  nag acks")
     for r in reports:
@@ -110,14 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     acks = sum(r.acknowledged for r in reports)
     print(
         f"{len(reports)} stacks, {total} resources; cdk-nag: 0 unacknowledged findings, {acks} acknowledged "
-        f"with reasons; cfn-lint: {len(findings)} findings"
+        f"with reasons; cfn-lint: {len(findings) - len(project_findings(findings))} findings"
     )
+    print(project_rules_line(findings, assembly))
     over = [r for r in reports if r.resources > MAX_RESOURCES or r.template_bytes > MAX_TEMPLATE_BYTES]
     for r in over:
         print(f"error: {r.path} exceeds a CloudFormation limit", file=sys.stderr)
     for finding in findings:
         print(finding, file=sys.stderr)
-    return 1 if findings or over else 0
+    for assembly_finding in assembly:
+        print(assembly_finding, file=sys.stderr)
+    return 1 if findings or assembly or over else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Monitoring of one served model in one environment: the chosen backend, alarms and a dashboard.
 
-Both backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
+Backends: ``open`` (the drift pipeline), ``model_monitor`` (for accounts that still have Model Monitor) and
+``endpoint_only`` (serverless endpoints, which capture no data: endpoint alarms and dashboard only). The two
+monitoring backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
 dashboard read only the contract and the endpoint's own metrics, so switching the backend changes the resources
 here and nothing downstream.
 
@@ -26,6 +28,7 @@ from mlops_config.approved import split_s3_uri
 from mlops_config.monitoring import MonitoringSettings
 from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
+from mlops_constructs.clarify_config import ServedModelAnalysisConfig
 from mlops_constructs.dashboard import ModelDashboard
 from mlops_constructs.drift_monitor import DriftMonitorPipeline
 from mlops_constructs.endpoint import ModelArtifactSource
@@ -77,6 +80,15 @@ def monitor_kinds(settings: MonitoringSettings) -> list[MonitorKind]:
     return [kind for enabled, kind in flags if enabled]
 
 
+def _resolved(settings: MonitoringSettings, mode: str, path: str) -> MonitoringSettings:
+    """``settings`` with the backend for ``mode`` (the configuration resolved and checked it already; again here for
+    settings built in code); ``ValueError`` naming ``path`` otherwise."""
+    try:
+        return settings.for_serving_mode(mode)
+    except ValueError as error:
+        raise ValueError(f"{path}.{error}") from None
+
+
 class MonitoringStack(Stack):
     """Drift and quality monitoring, alarms and a dashboard of ``model`` in ``environment``.
 
@@ -104,6 +116,8 @@ class MonitoringStack(Stack):
         in_env = model.in_environment(environment.name)
         settings = in_env.monitoring
         endpoint = getattr(serving, "endpoint", None)
+        # The Model the endpoint serves now (a ServedModel), when the serving stack is given.
+        served_model = getattr(endpoint, "model", None)
         if endpoint is not None:
             endpoint_name, variant_name, mode = endpoint.endpoint_name, endpoint.variant_name, endpoint.mode
         else:
@@ -115,12 +129,8 @@ class MonitoringStack(Stack):
                 "monitor; allowed: realtime or serverless"
             )
         self.mode: Literal["realtime", "serverless"] = mode
+        settings = _resolved(settings, mode, f"models[{model.name}].environments.{environment.name}.monitoring")
         self.backend = settings.backend
-        if settings.backend == "model_monitor" and mode != "realtime":
-            raise ValueError(
-                f"models[{model.name}].environments.{environment.name}.monitoring.backend: 'model_monitor' needs a "
-                f"real-time endpoint, but serving.mode is {mode!r}; allowed: backend 'open' for serverless endpoints"
-            )
         self.metrics = ModelMetrics(
             model=model.name, environment=environment.name, endpoint_name=endpoint_name, variant_name=variant_name
         )
@@ -133,6 +143,7 @@ class MonitoringStack(Stack):
         self.drift_pipeline: DriftMonitorPipeline | None = None
         self.model_monitor: ModelMonitorSchedules | None = None
         self.bridge: MonitorBridgeFunction | None = None
+        self.explainability_config: ServedModelAnalysisConfig | None = None
         self.package_baselines: dict[str, str] = {}
         if settings.backend == "open":
             self.drift_pipeline_settings = MonitoringPipelineSettings(
@@ -167,7 +178,7 @@ class MonitoringStack(Stack):
                 definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
             self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
-        else:
+        elif settings.backend == "model_monitor":
             kinds = monitor_kinds(settings)
             self.package_baselines = self._package_baselines(
                 config,
@@ -186,6 +197,15 @@ class MonitoringStack(Stack):
                 )
 
             report_prefix = f"{model.name}/model-monitor/"
+            if "explainability" in kinds and served_model is not None:
+                # Clarify's analysis config names the served Model, which every approval replaces under a new name.
+                self.explainability_config = self._served_model_analysis_config(
+                    data,
+                    environment=environment,
+                    model=model,
+                    source_uri=uri("explainability_config"),
+                    model_name=served_model.model_name,
+                )
             self.model_monitor = ModelMonitorSchedules(
                 self,
                 "ModelMonitor",
@@ -197,7 +217,11 @@ class MonitoringStack(Stack):
                     model_quality_constraints_uri=uri("model_quality_constraints"),
                     bias_config_uri=uri("bias_config"),
                     bias_constraints_uri=uri("bias_constraints"),
-                    explainability_config_uri=uri("explainability_config"),
+                    explainability_config_uri=(
+                        self.explainability_config.config_uri
+                        if self.explainability_config
+                        else uri("explainability_config")
+                    ),
                     explainability_constraints_uri=uri("explainability_constraints"),
                 ),
                 capture_bucket=data.capture_bucket,
@@ -209,8 +233,11 @@ class MonitoringStack(Stack):
                 kinds=kinds,
                 instance_type=settings.instance_type,
                 instance_count=settings.instance_count,
+                start_time_offset=settings.start_time_offset,
+                end_time_offset=settings.end_time_offset,
                 subnet_ids=vpc.subnet_ids if vpc else (),
                 security_group_ids=vpc.security_group_ids if vpc else (),
+                served_model_arn=served_model.resource.attr_model_arn if served_model is not None else None,
             )
             self.bridge = MonitorBridgeFunction(
                 self,
@@ -225,6 +252,10 @@ class MonitoringStack(Stack):
                 log_retention_days=environment.log_retention_days,
             )
             self._acknowledge_model_monitor(data, report_prefix)
+            if self.explainability_config is not None:
+                self.model_monitor.job_definitions["explainability"].node.add_dependency(
+                    self.explainability_config.resource
+                )
             if self.package_baselines and environment.name != config.registry_environment:
                 # In the registry environment the artifact bucket and key are this environment's own: granted above.
                 self._grant_registry_baselines(config, self.package_baselines)
@@ -239,6 +270,8 @@ class MonitoringStack(Stack):
             topic=data.topic,
             pipeline_names=self.pipeline_names,
             monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
+            # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
+            contract=settings.backend != "endpoint_only",
         )
         self.drift_alarms = self.alarms.drift_alarms
         self.drift_alarm_names = self.alarms.drift_alarm_names
@@ -335,15 +368,63 @@ class MonitoringStack(Stack):
             key_region=registry.region,
             key_alias=naming.key_alias_name(config.project, registry.name),
         )
-        source.grant_decrypt(role, sid="DecryptPackageBaselinesViaS3")
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5",
-            "The package's baselines are encrypted with the registry environment's key, in another account: no key "
-            "reference crosses accounts, so kms:Decrypt names that account's keys and is limited by condition to the "
-            "registry key's alias, used through S3.",
-            applies_to=[self._resource(source.remote_keys())],
+        # The writer of the served model's Clarify config reads the package's explainability config, if it is one.
+        writer = (
+            self.explainability_config.role
+            if self.explainability_config is not None and "explainability_config" in uris
+            else None
         )
+        for grantee in (role, writer) if writer is not None else (role,):
+            source.grant_decrypt(grantee, sid="DecryptPackageBaselinesViaS3")
+            acknowledge(
+                grantee,
+                "AwsSolutions-IAM5",
+                "The package's baselines are encrypted with the registry environment's key, in another account: no "
+                "key reference crosses accounts, so kms:Decrypt names that account's keys and is limited by condition "
+                "to the registry key's alias, used through S3.",
+                applies_to=[self._resource(source.remote_keys())],
+            )
+
+    def _served_model_analysis_config(
+        self,
+        data: DataStack,
+        *,
+        environment: EnvironmentSettings,
+        model: ModelSettings,
+        source_uri: str,
+        model_name: str,
+    ) -> ServedModelAnalysisConfig:
+        """The explainability analysis config at ``source_uri``, rewritten for the served model at every deploy that
+        changes it, in the reports bucket (``<model>/clarify/explainability/analysis_config.json``)."""
+        source_bucket_name, source_key = split_s3_uri(source_uri)
+        target_key = f"{model.name}/clarify/explainability/analysis_config.json"
+        writer = ServedModelAnalysisConfig(
+            self,
+            "ExplainabilityConfig",
+            source_bucket=s3.Bucket.from_bucket_name(self, "ExplainabilityConfigSource", source_bucket_name),
+            source_key=source_key,
+            target_bucket=data.monitoring_bucket,
+            target_key=target_key,
+            key=data.key,
+            model_name=model_name,
+            log_retention_days=environment.log_retention_days,
+        )
+        acknowledge(
+            writer.role,
+            "AwsSolutions-IAM5",
+            "S3 and KMS grant methods on exactly the source analysis config and the one object written (their action "
+            "wildcards), and the KMS data-key actions on the one environment key.",
+            applies_to=[
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                "Action::s3:Abort*",
+                "Action::kms:GenerateDataKey*",
+                "Action::kms:ReEncrypt*",
+            ],
+        )
+        acknowledge_pinned_runtime(writer.function)
+        return writer
 
     @staticmethod
     def _object_url(bucket: s3.IBucket, key: str) -> str:
@@ -438,13 +519,12 @@ class MonitoringStack(Stack):
             self.model_monitor.role,
             "AwsSolutions-IAM5",
             "Model Monitor jobs log to /aws/sagemaker/ProcessingJobs streams and pull AWS-owned images whose registry "
-            "account differs by region; Clarify's shadow endpoint (sm-clarify-*), its endpoint config and model get "
-            "generated names; ecr:GetAuthorizationToken has no resource.",
+            "account differs by region; Clarify's shadow endpoint and its endpoint config get generated names with "
+            "Clarify's sm-clarify- prefix (created and deleted per run); ecr:GetAuthorizationToken has no resource.",
             applies_to=[
                 *self._common_wildcards(),
                 self._sagemaker("endpoint", "sm-clarify-*"),
-                self._sagemaker("endpoint-config", "*"),
-                self._sagemaker("model", "*"),
+                self._sagemaker("endpoint-config", "sm-clarify-*"),
             ],
         )
         acknowledge(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import gen_config, lambdas, report, stats
+from bench import gen_config, lambdas, quotas, report, stats
 from bench.run import parse_args, parse_pytest_counts
 from mlops_config import ConfigError, parse_config
 from mlops_config.approved import load_approved_models, served_package
@@ -282,3 +282,150 @@ def test_import_errors_suggest_the_shape_of_a_value(message: str, value: str | N
 )
 def test_run_status_tells_nag_findings_from_failures(error: str | None, expected: str) -> None:
     assert report.status(error) == expected
+
+
+# --- the project rule pack and the event-bus quotas (bench/quotas.py) -------------------------------------------
+
+
+def _bus_assembly(root: Path, statements: int, wildcard_rules: int, account: str = "111111111111") -> Path:
+    """A one-stack cloud assembly with ``statements`` bus-policy statements and ``wildcard_rules`` wildcard rules."""
+    from tests.cfn_rules.test_eventbridge import PREFIX, WILDCARD, _bus_policy, _rule
+
+    resources: dict[str, Any] = {f"Allow{i}": _bus_policy(i) for i in range(statements)}
+    resources.update({f"Wild{i}": _rule(WILDCARD) for i in range(wildcard_rules)})
+    resources["Plain"] = _rule(PREFIX)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Stack.template.json").write_text(json.dumps({"Resources": resources}), encoding="utf-8")
+    artifact = {
+        "type": "aws:cloudformation:stack",
+        "environment": f"aws://{account}/eu-west-1",
+        "properties": {"templateFile": "Stack.template.json"},
+        "displayName": "dev/Stack",
+    }
+    (root / "manifest.json").write_text(
+        json.dumps({"version": "1", "artifacts": {"Stack": artifact}}), encoding="utf-8"
+    )
+    return root
+
+
+def test_bus_facts_count_policy_characters_and_wildcard_rules_per_bus(tmp_path: Path) -> None:
+    one = quotas.bus_facts(_bus_assembly(tmp_path / "one", 1, 0))
+    five = quotas.bus_facts(_bus_assembly(tmp_path / "five", 5, 3))
+    assert [(r["bus"], r["wildcard_rules"]) for r in one] == [("default", 0)]
+    assert [(r["bus"], r["wildcard_rules"]) for r in five] == [("default", 3)]
+    assert 300 < one[0]["policy_chars"] < 400
+    assert 4.5 * one[0]["policy_chars"] < five[0]["policy_chars"] < 5.1 * one[0]["policy_chars"]
+    assert quotas.bus_facts(_bus_assembly(tmp_path / "none", 0, 0)) == []
+
+
+def test_separate_environment_synths_add_up_per_account_and_bus() -> None:
+    rows = [
+        {"account": "1", "region": "r", "bus": "default", "policy_chars": 100, "wildcard_rules": 2},
+        {"account": "1", "region": "r", "bus": "default", "policy_chars": 50, "wildcard_rules": 1},
+        {"account": "2", "region": "r", "bus": "default", "policy_chars": 7, "wildcard_rules": 0},
+    ]
+    merged = quotas.merge_facts(rows)
+    assert [(m["account"], m["policy_chars"], m["wildcard_rules"]) for m in merged] == [("1", 150, 3), ("2", 7, 0)]
+    assert quotas.largest(merged, "policy_chars") == 150
+    assert quotas.largest(merged, "wildcard_rules") == 3
+    assert quotas.largest([], "policy_chars") == 0
+
+
+def test_measure_quotas_synthesizes_each_environment_once_per_count(tmp_path: Path) -> None:
+    calls: list[dict[str, str]] = []
+
+    def fake_synth(extra: Any) -> tuple[float, str | None, Path]:
+        calls.append(dict(extra))
+        count = int(Path(extra["config"]).stem.split("-")[1])
+        # dev carries a statement per model; prod a wildcard rule per model, in its own account.
+        if extra["env"] == "dev":
+            out = _bus_assembly(tmp_path / f"dev-{count}", count, 0)
+        else:
+            out = _bus_assembly(tmp_path / f"prod-{count}", 0, count, account="333333333333")
+        return 1.0, None, out
+
+    result = quotas.measure_quotas(fake_synth, tmp_path / "scratch", [2, 40], ["dev", "prod"])
+    assert [(c["env"], Path(c["config"]).name) for c in calls] == [
+        ("dev", "platform-2.yaml"),
+        ("prod", "platform-2.yaml"),
+        ("dev", "platform-40.yaml"),
+        ("prod", "platform-40.yaml"),
+    ]
+    small, big = result["points"]
+    assert small["max_wildcard_rules"] == 2 and big["max_wildcard_rules"] == 40
+    assert big["max_policy_chars"] > quotas.POLICY_CHARACTERS_QUOTA > small["max_policy_chars"]
+    report_ = _report(quotas=dict(result, points=[dict(small, models=50), dict(big, models=200)]))
+    targets = {t["key"]: t for t in report.evaluate_targets(report_)}
+    assert targets["bus_policy_chars_50"]["met"] is True and targets["bus_policy_chars_200"]["met"] is False
+    assert targets["wildcard_rules_50"]["met"] is True and targets["wildcard_rules_200"]["met"] is False
+
+
+def test_a_failed_quota_synth_is_not_measured(tmp_path: Path) -> None:
+    def failing(extra: Any) -> tuple[float, str | None, Path]:
+        return 1.0, "error: invalid configuration", tmp_path / "missing"
+
+    point = quotas.measure_quotas(failing, tmp_path / "scratch", [2], ["dev"])["points"][0]
+    assert point["max_policy_chars"] is None and point["max_wildcard_rules"] is None
+    report_ = _report(quotas={"points": [dict(point, models=50)]})
+    targets = {t["key"]: t for t in report.evaluate_targets(report_)}
+    assert targets["bus_policy_chars_50"]["met"] is None
+    assert targets["bus_policy_chars_200"]["value"] is None
+
+
+def test_rule_pack_counts_findings_by_rule(tmp_path: Path) -> None:
+    pack = quotas.rule_pack(_bus_assembly(tmp_path / "out", 40, 31))
+    assert pack["templates"] == 1
+    assert pack["rules_ran"] >= 14
+    # One template over both quotas: the cfn-lint rules and the assembly checks each fire; the wildcard and
+    # plain rules have dead-letter queues.
+    assert pack["by_rule"] == {"E9030": 1, "E9031": 1, "E9101": 1, "E9102": 1}
+    assert pack["project_findings"] == 4
+    assert pack["seconds"] > 0
+
+
+def test_report_shows_the_rule_pack_and_quota_verdicts() -> None:
+    result = _report()
+    result["scale"]["points"][1]["rule_pack"] = {
+        "seconds": 12.5,
+        "templates": 160,
+        "rules_ran": 18,
+        "project_findings": 0,
+        "cfn_lint_findings": 0,
+        "by_rule": {},
+    }
+    result["quotas"] = {
+        "points": [
+            {
+                "models": 200,
+                "environments": ["dev", "prod"],
+                "synths": [{"environment": "dev", "seconds": 100.0, "error": None}],
+                "buses": [{"account": "1", "region": "r", "bus": "default", "policy_chars": 700, "wildcard_rules": 31}],
+                "max_policy_chars": 700,
+                "max_wildcard_rules": 31,
+            }
+        ],
+        "quotas": {"policy_chars": 10_240, "wildcard_rules": 30},
+    }
+    result["targets"] = report.evaluate_targets(result)
+    text = report.format_markdown(result)
+    assert "## Project rule pack at 50 models" in text
+    assert "18 project rules" in text and "160 templates" in text
+    assert "| 200 | dev, prod | largest bus policy (characters) | 700 | <= 10,240 | met | 100 |" in text
+    assert "| 200 | dev, prod | most wildcard rules on a bus | 31 | <= 30 | **missed** | 100 |" in text
+    assert (
+        "| project-rule findings over every template at the largest model count | <= 0 findings | 0.00 | met |" in text
+    )
+
+
+def test_quota_options() -> None:
+    default = parse_args([])
+    assert (default.quota_model_counts, default.quota_environments, default.skip_quotas) == (
+        [50, 200],
+        ["dev", "prod"],
+        False,
+    )
+    assert parse_args(["--quick"]).quota_model_counts == [3]
+    chosen = parse_args(["--quota-models", "200,50,50", "--quota-envs", "dev"])
+    assert (chosen.quota_model_counts, chosen.quota_environments) == ([50, 200], ["dev"])
+    with pytest.raises(SystemExit):
+        parse_args(["--quota-models", "lots"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_config import ConfigError, parse_config
-from mlops_config.monitoring import SAMPLE_FEATURES, AlarmSettings, MonitoringSettings
+from mlops_config.monitoring import SAMPLE_FEATURES, AlarmSettings, MonitoringSettings, offset_minutes
 from pipeline_defs.steps.sample_data import TARGET_COLUMN, sample_dataframe
 from tests.conftest import raw_default_config
 
@@ -29,6 +29,12 @@ def test_derived_prefixes_default_to_the_model_folder() -> None:
     custom = MonitoringSettings(ground_truth_prefix="churn/labels/", baseline_prefix="baselines/churn/")
     assert custom.ground_truth_prefix_for("churn") == "churn/labels/"
     assert custom.baseline_prefix_for("churn") == "baselines/churn/"
+
+
+def test_ground_truth_offsets_default_to_the_day_before_yesterday() -> None:
+    settings = MonitoringSettings()
+    assert (settings.start_time_offset, settings.end_time_offset) == ("-P2D", "-P1D")
+    assert offset_minutes("-P2D") == 2880 and offset_minutes("-PT6H") == 360 and offset_minutes("-PT90M") == 90
 
 
 def test_alarm_defaults_give_one_run_per_monitoring_window() -> None:
@@ -54,6 +60,25 @@ def _with_monitoring(monitoring: dict[str, Any]) -> dict[str, Any]:
         ({"alarms": {"monitoring_period_seconds": 60}}, ["monitoring_period_seconds"]),
         ({"publish_instance_type": "m5.large"}, ["publish_instance_type", "not a SageMaker processing instance type"]),
         ({"baseline_prefix": "/abs/"}, ["baseline_prefix", "not an S3 key prefix"]),
+        ({"backend": "clarify"}, ["backend", "'clarify'", "'open'", "'model_monitor'", "'endpoint_only'"]),
+        ({"bias": True}, ["bias: true needs Clarify", "backend is 'open'", "allowed: bias: false"]),
+        (
+            {"backend": "endpoint_only", "explainability": True},
+            ["explainability: true needs Clarify", "backend is 'endpoint_only'"],
+        ),
+        # Model Monitor's time offsets: negative ISO 8601 durations, start before end.
+        ({"start_time_offset": "P1D"}, ["start_time_offset", "'P1D' is not a Model Monitor time offset", "'-P<n>D'"]),
+        ({"end_time_offset": "-P1H"}, ["end_time_offset", "'-P1H' is not a Model Monitor time offset"]),
+        ({"end_time_offset": "-PT0H"}, ["end_time_offset", "'-PT0H'", "n > 0"]),
+        ({"start_time_offset": "-P1234567890123D"}, ["start_time_offset", "at most 15 characters"]),
+        (
+            {"start_time_offset": "-P1D", "end_time_offset": "-PT24H"},
+            ["start_time_offset '-P1D' does not start before end_time_offset '-PT24H'"],
+        ),
+        (
+            {"start_time_offset": "-PT1H", "end_time_offset": "-P1D"},
+            ["start_time_offset '-PT1H' does not start before end_time_offset '-P1D'"],
+        ),
     ],
 )
 def test_mistakes_fail_with_the_field_and_what_is_allowed(monitoring: dict[str, Any], words: list[str]) -> None:
@@ -64,6 +89,12 @@ def test_mistakes_fail_with_the_field_and_what_is_allowed(monitoring: dict[str, 
     assert "models[0].environments.staging.monitoring" in message
     for word in words:
         assert word in message
+
+
+def test_custom_offsets_are_accepted() -> None:
+    config = parse_config(_with_monitoring({"start_time_offset": "-PT30H", "end_time_offset": "-PT90M"}), source=SOURCE)
+    settings = config.models[0].in_environment("staging").monitoring
+    assert (settings.start_time_offset, settings.end_time_offset) == ("-PT30H", "-PT90M")
 
 
 def test_a_custom_feature_list_is_accepted() -> None:

@@ -69,5 +69,8 @@ def test_serving_mistakes_name_field_value_and_allowed(env: str, serving: dict[s
 
 
 def test_disjoint_batch_prefixes_are_fine() -> None:
-    config = parse_with("prod", {"batch": {"enabled": True, "input_prefix": "in/", "output_prefix": "out/"}})
+    # Batch only: no endpoint (a serverless one could not carry prod's capture-based monitoring).
+    config = parse_with(
+        "prod", {"mode": "none", "batch": {"enabled": True, "input_prefix": "in/", "output_prefix": "out/"}}
+    )
     assert config.models[0].in_environment("prod").serving.batch.prefixes("m") == ("in/", "out/")

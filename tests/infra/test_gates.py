@@ -1,4 +1,4 @@
-"""The gates every synth passes: cdk-nag with reasons, cfn-lint, determinism, no machine paths."""
+"""The gates every synth passes: cdk-nag with reasons, cfn-lint and the project rules, determinism, no machine paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from scripts.synth_report import ACK_METADATA, collect, lint
+from scripts.synth_report import ACK_METADATA, assembly_findings, collect, lint, project_findings
 from tests.conftest import cdk_feature_flags
 
 
@@ -51,7 +51,9 @@ def test_cfn_lint_is_clean_on_every_template(approved_app: Any) -> None:
     app, _ = approved_app
     reports = collect(_outdir(app))
     assert len(reports) == 10  # data, serving and monitoring per environment, and dev's training
-    assert lint([r.template for r in reports]) == []
+    findings = lint([r.template for r in reports])
+    # The project rules run in the same pass; their contract is the test below.
+    assert [f for f in findings if f not in project_findings(findings)] == []
 
 
 def test_every_stack_is_well_within_cloudformation_limits(approved_app: Any) -> None:
@@ -59,3 +61,38 @@ def test_every_stack_is_well_within_cloudformation_limits(approved_app: Any) -> 
     for report in collect(_outdir(app)):
         assert report.resources <= 250, report.path
         assert report.template_bytes <= 500_000, report.path
+
+
+def test_project_rules_find_nothing_on_every_template_of_every_stack_kind(approved_app: Any) -> None:
+    """The final contract of issue 11: the rule pack (cfn_rules/) runs over every template and nothing fires."""
+    app, _ = approved_app
+    reports = collect(_outdir(app))
+    kinds = {r.path.split("/", 1)[-1].split("-", 1)[0] for r in reports}
+    assert {"Data", "Training", "Serving", "Monitoring"} <= kinds
+    assert all(r.account and r.region for r in reports), "every stack has an environment for the assembly checks"
+    findings = project_findings(lint([r.template for r in reports]))
+    assembly = [str(finding) for finding in assembly_findings(reports)]
+    assert findings + assembly == []
+
+
+def test_project_rules_run_on_every_template_of_every_stack_kind(approved_app: Any, tmp_path: Path) -> None:
+    """Positive control: a violation planted in a copy of each real template is found in each of them."""
+    app, _ = approved_app
+    copies = []
+    for report in collect(_outdir(app)):
+        template = json.loads(report.template.read_text(encoding="utf-8"))
+        template["Resources"]["ProjectRuleCanary"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Code": {"ZipFile": "def handler(event, context):\n    return None\n"},
+                "Role": "arn:aws:iam::111111111111:role/canary",
+                "Handler": "index.handler",
+                "Runtime": "python3.12",
+                "ReservedConcurrentExecutions": 1,
+            },
+        }
+        copy = tmp_path / report.template.name
+        copy.write_text(json.dumps(template), encoding="utf-8")
+        copies.append(copy)
+    canaries = [f for f in project_findings(lint(copies)) if ":E9003:ProjectRuleCanary " in f]
+    assert sorted(f.split(":", 1)[0] for f in canaries) == sorted(str(c) for c in copies)

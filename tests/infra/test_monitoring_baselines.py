@@ -41,6 +41,22 @@ PARTIAL_BASELINES = {
 }
 
 
+@pytest.fixture(scope="module")
+def model_monitor_config() -> PlatformConfig:
+    """The shipped configuration with prod on Model Monitor and all four kinds (the shipped one has no Model Monitor:
+    AWS closed it to new customers)."""
+    from mlops_config import parse_config
+    from tests.conftest import raw_default_config
+
+    raw = raw_default_config()
+    raw["models"][0]["environments"]["prod"]["monitoring"] = {
+        "backend": "model_monitor",
+        "bias": True,
+        "explainability": True,
+    }
+    return parse_config(raw, source=Path("test.yaml"))
+
+
 def _prod_template(config: PlatformConfig, baselines: dict[str, str], outdir: Path) -> tuple[Template, Path]:
     app, stages = build_app(
         config, approved=APPROVED, baselines={PACKAGE: baselines}, environments=["prod"], outdir=outdir
@@ -51,15 +67,15 @@ def _prod_template(config: PlatformConfig, baselines: dict[str, str], outdir: Pa
 
 
 @pytest.fixture(scope="module")
-def full(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
+def full(model_monitor_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
     """prod's monitoring template when the served package records every baseline."""
-    return _prod_template(default_config, ALL_BASELINES, tmp_path_factory.mktemp("cdk.out.baselines"))
+    return _prod_template(model_monitor_config, ALL_BASELINES, tmp_path_factory.mktemp("cdk.out.baselines"))
 
 
 @pytest.fixture(scope="module")
-def partial(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
+def partial(model_monitor_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
     """prod's monitoring template when the package records only some baselines."""
-    return _prod_template(default_config, PARTIAL_BASELINES, tmp_path_factory.mktemp("cdk.out.partial"))
+    return _prod_template(model_monitor_config, PARTIAL_BASELINES, tmp_path_factory.mktemp("cdk.out.partial"))
 
 
 def _job(template: Template, kind: str) -> dict[str, Any]:
@@ -70,13 +86,15 @@ def _job(template: Template, kind: str) -> dict[str, Any]:
 def _baseline_uris(template: Template) -> dict[str, str]:
     data, quality = _job(template, "DataQuality"), _job(template, "ModelQuality")
     bias, explain = _job(template, "ModelBias"), _job(template, "ModelExplainability")
+    # The explainability job reads the served model's copy of the analysis config, written from the baseline.
+    (writer,) = [r["Properties"] for r in template.find_resources("Custom::ClarifyAnalysisConfig").values()]
     return {
         "data_statistics": data["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"],
         "data_constraints": data["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"],
         "model_quality_constraints": quality["ModelQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"],
         "bias_config": bias["ModelBiasAppSpecification"]["ConfigUri"],
         "bias_constraints": bias["ModelBiasBaselineConfig"]["ConstraintsResource"]["S3Uri"],
-        "explainability_config": explain["ModelExplainabilityAppSpecification"]["ConfigUri"],
+        "explainability_config": f"s3://{writer['SourceBucket']}/{writer['SourceKey']}",
         "explainability_constraints": explain["ModelExplainabilityBaselineConfig"]["ConstraintsResource"]["S3Uri"],
     }
 
@@ -162,19 +180,21 @@ def test_templates_with_package_baselines_are_cfn_lint_clean(
     assert lint(paths) == []
 
 
-def test_a_baseline_outside_the_registry_bucket_is_refused(default_config: PlatformConfig) -> None:
+def test_a_baseline_outside_the_registry_bucket_is_refused(model_monitor_config: PlatformConfig) -> None:
     elsewhere = {**ALL_BASELINES, "bias_constraints": "s3://someone-elses-bucket/bias/constraints.json"}
     with pytest.raises(ConfigError) as caught:
-        build_app(default_config, approved=APPROVED, baselines={PACKAGE: elsewhere}, environments=["prod"])
+        build_app(model_monitor_config, approved=APPROVED, baselines={PACKAGE: elsewhere}, environments=["prod"])
     message = str(caught.value)
     assert f"{PACKAGE}.bias_constraints" in message
     assert "'s3://someone-elses-bucket/bias/constraints.json'" in message
     assert f"allowed: s3://{REGISTRY_BUCKET}/<key>" in message
 
 
-def test_baselines_of_another_package_are_not_used(default_config: PlatformConfig) -> None:
+def test_baselines_of_another_package_are_not_used(model_monitor_config: PlatformConfig) -> None:
     other = PACKAGE[:-1] + "2"
-    _, stages = build_app(default_config, approved=APPROVED, baselines={other: ALL_BASELINES}, environments=["prod"])
+    _, stages = build_app(
+        model_monitor_config, approved=APPROVED, baselines={other: ALL_BASELINES}, environments=["prod"]
+    )
     monitoring = stages["prod"].monitoring[MODEL]
     assert monitoring.package_baselines == {}
     template = Template.from_stack(monitoring)
@@ -230,3 +250,23 @@ def test_in_the_registry_environment_its_own_bucket_grant_covers_them() -> None:
     assert not sids & {"ReadPackageBaselines", "DecryptPackageBaselinesViaS3"}
     # The role reads the environment's (= the registry's) artifact bucket as it always did.
     assert any(_mentions(s["Resource"], f"arn:aws:s3:::{REGISTRY_BUCKET}/*") for s in statements)
+
+
+def _writer_statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if any(role["Ref"].startswith("ExplainabilityConfigRole") for role in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_explainability_config_writer_decrypts_the_registry_key_only_for_the_packages_config(
+    full: tuple[Template, Path], partial: tuple[Template, Path]
+) -> None:
+    # full: the package records the explainability config (registry bucket, registry key); partial: the prefix.
+    full_sids = {s.get("Sid") for s in _writer_statements(full[0])}
+    partial_statements = _writer_statements(partial[0])
+    assert "DecryptPackageBaselinesViaS3" in full_sids
+    assert not [s for s in partial_statements if _mentions(s["Resource"], ":111111111111:")]
+    assert not [s for s in partial_statements if _mentions(s["Resource"], REGISTRY_BUCKET)]

@@ -41,12 +41,12 @@ def test_alarm_kinds_are_the_ones_the_monitoring_alarms_are_named_with() -> None
 def test_registry_environment_hears_every_serving_environment() -> None:
     config = _config()
     sources = retrain_alarm_sources(config, config.models[0], "dev")
+    # dev serves serverless, without data capture: endpoint-only monitoring publishes no drift to retrain on.
     assert [(s.environment, s.account, s.region) for s in sources] == [
-        ("dev", "111111111111", "eu-west-1"),
         ("staging", "222222222222", "eu-west-1"),
         ("prod", "333333333333", "eu-west-1"),
     ]
-    assert sources[1].alarm_names == (
+    assert sources[0].alarm_names == (
         "mlops-staging-breast-cancer-feature-drift",
         "mlops-staging-breast-cancer-model-quality",
     )
@@ -58,7 +58,9 @@ def test_registry_environment_hears_every_serving_environment() -> None:
         ({"serving": {"mode": "none"}}, ()),
         ({"monitoring": {"enabled": False}}, ()),
         ({"retraining": {"on_drift": False}}, ()),
-        ({}, (FEATURE_DRIFT, MODEL_QUALITY)),
+        ({"serving": {"mode": "realtime"}, "monitoring": {"backend": "endpoint_only"}}, ()),
+        ({}, ()),  # the defaults: serverless, so endpoint-only monitoring
+        ({"serving": {"mode": "realtime"}}, (FEATURE_DRIFT, MODEL_QUALITY)),
     ],
 )
 def test_only_a_served_monitored_environment_with_on_drift_retrains(settings: dict[str, Any], expected: Any) -> None:

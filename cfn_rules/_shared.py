@@ -1,0 +1,240 @@
+"""What the project rules read from a template: intrinsics, resource references, pipeline bodies, schedules, buses.
+
+Plain functions over the decoded template (cfn-lint's nodes are dict/list/str subclasses, so the same code runs
+on ``json.load`` output in the assembly pass and in tests). No rule classes live here: cfn-lint instantiates
+every ``CloudFormationLintRule`` subclass it finds in a rules module, so shared code must not define any.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+Path = tuple[str | int, ...]
+
+INTRINSICS = frozenset(
+    {
+        "Ref",
+        "Fn::GetAtt",
+        "Fn::Sub",
+        "Fn::Join",
+        "Fn::If",
+        "Fn::Select",
+        "Fn::Split",
+        "Fn::ImportValue",
+        "Fn::GetStackOutput",
+        "Fn::FindInMap",
+        "Fn::Base64",
+        "Fn::GetAZs",
+        "Fn::Cidr",
+        "Fn::Length",
+        "Fn::ToJsonString",
+    }
+)
+
+
+def walk(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) below ``value``, depth first, ``value`` itself included."""
+    yield path, value
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from walk(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, (*path, index))
+
+
+def is_intrinsic(value: Any) -> bool:
+    """Whether ``value`` is a one-key intrinsic function object (``{"Ref": ...}``, ``{"Fn::Sub": ...}``, ...)."""
+    return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in INTRINSICS
+
+
+def resources(template: Mapping[str, Any], *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(logical id, resource) of every resource of one of ``types`` (all resources when none is given)."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if isinstance(resource, Mapping) and (not types or resource.get("Type") in types):
+            yield str(logical_id), resource
+
+
+def properties(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A resource's Properties, or an empty mapping."""
+    props = resource.get("Properties")
+    return props if isinstance(props, Mapping) else {}
+
+
+def referenced_id(value: Any) -> str | None:
+    """The logical id that a ``Ref`` or ``Fn::GetAtt`` points at, else ``None``."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return None
+    if "Ref" in value and isinstance(value["Ref"], str):
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, list) and target and isinstance(target[0], str):
+            return str(target[0])
+        if isinstance(target, str):
+            return target.split(".", 1)[0]
+    return None
+
+
+def resolve_resource(
+    template: Mapping[str, Any], value: Any, *, type_: str, name_property: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The resource of ``type_`` that ``value`` names: by Ref/GetAtt, or a literal equal to its ``name_property``."""
+    target = referenced_id(value)
+    for logical_id, resource in resources(template, type_):
+        if target == logical_id:
+            return logical_id, resource
+        if isinstance(value, str) and properties(resource).get(name_property) == value:
+            return logical_id, resource
+    return None
+
+
+# --- pipeline definitions --------------------------------------------------------------------------------------
+
+
+def pipeline_body(props: Mapping[str, Any]) -> Any | None:
+    """The parsed JSON body of an ``AWS::SageMaker::Pipeline`` (literal string or the string of an Fn::Sub).
+
+    ``None`` when the definition is elsewhere (S3) or not JSON. Fn::Sub placeholders sit inside JSON strings,
+    so the template of the substitution parses as the definition SageMaker will receive, values aside.
+    """
+    definition = props.get("PipelineDefinition")
+    if not isinstance(definition, Mapping):
+        return None
+    body = definition.get("PipelineDefinitionBody")
+    if isinstance(body, Mapping) and "Fn::Sub" in body:
+        sub = body["Fn::Sub"]
+        body = sub[0] if isinstance(sub, list) and sub else sub
+    if not isinstance(body, str):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def pipeline_steps(definition: Any) -> Iterator[Mapping[str, Any]]:
+    """Every step of a pipeline definition, those nested in Condition (If/Else) steps included."""
+    if not isinstance(definition, Mapping):
+        return
+    pending = list(definition.get("Steps") or [])
+    while pending:
+        step = pending.pop(0)
+        if not isinstance(step, Mapping):
+            continue
+        yield step
+        arguments = step.get("Arguments")
+        if isinstance(arguments, Mapping):
+            for branch in ("IfSteps", "ElseSteps"):
+                pending.extend(arguments.get(branch) or [])
+
+
+def step_arguments(step: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A step's own Arguments: those of a Condition step without the steps of its branches."""
+    arguments = step.get("Arguments")
+    if not isinstance(arguments, Mapping):
+        return {}
+    return {key: value for key, value in arguments.items() if key not in ("IfSteps", "ElseSteps")}
+
+
+# --- SageMaker hosting -----------------------------------------------------------------------------------------
+
+
+def variants(endpoint_config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The production variants of an endpoint config's properties."""
+    found = endpoint_config.get("ProductionVariants")
+    return [v for v in found if isinstance(v, Mapping)] if isinstance(found, list) else []
+
+
+def is_serverless_config(endpoint_config: Mapping[str, Any]) -> bool:
+    """Whether any production variant of the config is serverless (has ``ServerlessConfig``)."""
+    return any("ServerlessConfig" in v for v in variants(endpoint_config))
+
+
+# Instance families with NVMe instance storage, as mlops_constructs/endpoint.supports_volume_kms classifies
+# them (a "d" after the generation marks local disks: m5d, c6id, g4dn, p4d, ...; the rest have them in every
+# size). Kept here without importing the construct library, which would start jsii inside cfn-lint.
+_LOCAL_STORAGE_SUFFIX = re.compile(r"^[a-z]+\d+[a-z]*d[a-z]*$")
+_LOCAL_STORAGE_FAMILIES = re.compile(r"^(g5|g6|g6e|p5|p5e|p5en|inf\d+|trn\d+n?)$")
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """Whether ``ml.<family>.<size>`` has NVMe instance storage (then SageMaker refuses a volume KMS key)."""
+    parts = instance_type.split(".")
+    if len(parts) != 3 or parts[0] != "ml":
+        return False
+    family = parts[1]
+    return bool(_LOCAL_STORAGE_SUFFIX.match(family) or _LOCAL_STORAGE_FAMILIES.match(family))
+
+
+# --- Model Monitor schedules -----------------------------------------------------------------------------------
+
+_HOURLY = re.compile(r"^cron\(0 \* \? \* \* \*\)$")
+_DAILY = re.compile(r"^cron\(0 ([01]?\d|2[0-3]) \? \* \* \*\)$")
+_EVERY_N_HOURS = re.compile(r"^cron\(0 ([01]?\d|2[0-3])/(0?[1-9]|1\d|2[0-4]) \? \* \* \*\)$")
+
+
+def monitoring_period_seconds(expression: str) -> int | None:
+    """Seconds between runs of a Model Monitor schedule expression, 0 for ``NOW``, ``None`` if not accepted.
+
+    The accepted forms are the ones "The cron expression for monitoring schedule" lists: hourly
+    ``cron(0 * ? * * *)``, daily ``cron(0 H ? * * *)``, every N hours ``cron(0 H/N ? * * *)`` and ``NOW``.
+    """
+    if expression == "NOW":
+        return 0
+    if _HOURLY.match(expression):
+        return 3600
+    if _DAILY.match(expression):
+        return 86400
+    every = _EVERY_N_HOURS.match(expression)
+    if every:
+        return int(every.group(2)) * 3600
+    return None
+
+
+# --- EventBridge -----------------------------------------------------------------------------------------------
+
+
+def bus_name(value: Any) -> str:
+    """The event bus a rule or policy belongs to: ``default`` when unset, the name part of an ARN, or a token."""
+    if value is None:
+        return "default"
+    if isinstance(value, str):
+        return value.rsplit("event-bus/", 1)[-1]
+    return json.dumps(value, sort_keys=True)  # a Ref/GetAtt: the same token names the same bus
+
+
+def bus_policy_statement(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement an ``AWS::Events::EventBusPolicy`` adds to its bus, in either of its two property forms."""
+    statement = props.get("Statement")
+    if isinstance(statement, Mapping):
+        result = dict(statement)
+        result.setdefault("Sid", props.get("StatementId"))
+        return result
+    # The legacy form: Action, Principal and an optional Condition, which EventBridge turns into one statement.
+    legacy: dict[str, Any] = {
+        "Sid": props.get("StatementId"),
+        "Effect": "Allow",
+        "Principal": {"AWS": props.get("Principal")},
+        "Action": props.get("Action"),
+    }
+    if props.get("Condition") is not None:
+        legacy["Condition"] = props.get("Condition")
+    return legacy
+
+
+def policy_characters(statements: list[dict[str, Any]]) -> int:
+    """Characters of the bus policy holding ``statements``, as compact JSON (what the quota counts).
+
+    Unresolved intrinsics count as their JSON text, about the length of the ARN they resolve to.
+    """
+    document = {"Version": "2012-10-17", "Statement": statements}
+    return len(json.dumps(document, separators=(",", ":"), sort_keys=True))
+
+
+def has_wildcard_filter(pattern: Any) -> bool:
+    """Whether an event pattern uses the ``wildcard`` matching operator anywhere."""
+    return any(isinstance(node, Mapping) and "wildcard" in node for _, node in walk(pattern))
