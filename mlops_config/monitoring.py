@@ -68,22 +68,22 @@ CAPTURE_BACKENDS: frozenset[MonitoringBackend] = frozenset({"open", "model_monit
 
 # A Model Monitor time offset: a negative ISO 8601 duration in one of the forms "Schedule model quality monitoring
 # jobs" documents (-P#D, -PT#H, -PT#M); the API takes 1-15 characters (botocore MonitoringTimeOffsetString).
-_OFFSET = re.compile(r"^-P(?:(?P<days>\d+)D|T(?P<hours>\d+)H|T(?P<minutes>\d+)M)$")
+_OFFSET = re.compile(r"-P(?:(?P<days>[0-9]+)D|T(?P<hours>[0-9]+)H|T(?P<minutes>[0-9]+)M)", re.ASCII)
 
 
 def offset_minutes(offset: str) -> int:
     """How far back ``offset`` (e.g. ``-P1D``) reaches, in minutes (positive)."""
-    match = _OFFSET.match(offset)
+    match = _OFFSET.fullmatch(offset) if offset.isascii() else None
     if match is None:
-        raise ValueError(f"{offset!r} is not a Model Monitor time offset")
+        raise ValueError(f"{shown(offset)} is not a Model Monitor time offset")
     days, hours, minutes = (int(match.group(name) or 0) for name in ("days", "hours", "minutes"))
     return days * 1440 + hours * 60 + minutes
 
 
 def _time_offset(value: str) -> str:
-    if len(value) > 15 or not _OFFSET.match(value) or offset_minutes(value) == 0:
+    if len(value) > 15 or not ascii_fullmatch(_OFFSET, value) or offset_minutes(value) == 0:
         raise ValueError(
-            f"{value!r} is not a Model Monitor time offset; allowed: a negative ISO 8601 duration of at most 15 "
+            f"{shown(value)} is not a Model Monitor time offset; allowed: a negative ISO 8601 duration of at most 15 "
             "characters, '-P<n>D' (days), '-PT<n>H' (hours) or '-PT<n>M' (minutes), n > 0, e.g. '-P1D'"
         )
     return value

@@ -246,6 +246,16 @@ def test_account_ids_are_exactly_twelve_ascii_digits(account: str, accepted: boo
         (("tooling", "repository"), "m\u00ffy-org/repo", "tooling.repository"),
         (("models", 0, "environments", "prod", "monitoring", "target_column"), "target\n", None),
         (("models", 0, "training", "builder"), "pipeline_defs.training_pipeline:build\n", "models[0].training.builder"),
+        (
+            ("models", 0, "environments", "prod", "monitoring", "end_time_offset"),
+            "-P1D\n",
+            "models[0].environments.prod.monitoring.end_time_offset",
+        ),
+        (
+            ("models", 0, "environments", "prod", "monitoring", "start_time_offset"),
+            "-P\u0662D",
+            "models[0].environments.prod.monitoring.start_time_offset",
+        ),
     ],
 )
 def test_identifiers_accept_ascii_only_and_nothing_after_the_value(
