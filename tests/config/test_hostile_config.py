@@ -300,6 +300,17 @@ VALID_SCHEDULES = [
     "rate(1 day)",
     "rate(12 hours)",
     "at(2026-12-31T23:59:00)",
+    "cron(0 8 LW * ? *)",
+    "cron(0 8 ? * L *)",
+    "cron(0/1 * * * ? *)",
+    "cron(0/59 * * * ? *)",
+    "cron(59 23 31 12 ? 2199)",
+    "cron(0 0 1 1 ? 1970)",
+    "cron(0 10 ? * 2#2 *)",
+    "cron(0 10 ? * 2#3 *)",
+    "cron(0 10 ? * 2#4 *)",
+    "cron(0 10 ? * 2#5 *)",
+    "cron(0 10 ? JAN-DEC SUN-SAT *)",
 ]
 
 
@@ -322,6 +333,13 @@ INVALID_SCHEDULES = [
     ("cron(0 3 ? * MON)", "cron has 5 fields, 6 are required"),
     ("cron(0/0 3 ? * MON *)", "minutes '0/0': the increment after '/' must be 1-59"),
     ("cron(0 3 ? * 2#6 *)", "day-of-week '2#6': the week after '#' must be 1-5"),
+    ("cron(0 3 ? * 2#1#3 *)", "day-of-week '2#1#3': the week after '#' must be 1-5"),
+    ("cron(0 3 ? * 1/2 *)", "day-of-week '1/2': '/' is not allowed in day-of-week"),
+    ("cron(0,,5 3 ? * MON *)", "minutes '0,,5' has an empty item between commas"),
+    ("cron(0 8 32W * ? *)", "day-of-month 32 is out of range; allowed: 1-31"),
+    ("cron(0 8 ? * 8L *)", "day-of-week 8 is out of range; allowed: 1-7"),
+    ("cron(0 3 ? * MON x)", "year 'x' is not a value; allowed: 1970-2199;"),
+    ("cron(0/60 3 ? * MON *)", "minutes '0/60': the increment after '/' must be 1-59"),
     ("cron(0 3 ?  * MON *)", "cron fields must be separated by single spaces"),
     ("rate(0 minutes)", "rate value 0 must be a positive integer"),
     ("rate(1 minutes)", "rate(1 minutes): with the value 1 the unit is one of minute, hour, day"),
@@ -348,6 +366,43 @@ def test_schedule_expressions_are_checked_field_by_field(expression: str, proble
         "allowed: 'cron(minutes hours day-of-month month day-of-week year)', 'rate(N minutes|hours|days)' "
         "(singular unit for 1) or 'at(yyyy-mm-ddThh:mm:ss)'"
     )
+
+
+def _long_cron(length: int) -> str:
+    """A valid cron expression of exactly ``length`` characters (a long minutes list)."""
+    head, tail = "cron(0", " 3 ? * MON *)"
+    minutes = ""
+    value = 1
+    while len(head) + len(minutes) + len(tail) + len(f",{value}") <= length and value < 60:
+        minutes += f",{value}"
+        value += 1
+    padding = length - len(head) - len(minutes) - len(tail)
+    expression = head + minutes + ",0" * (padding // 2) + tail
+    if len(expression) < length:
+        expression = expression.replace("cron(0", "cron(00", 1)
+    assert len(expression) == length, (len(expression), expression)
+    return expression
+
+
+def test_the_longest_accepted_schedule_is_256_characters() -> None:
+    assert schedule_problem(_long_cron(256)) is None
+    assert schedule_problem(_long_cron(257)) == "longer than 256 characters or not ASCII"
+
+
+@pytest.mark.parametrize(("length", "quoted"), [(120, 120), (121, 117)])
+def test_a_long_bad_schedule_is_quoted_up_to_120_characters(length: int, quoted: int) -> None:
+    expression = "rate(" + "9" * (length - 12) + " weeks)"
+    assert len(expression) == length
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["models"][0]["environments"]["dev"]["retraining"]["schedule"] = expression
+
+    (line,) = _invalid(change)
+    shown = repr(expression) if quoted == length else repr(expression[:quoted]) + "..."
+    assert line.startswith(
+        f"{SOURCE}: models[0].environments.dev.retraining.schedule: {shown} is not a schedule expression: "
+        "not a cron(), rate() or at() expression; allowed: "
+    ), line
 
 
 def test_a_one_time_monitoring_schedule_is_refused() -> None:
