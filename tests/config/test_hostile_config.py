@@ -338,6 +338,7 @@ INVALID_SCHEDULES = [
     ("cron(0,,5 3 ? * MON *)", "minutes '0,,5' has an empty item between commas"),
     ("cron(0 8 32W * ? *)", "day-of-month 32 is out of range; allowed: 1-31"),
     ("cron(0 8 ? * 8L *)", "day-of-week 8 is out of range; allowed: 1-7"),
+    ("cron(0 8 ? * 10L *)", "day-of-week 10 is out of range; allowed: 1-7"),
     ("cron(0 3 ? * MON x)", "year 'x' is not a value; allowed: 1970-2199;"),
     ("cron(0/60 3 ? * MON *)", "minutes '0/60': the increment after '/' must be 1-59"),
     ("cron(0 3 ?  * MON *)", "cron fields must be separated by single spaces"),
