@@ -2,8 +2,8 @@
 """CDK entry point: validate the configuration, build one Stage per environment, synthesize.
 
 Context (``-c``) selects, it never defines: ``-c env=NAME`` narrows synth to one environment,
-``-c config=PATH`` points at another configuration file, ``-c approved_models=PATH`` and
-``-c model_baselines=PATH`` at the resolver's outputs (defaults approved-models.json, model-baselines.json),
+``-c config=PATH`` points at another configuration file, ``-c approved_models=PATH`` at the resolver's output
+(default approved-models.json; the served packages' baselines are promoted with them, no file needed),
 ``-c cicd=false`` leaves out the release pipeline stack (left out anyway with ``-c env``; docs/cicd.md).
 """
 
@@ -21,7 +21,7 @@ os.environ.setdefault("JSII_DEPRECATED", "quiet")
 import aws_cdk as cdk
 
 from mlops_config import ConfigError, load_config
-from mlops_config.approved import load_approved_models, load_model_baselines
+from mlops_config.approved import load_approved_models
 from stacks.platform import build_platform, cicd_enabled, select_environments
 
 
@@ -33,14 +33,12 @@ def main() -> None:
         approved = load_approved_models(
             Path(app.node.try_get_context("approved_models") or "approved-models.json"), config
         )
-        baselines = load_model_baselines(Path(app.node.try_get_context("model_baselines") or "model-baselines.json"))
         selected = app.node.try_get_context("env")
         build_platform(
             app,
             config,
             environments=select_environments(config, selected),
             approved=approved,
-            baselines=baselines,
             with_cicd=cicd_enabled(config, app.node.try_get_context("cicd"), selected),
         )
     except ConfigError as error:

@@ -2,15 +2,12 @@
 
 Synth never asks AWS. In CI, ``scripts/resolve_approved_models.py`` asks the registry for the latest Approved
 package of each model and writes this file; locally it is optional (no file: nothing is served yet, unless
-the configuration pins a package). With ``--baselines-out`` it also writes the drift-check baselines each
-selected package records (:func:`load_model_baselines`), which the Model Monitor schedules then use.
+the configuration pins a package). A served package's artifact and drift-check baselines are not inputs: each
+environment's promotion copies them from the registry at deploy (``mlops_constructs.promotion``).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_config.base import ascii_fullmatch, shown
@@ -106,64 +103,3 @@ def served_package(config: PlatformConfig, approved: ServedPackages, environment
             if pinned:
                 return pinned
     return approved.get(environment, {}).get(model)
-
-
-ModelBaselines = Mapping[str, Mapping[str, str]]
-"""model package ARN -> baseline key (see :data:`DRIFT_CHECK_BASELINES`) -> S3 URI"""
-
-# Where each baseline sits in DescribeModelPackage's ``DriftCheckBaselines``. The keys are those of
-# ``stacks.monitoring_stack.BASELINE_FILES`` (a test keeps them in step); Model Monitor's model-quality job takes
-# constraints only, so ``model_quality_statistics`` is recorded but not used, and Clarify's bias monitor checks
-# post-training constraints (pre-training bias is a property of the training data, not of live traffic).
-DRIFT_CHECK_BASELINES: dict[str, tuple[str, str]] = {
-    "data_statistics": ("ModelDataQuality", "Statistics"),
-    "data_constraints": ("ModelDataQuality", "Constraints"),
-    "model_quality_statistics": ("ModelQuality", "Statistics"),
-    "model_quality_constraints": ("ModelQuality", "Constraints"),
-    "bias_config": ("Bias", "ConfigFile"),
-    "bias_constraints": ("Bias", "PostTrainingConstraints"),
-    "explainability_config": ("Explainability", "ConfigFile"),
-    "explainability_constraints": ("Explainability", "Constraints"),
-}
-S3_OBJECT_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^*?\s][^*?]*)$")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``(bucket, key)`` of an ``s3://bucket/key`` object URI; ``ValueError`` for anything else."""
-    match = S3_OBJECT_URI.match(uri)
-    if not match:
-        raise ValueError(f"{uri!r} is not an S3 object URI; allowed: s3://<bucket>/<key>")
-    return match["bucket"], match["key"]
-
-
-def load_model_baselines(path: Path | None) -> ModelBaselines:
-    """Read and check the resolver's ``--baselines-out`` file (``None`` or a missing file: no baselines known).
-
-    Without an entry for the served package, monitoring reads the baselines under the configured prefix.
-    """
-    if path is None or not path.exists():
-        return {}
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{path}: not readable JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: (top level): expected {{model package ARN: {{baseline: S3 URI}}}}")
-    result: dict[str, dict[str, str]] = {}
-    for arn, baselines in raw.items():
-        if not MODEL_PACKAGE_ARN.match(arn):
-            raise ConfigError(
-                f"{path}: {arn}: not a versioned model package ARN; allowed: "
-                "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
-            )
-        if not isinstance(baselines, dict):
-            raise ConfigError(f"{path}: {arn}: expected {{baseline: S3 URI}}, got {baselines!r}")
-        for key, uri in baselines.items():
-            if key not in DRIFT_CHECK_BASELINES:
-                raise ConfigError(
-                    f"{path}: {arn}.{key}: not a baseline; allowed: {', '.join(sorted(DRIFT_CHECK_BASELINES))}"
-                )
-            if not isinstance(uri, str) or not S3_OBJECT_URI.match(uri):
-                raise ConfigError(f"{path}: {arn}.{key}: {uri!r} is not an S3 object URI; allowed: s3://<bucket>/<key>")
-        result[arn] = dict(baselines)
-    return result

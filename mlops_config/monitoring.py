@@ -136,12 +136,15 @@ class MonitoringSettings(Settings):
         default=(), description="Features compared with chi-squared instead of Kolmogorov-Smirnov."
     )
     target_column: str = Field(default="target", description="The label column of the ground truth.")
-    baseline_prefix: S3Prefix | None = Field(
-        default=None,
-        description="Artifact-bucket prefix of the approved model's baselines; defaults to '<model>/baselines/'.",
-    )
     publish_instance_type: ProcessingInstanceType = Field(
         default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
+    )
+    bridge_reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Opt-in reserved concurrency of the Model Monitor bridge function; default none (a reservation "
+        "fails in accounts whose unreserved concurrency would drop below 100).",
     )
 
     @field_validator("target_column")
@@ -228,7 +231,3 @@ class MonitoringSettings(Settings):
     def ground_truth_prefix_for(self, model: str) -> str:
         """Where labels for ``model`` arrive in the data-capture bucket."""
         return self.ground_truth_prefix or f"{model}/ground-truth/"
-
-    def baseline_prefix_for(self, model: str) -> str:
-        """Where the approved model's baselines are kept in the artifact bucket."""
-        return self.baseline_prefix or f"{model}/baselines/"

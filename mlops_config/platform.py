@@ -212,7 +212,7 @@ class PlatformConfig(Settings):
             for env_name in model.environments:
                 if env_name not in env_names:
                     raise ValueError(
-                        f"models[{index}].environments: {env_name!r} is not an environment; "
+                        f"models[{index}].environments: {shown(env_name)} is not an environment; "
                         f"allowed: {', '.join(env_names)}"
                     )
         return self

@@ -25,6 +25,11 @@ class RetrainingSettings(Settings):
     schedule: ScheduleExpression | None = None
     cooldown_minutes: int = Field(default=360, ge=0, le=10080)
     daily_cap: int = Field(default=3, ge=1, le=100)
-    reserved_concurrency: int = Field(
-        default=1, ge=1, le=10, description="One at a time keeps the running-execution guard race-free."
+    reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Opt-in reserved concurrency of the retrain function; default none. One run at a time comes from "
+        "the FIFO trigger queue, not from this: reserving concurrency fails in accounts whose unreserved concurrency "
+        "would drop below 100 (Lambda 'Configuring reserved concurrency for a function').",
     )

@@ -120,6 +120,10 @@ class ServerlessSettings(Settings):
         return self
 
 
+# New files are collected for this long into one batch run unless configured otherwise.
+DEFAULT_ARRIVAL_WINDOW_MINUTES = 15
+
+
 class BatchSettings(Settings):
     """Batch transform of files under a prefix of the environment's data bucket."""
 
@@ -128,20 +132,52 @@ class BatchSettings(Settings):
     instance_count: InstanceCount = 1
     input_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/batch/input/'.")
     output_prefix: S3Prefix | None = Field(default=None, description="Defaults to '<model>/batch/output/'.")
-    schedule: ScheduleExpression | None = None
-    run_on_new_data: bool = True
+    manifest_prefix: S3Prefix | None = Field(
+        default=None,
+        description="Where new-data windows write their manifests. Defaults to '<model>/batch/manifests/'.",
+    )
+    schedule: ScheduleExpression | None = Field(
+        default=None,
+        description="EventBridge Scheduler expression (UTC); a scheduled run scores the whole input prefix.",
+    )
+    run_on_new_data: bool = Field(
+        default=True, description="Score files landing under input_prefix: one run per arrival window, new files only."
+    )
+    arrival_window_minutes: int = Field(
+        default=DEFAULT_ARRIVAL_WINDOW_MINUTES,
+        ge=1,
+        le=1440,
+        description="How often new files are collected into one run (EventBridge Scheduler rate, minutes).",
+    )
 
     def prefixes(self, model: str) -> tuple[str, str]:
         """The input and output prefixes for ``model``, defaults filled in."""
         return (self.input_prefix or f"{model}/batch/input/", self.output_prefix or f"{model}/batch/output/")
 
+    def manifest_prefix_for(self, model: str) -> str:
+        """Where ``model``'s new-data windows write their manifests, default filled in."""
+        return self.manifest_prefix or f"{model}/batch/manifests/"
+
     @model_validator(mode="after")
     def _separate_prefixes(self) -> BatchSettings:
-        if self.input_prefix and self.output_prefix and overlapping(self.input_prefix, self.output_prefix):
-            raise ValueError(
-                f"input_prefix {self.input_prefix!r} and output_prefix {self.output_prefix!r} overlap: "
-                "with run_on_new_data every batch output would start the next batch; allowed: disjoint prefixes"
+        named = {
+            name: value
+            for name, value in (
+                ("input_prefix", self.input_prefix),
+                ("output_prefix", self.output_prefix),
+                ("manifest_prefix", self.manifest_prefix),
             )
+            if value
+        }
+        names = list(named)
+        for index, first in enumerate(names):
+            for second in names[index + 1 :]:
+                if overlapping(named[first], named[second]):
+                    raise ValueError(
+                        f"{first} {named[first]!r} and {second} {named[second]!r} overlap: with run_on_new_data "
+                        "outputs or manifests under the input prefix would count as new data; allowed: disjoint "
+                        "prefixes"
+                    )
         return self
 
 

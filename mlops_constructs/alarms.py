@@ -18,6 +18,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_config import AlarmSettings
@@ -154,10 +155,12 @@ def contract_alarm_specs(project: str, metrics: ModelMetrics, settings: AlarmSet
 class ModelAlarms(Construct):
     """Alarms on one model's endpoint and metric contract, and notifications of its failed pipelines and jobs.
 
-    Every alarm and failure event goes to ``topic``. ``pipeline_names`` are the model's SageMaker pipelines whose
-    failed executions notify; ``monitoring_schedule_names`` (Model Monitor only; default none) add a notification
-    of their failed processing jobs. ``drift_alarms`` holds the two named alarms the retraining Lambda watches;
-    ``contract`` (default on) off leaves them out, for an endpoint whose monitoring publishes no contract metrics.
+    Every alarm and failure event goes to ``topic``; events EventBridge cannot deliver there go to
+    ``dead_letter_queue`` (a standard queue, see ``mlops_constructs/dead_letters.py``). ``pipeline_names`` are
+    the model's SageMaker pipelines whose failed executions notify; ``monitoring_schedule_names`` (Model Monitor
+    only; default none) add a notification of their failed processing jobs. ``drift_alarms`` holds the two named
+    alarms the retraining Lambda watches; ``contract`` (default on) off leaves them out, for an endpoint whose
+    monitoring publishes no contract metrics.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class ModelAlarms(Construct):
         mode: Literal["realtime", "serverless"],
         settings: AlarmSettings,
         topic: sns.ITopic,
+        dead_letter_queue: sqs.IQueue,
         pipeline_names: Sequence[str],
         monitoring_schedule_names: Sequence[str] = (),
         contract: bool = True,
@@ -233,6 +237,7 @@ class ModelAlarms(Construct):
                     f"SageMaker pipeline execution failed: {events.EventField.from_path('$.detail.pipelineArn')} "
                     f"execution {events.EventField.from_path('$.detail.pipelineExecutionArn')}"
                 ),
+                dead_letter_queue=dead_letter_queue,
             )
         )
         self.monitoring_job_failed: events.Rule | None = None
@@ -259,6 +264,7 @@ class ModelAlarms(Construct):
                         f"Model Monitor job failed: {events.EventField.from_path('$.detail.ProcessingJobName')} "
                         f"({events.EventField.from_path('$.detail.FailureReason')})"
                     ),
+                    dead_letter_queue=dead_letter_queue,
                 )
             )
 

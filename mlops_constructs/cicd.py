@@ -14,6 +14,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.registry import ModelPackageGroup
@@ -161,7 +162,9 @@ class ModelApprovalForwarder(Construct):
         package_group_names: Sequence[str],
         tooling_account: str,
         tooling_region: str,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
+        """Events the tooling bus does not accept go to ``dead_letter_queue`` (a standard queue)."""
         super().__init__(scope, construct_id)
         self.target_bus = events.EventBus.from_event_bus_arn(
             self,
@@ -173,7 +176,7 @@ class ModelApprovalForwarder(Construct):
             "Rule",
             description="Forward approved model packages to the CI/CD account: an approval starts a release",
             event_pattern=model_approved_pattern(package_group_names),
-            targets=[targets.EventBus(self.target_bus)],
+            targets=[targets.EventBus(self.target_bus, dead_letter_queue=dead_letter_queue)],
         )
 
 
@@ -192,7 +195,9 @@ class ReleaseOnModelApproval(Construct):
         pipeline: codepipeline.IPipeline,
         registry_account: str,
         package_group_names: Sequence[str],
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
+        """Approvals that fail to start the pipeline go to ``dead_letter_queue`` (a standard queue)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
@@ -218,5 +223,5 @@ class ReleaseOnModelApproval(Construct):
             description="Start the release pipeline when a model package is approved in the registry",
             event_bus=bus,
             event_pattern=model_approved_pattern(package_group_names, account=registry_account),
-            targets=[targets.CodePipeline(pipeline)],
+            targets=[targets.CodePipeline(pipeline, dead_letter_queue=dead_letter_queue)],
         )

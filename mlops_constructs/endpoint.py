@@ -76,80 +76,40 @@ def aws_image_registry(framework: str, region: str) -> str:
 
 @dataclass(frozen=True)
 class ModelArtifactSource:
-    """Where the model tarballs of approved packages live: the registry environment's artifact bucket and key.
+    """The promoted copy a model serves: its image and its tarball in this environment's own models bucket.
 
-    In the registry's own account the key is granted directly. From another account no key reference can cross,
-    so decryption is allowed for keys of the registry account that carry the registry key's alias, through S3 only.
+    ``model_data_url`` and ``image`` are the promotion custom resource's attributes (so a model made from them
+    waits for the verified copy); ``object_key`` is the copy's key in ``bucket``, encrypted with ``key``;
+    ``package_arn`` is the registry package it came from (lineage only: nothing reads the registry at run time).
     """
 
     bucket: s3.IBucket
-    key: kms.IKey | None = None
-    key_account: str | None = None
-    key_region: str | None = None
-    key_alias: str | None = None
-
-    def __post_init__(self) -> None:
-        """Exactly one way to reach the key: the key itself, or its account, region and alias."""
-        remote = (self.key_account, self.key_region, self.key_alias)
-        if (self.key is None) == (None in remote):
-            raise ValueError("ModelArtifactSource: give either key, or key_account, key_region and key_alias")
-
-    @property
-    def cross_account(self) -> bool:
-        """Whether the artifacts are read from another account (or region) than the reader's."""
-        return self.key is None
-
-    def wildcard_resources(self) -> tuple[str, ...]:
-        """The wildcard resources :meth:`grant_read` grants (objects of the bucket; in another account, its keys)."""
-        objects = self.bucket.arn_for_objects("*")
-        return (objects,) if self.key is not None else (objects, self.remote_keys())
-
-    def remote_keys(self) -> str:
-        """The registry account's keys (an ARN pattern): what a reader in another account may decrypt with."""
-        return Stack.of(self.bucket).format_arn(
-            service="kms", resource="key", resource_name="*", account=self.key_account, region=self.key_region
-        )
+    key: kms.IKey
+    object_key: str
+    model_data_url: str
+    image: str
+    package_arn: str
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` read model tarballs and decrypt them (and nothing else in the bucket's account)."""
-        principal = grantee.grant_principal
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadModelArtifacts",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.bucket.arn_for_objects("*")],
-            )
-        )
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(sid="ListModelArtifacts", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
-        )
-        self.grant_decrypt(grantee)
-
-    def grant_decrypt(self, grantee: iam.IGrantable, *, sid: str = "DecryptModelArtifactsViaS3") -> None:
-        """Let ``grantee`` decrypt objects of the bucket: the key itself, or (from another account) the registry
-        account's keys that carry the registry key's alias, used through S3 only."""
-        if self.key is not None:
-            self.key.grant_decrypt(grantee)
-            return
+        """Let ``grantee`` read the copy (that one object) and decrypt it with this environment's key."""
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                sid=sid,
-                actions=["kms:Decrypt"],
-                resources=[self.remote_keys()],
-                conditions={
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": self.key_alias},
-                    "StringEquals": {"kms:ViaService": f"s3.{self.key_region}.amazonaws.com"},
-                },
+                sid="ReadPromotedModel",
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(self.object_key)],
             )
         )
+        self.key.grant_decrypt(grantee)
 
 
 class ServedModel(Construct):
-    """A SageMaker Model made from a registered model package, with its own execution role.
+    """A SageMaker Model made from a promoted copy (image + ModelDataUrl in this account), with its own role.
 
-    The role may read the package's artifacts (``artifacts``), pull the AWS XGBoost image, write its logs and
-    describe ``model_package_arn``. ``network_isolation`` defaults to on (serverless endpoints reject it);
-    ``vpc`` defaults to none. CloudFormation names the model, so a new package replaces it without a collision.
+    The role may read the copy (``artifact``), pull the AWS ``image_framework`` image and write its logs; nothing
+    in another account. The container gets no environment: the AWS XGBoost image serves a tarball in algorithm
+    mode, and a SAGEMAKER_PROGRAM key (even empty) would switch it to script mode. ``network_isolation`` defaults
+    to on (serverless endpoints reject it); ``vpc`` defaults to none. CloudFormation names the model, so a new
+    version replaces it without a collision.
     """
 
     def __init__(
@@ -157,29 +117,22 @@ class ServedModel(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        model_package_arn: str,
-        artifacts: ModelArtifactSource,
+        artifact: ModelArtifactSource,
         network_isolation: bool = True,
         vpc: VpcSettings | None = None,
         image_framework: str = "xgboost",
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.model_package_arn = model_package_arn
+        self.artifact = artifact
+        self.model_package_arn = artifact.package_arn
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the containers of a served model",
         )
-        artifacts.grant_read(self.role)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DescribeServedPackage",
-                actions=["sagemaker:DescribeModelPackage"],
-                resources=[model_package_arn],
-            )
-        )
+        artifact.grant_read(self.role)
         grant_job_basics(
             self.role,
             image_repositories=[
@@ -206,7 +159,9 @@ class ServedModel(Construct):
             self,
             "Resource",
             execution_role_arn=self.role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn),
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=artifact.image, model_data_url=artifact.model_data_url
+            ),
             enable_network_isolation=network_isolation,
             vpc_config=(
                 sagemaker.CfnModel.VpcConfigProperty(

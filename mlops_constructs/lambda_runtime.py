@@ -42,6 +42,29 @@ def powertools_layer(
     )
 
 
+# Template metadata naming the opt-in settings a resource uses; the project's cfn-lint rules read it.
+OPT_IN_METADATA_KEY: Final = "mlops"
+RESERVED_CONCURRENCY_OPT_IN: Final = "reserved-concurrency"
+
+
+def reserve_concurrency(function: lambda_.Function, reserved: int | None) -> None:
+    """Reserve ``reserved`` concurrent executions for ``function`` when set (an opt-in), and say so in its metadata.
+
+    Off by default: a reservation fails wherever it would leave the account fewer than 100 unreserved concurrent
+    executions, which new accounts with low concurrency quotas hit at once (Lambda, "Configuring reserved
+    concurrency for a function"). The template metadata ``{"mlops": {"opt_in": ["reserved-concurrency"]}}`` marks
+    the reservation as deliberate for the synth-time rule that flags ``ReservedConcurrentExecutions``.
+    """
+    if reserved is None:
+        return
+    if reserved < 1:
+        raise ValueError(f"reserved concurrency {reserved}: expected at least 1, or None for no reservation")
+    resource = function.node.default_child
+    assert isinstance(resource, lambda_.CfnFunction)
+    resource.reserved_concurrent_executions = reserved
+    resource.add_metadata(OPT_IN_METADATA_KEY, {"opt_in": [RESERVED_CONCURRENCY_OPT_IN]})
+
+
 def acknowledge_pinned_runtime(function: lambda_.IFunction) -> None:
     """cdk-nag's latest-runtime rule (L1), for a function on ``RUNTIME``: it moves with the layer, not before."""
     acknowledge(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Fn, Stack
+from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,9 +28,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.lambda_runtime import ARCHITECTURE, ASSET_EXCLUDES, RUNTIME, powertools_layer
+from mlops_constructs.dead_letters import EventDeadLetters
+from mlops_constructs.lambda_runtime import (
+    ARCHITECTURE,
+    ASSET_EXCLUDES,
+    RUNTIME,
+    powertools_layer,
+    reserve_concurrency,
+)
 from mlops_constructs.metric_contract import grant_put_metric_data
 from mlops_constructs.sagemaker_iam import aws_images_in_region, grant_job_basics
 
@@ -487,10 +495,16 @@ BRIDGE_CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "monitor_b
 class MonitorBridgeFunction(Construct):
     """The Lambda that turns Model Monitor's report files into the metric contract.
 
-    Triggered by EventBridge "Object Created" events of ``report_bucket`` under ``report_prefix`` for
-    ``constraint_violations.json`` and ``statistics.json`` (the bucket must send its notifications to
-    EventBridge). Reads the object, publishes contract metrics for ``model``/``environment``/``endpoint_name``
-    and one per-feature point for each of ``features``. arm64, structured logs, logs kept ``log_retention_days``.
+    Triggered by EventBridge "Object Created" events of ``report_bucket`` under ``report_prefix`` (the bucket must
+    send its notifications to EventBridge). The rule matches the prefix only: a ``wildcard`` pattern would count
+    against the 30 rules with wildcards an event bus may have, not adjustable ("Amazon EventBridge quotas"), one per
+    Model Monitor model; ``prefix`` is a separate operator that does not ("Comparison operators for use in event
+    patterns in Amazon EventBridge"). The function ignores the files under the prefix that are not reports.
+    Deliveries that fail after ``retry_attempts`` go to a dead-letter queue encrypted with ``key`` (the key policy
+    lets EventBridge use it, ``stacks.data_stack``), with an alarm to ``alarm_topic``. Reads the object, publishes
+    contract metrics for ``model``/``environment``/``endpoint_name`` and one per-feature point for each of
+    ``features``. arm64, structured logs, logs kept ``log_retention_days``. Reserved concurrency is an opt-in
+    (``reserved_concurrency``, default none).
     """
 
     def __init__(
@@ -506,8 +520,16 @@ class MonitorBridgeFunction(Construct):
         report_prefix: str,
         key: kms.IKey,
         log_retention_days: int,
+        alarm_topic: sns.ITopic,
+        reserved_concurrency: int | None = None,
+        retry_attempts: int = 4,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """``reserved_concurrency`` defaults to none; ``retry_attempts`` (EventBridge deliveries) to 4;
+        ``removal_policy`` (the dead-letter queue) to RETAIN."""
         super().__init__(scope, construct_id)
+        if not report_prefix or not report_prefix.endswith("/"):
+            raise ValueError(f"report_prefix {report_prefix!r}: expected a prefix ending with '/'")
         self.log_group = logs.LogGroup(self, "Logs", encryption_key=key)
         # The configuration already checked the days against the periods CloudWatch Logs accepts; set them as
         # they are rather than through the RetentionDays enum.
@@ -539,7 +561,6 @@ class MonitorBridgeFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             memory_size=256,
             timeout=Duration.seconds(60),
-            reserved_concurrent_executions=5,
             environment={
                 "MODEL_NAME": model,
                 "ENVIRONMENT_NAME": environment,
@@ -555,6 +576,16 @@ class MonitorBridgeFunction(Construct):
         # W3005: CDK adds an explicit DependsOn on the role next to the GetAtt of it, to order the role's default
         # policy before the function too; harmless.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        reserve_concurrency(self.function, reserved_concurrency)
+        self.dead_letters = EventDeadLetters(
+            self,
+            "DeadLetters",
+            key=key,
+            purpose=f"Model Monitor reports of {endpoint_name} for the bridge function",
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+        )
+        self.dead_letter_queue = self.dead_letters.queue
         self.rule = events.Rule(
             self,
             "ReportWritten",
@@ -564,13 +595,13 @@ class MonitorBridgeFunction(Construct):
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [report_bucket.bucket_name]},
-                    "object": {
-                        "key": [
-                            {"wildcard": f"{report_prefix}*/constraint_violations.json"},
-                            {"wildcard": f"{report_prefix}*/statistics.json"},
-                        ]
-                    },
+                    "object": {"key": events.Match.prefix(report_prefix)},
                 },
             ),
         )
-        self.rule.add_target(targets.LambdaFunction(self.function, retry_attempts=4))
+        self.rule.add_target(
+            targets.LambdaFunction(
+                self.function, retry_attempts=retry_attempts, dead_letter_queue=self.dead_letter_queue
+            )
+        )
+        self.dead_letter_alarm = self.dead_letters.alarm

@@ -7,6 +7,12 @@ project, environment and model names the configuration has already validated.
 
 from __future__ import annotations
 
+import hashlib
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from mlops_config.serving import ServingSettings
+
 
 def model_package_group_name(project: str, model: str) -> str:
     """The registry's package group of ``model`` (at most 12 + 1 + 24 characters)."""
@@ -52,9 +58,69 @@ def pipeline_name(project: str, environment: str, model: str, kind: str) -> str:
     return f"{project}-{environment}-{model}-{kind}"
 
 
-def endpoint_name(project: str, environment: str, model: str) -> str:
-    """The endpoint serving ``model``; stable so that a new model version updates it in place."""
-    return f"{project}-{environment}-{model}"
+# Model Monitor names its job definitions and schedules "<endpoint>-<kind>" (at most 63 characters, kinds up to
+# "-explain"), so an endpoint name may use 55.
+ENDPOINT_NAME_MAX: Final = 55
+SERVERLESS_SHAPE: Final = "serverless"
+_BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def endpoint_shape(mode: str, instance_type: str | None = None) -> str:
+    """What an endpoint's name records of it: ``serverless``, or a real-time endpoint's instance type.
+
+    Exactly what SageMaker cannot change on a running endpoint: it does not update a real-time endpoint to
+    serverless ("Update a serverless endpoint"), and it refuses an update that changes the instance type of a
+    variant registered with auto scaling ("Update endpoints that use auto scaling"). Everything else (a new model
+    version, instance counts, scaling bounds, capture, rollout, serverless memory and concurrency) updates the
+    endpoint in place under the same name.
+    """
+    if mode == "serverless":
+        return SERVERLESS_SHAPE
+    if mode == "realtime":
+        parts = (instance_type or "").split(".")
+        if len(parts) != 3 or parts[0] != "ml" or not all(parts):
+            raise ValueError(f"instance_type {instance_type!r}: a real-time endpoint needs ml.<family>.<size>")
+        return f"{parts[1]}-{parts[2]}"
+    raise ValueError(f"mode {mode!r} has no endpoint; allowed: realtime, serverless")
+
+
+def _short_shape(shape: str) -> str:
+    """Four base-36 characters of the shape's sha256, for names too long to spell the shape out."""
+    number = int.from_bytes(hashlib.sha256(shape.encode()).digest()[:8], "big")
+    return "".join(_BASE36[(number // 36**i) % 36] for i in range(4))
+
+
+def endpoint_name(project: str, environment: str, model: str, *, mode: str, instance_type: str | None = None) -> str:
+    """The endpoint serving ``model``: ``<project>-<environment>-<model>-<shape>`` (see ``endpoint_shape``).
+
+    A new model version, capacity or rollout change keeps the name, so the endpoint is updated in place. A change
+    SageMaker refuses in place (real-time <-> serverless, or another instance type under auto scaling) changes the
+    name: CloudFormation creates the new endpoint, then deletes the old one, and everything that derives the name
+    here (alarms, auto scaling, monitoring, the smoke test, the CI/CD invoke grant) follows. The shape is spelled
+    out (``m5-large``) when the name fits ``ENDPOINT_NAME_MAX``, else abbreviated to four characters of its hash.
+    """
+    base = f"{project}-{environment}-{model}"
+    shape = endpoint_shape(mode, instance_type)
+    name = f"{base}-{shape}"
+    return name if len(name) <= ENDPOINT_NAME_MAX else f"{base}-{_short_shape(shape)}"
+
+
+def served_endpoint_name(project: str, environment: str, model: str, serving: ServingSettings) -> str | None:
+    """The name of ``model``'s endpoint in ``environment`` given its serving settings; None for mode ``none``."""
+    if serving.mode == "none":
+        return None
+    instance_type = serving.realtime.instance_type if serving.mode == "realtime" else None
+    return endpoint_name(project, environment, model, mode=serving.mode, instance_type=instance_type)
+
+
+def dashboard_name(project: str, environment: str, model: str) -> str:
+    """The CloudWatch dashboard of ``model`` in ``environment``: stable, whatever the endpoint's shape."""
+    return f"{project}-{environment}-{model}-monitoring"
+
+
+def endpoint_parameter_name(project: str, environment: str, model: str) -> str:
+    """SSM parameter holding the current endpoint name of ``model``: the stable key clients look the name up by."""
+    return f"/{project}/{environment}/{model}/endpoint-name"
 
 
 def stack_name(project: str, environment: str, unit: str) -> str:

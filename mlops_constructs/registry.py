@@ -1,4 +1,5 @@
-"""The model registry: one SageMaker model package group per model, readable by the serving accounts."""
+"""The model registry: one SageMaker model package group per model, whose packages the serving environments'
+promotion roles may describe (and nothing more)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ REGISTRY_READ_ACTIONS = (
 
 
 class ModelPackageGroup(Construct):
-    """A model package group whose packages ``reader_accounts`` may describe and list (and nothing more).
+    """A model package group whose packages principals of ``reader_accounts`` may describe (and nothing more).
+
+    ``reader_principal_patterns`` (IAM role ARN patterns, default none = any principal of those accounts that its
+    own IAM policy allows) narrows the readers by ``aws:PrincipalArn``: the promotion roles, by derived name, are
+    the only ones that read the registry from another account (``mlops_constructs.promotion``).
 
     The group is retained or destroyed with ``removal_policy``; registered model versions are the audit trail
     of what was approved, so production environments always retain it.
@@ -33,6 +38,7 @@ class ModelPackageGroup(Construct):
         description: str,
         reader_accounts: Sequence[str],
         removal_policy: RemovalPolicy,
+        reader_principal_patterns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -49,10 +55,18 @@ class ModelPackageGroup(Construct):
             policy = iam.PolicyDocument(
                 statements=[
                     iam.PolicyStatement(
-                        sid="ServingAccountsReadPackages",
+                        sid="PromotersDescribePackages",
                         principals=[iam.AccountPrincipal(account) for account in reader_accounts],
-                        actions=list(REGISTRY_READ_ACTIONS),
-                        resources=[self.group_arn, self.packages_arn],
+                        # Promotion describes the one package it copies; nothing else crosses accounts. A model
+                        # package group's resource policy grants other accounts access to its versions
+                        # ("Cross-account discoverability", PutModelPackageGroupPolicy: at most 20480 characters).
+                        actions=["sagemaker:DescribeModelPackage"],
+                        resources=[self.packages_arn],
+                        conditions=(
+                            {"StringLike": {"aws:PrincipalArn": list(reader_principal_patterns)}}
+                            if reader_principal_patterns
+                            else None
+                        ),
                     )
                 ]
             ).to_json()

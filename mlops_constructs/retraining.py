@@ -1,23 +1,24 @@
 """Retraining triggers: a guarded Lambda that restarts a model's training pipeline on drift, new data or a schedule.
 
-``RetrainOnDrift`` builds the function (``lambda/retrain_trigger``), its dead-letter queue and alarms, and up to three
-triggers: an EventBridge rule on the model's drift/quality alarms entering ALARM, an EventBridge rule on new objects
-under the training-data prefix, and an EventBridge Scheduler schedule. Every guard (one run at a time, cool-down,
-daily cap, duplicate events) lives in the function, which reads its state from SageMaker's execution history.
+``RetrainOnDrift`` builds the function (``lambda/retrain_trigger``), the SQS FIFO queue it reads its triggers from,
+dead-letter queues and alarms, and up to three triggers: an EventBridge rule on the model's drift/quality alarms
+entering ALARM, an EventBridge rule on new objects under the training-data prefix, and an EventBridge Scheduler
+schedule. The triggers send to the queue, all in one message group, so the function handles one trigger of the
+pipeline at a time without reserved concurrency. Every guard (nothing running, cool-down, daily cap, duplicate
+events) lives in the function, which reads its state from SageMaker's execution history.
 
-Drift alarms of serving environments in other accounts reach the training environment's default event bus through
-``AlarmForwarder`` (deployed in the serving environment) and the bus policy ``RetrainOnDrift`` adds for those accounts.
+Which alarms retrain a model, and how those of serving environments in other accounts reach the training
+environment's default event bus, is ``mlops_constructs.drift_alarm_routing`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -25,7 +26,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
@@ -34,10 +35,19 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_config import PlatformConfig
-from mlops_config.platform import ModelSettings
 from mlops_config.retraining import RetrainingSettings
-from mlops_constructs import naming
+from mlops_constructs.drift_alarm_routing import (
+    ALARM_DETAIL_TYPE,
+    FEATURE_DRIFT,
+    MODEL_QUALITY,
+    AlarmForwarder,
+    AlarmSource,
+    ForwardedAlarmsBusPolicy,
+    alarm_event_pattern,
+    drift_alarm_kinds,
+    forwarded_alarm_accounts,
+    retrain_alarm_sources,
+)
 from mlops_constructs.lambda_runtime import (
     ARCHITECTURE,
     ASSET_EXCLUDES,
@@ -45,20 +55,44 @@ from mlops_constructs.lambda_runtime import (
     RUNTIME,
     acknowledge_pinned_runtime,
     powertools_layer,
+    reserve_concurrency,
 )
 from mlops_constructs.nag import acknowledge
 
+__all__ = [
+    "ALARM_DETAIL_TYPE",
+    "FEATURE_DRIFT",
+    "MODEL_QUALITY",
+    "AlarmForwarder",
+    "AlarmSource",
+    "ForwardedAlarmsBusPolicy",
+    "RetrainOnDrift",
+    "alarm_event_pattern",
+    "drift_alarm_kinds",
+    "forwarded_alarm_accounts",
+    "log_retention",
+    "retrain_alarm_sources",
+]
+
 FUNCTION_DIR: Final = Path(__file__).resolve().parent.parent / "lambda" / "retrain_trigger"
-# The alarms of a served and monitored model that restart its training: see ``drift_alarm_kinds``.
-FEATURE_DRIFT: Final = "feature-drift"
-MODEL_QUALITY: Final = "model-quality"
 SCHEDULER_SOURCE: Final = "mlops.scheduler"
 SCHEDULER_DETAIL_TYPE: Final = "Scheduled Retrain"
-ALARM_DETAIL_TYPE: Final = "CloudWatch Alarm State Change"
 # A trigger does two or three API calls; 120 s leaves room for botocore and the function's own bounded retries.
 DEFAULT_TIMEOUT: Final = Duration.seconds(120)
-# Lambda's maximum: a throttled trigger (reserved concurrency 1) waits up to 6 hours, then goes to the DLQ.
+# How long EventBridge and Scheduler keep retrying a delivery to the trigger queue before it goes to the DLQ.
 DEFAULT_MAX_EVENT_AGE: Final = Duration.hours(6)
+# Lambda ("Creating and configuring an Amazon SQS event source mapping"): the queue's visibility timeout at least six
+# times the function's timeout (Lambda refuses a mapping whose function timeout exceeds it), so that a batch is never
+# visible again, and handed to a second invocation, while one still runs.
+VISIBILITY_TIMEOUT_FACTOR: Final = 6
+# Receives of one trigger before it moves to the FIFO dead-letter queue and unblocks its message group (Lambda
+# recommends at least 5 for an SQS event source, so that throttled receives don't dead-letter a message).
+DEFAULT_MAX_RECEIVE_COUNT: Final = 5
+# SQS queue names are at most 80 characters and a FIFO queue's end in ".fifo" ("Creating an Amazon SQS queue using
+# CloudFormation"). CloudFormation's generated name for a FIFO queue (stack name, logical ID, random suffix, ".fifo")
+# can pass 80 characters and fail the deploy (aws-cloudformation/cloudformation-coverage-roadmap#280), so the two
+# FIFO queues get names derived from the construct path, short enough with their suffixes.
+QUEUE_NAME_MAX: Final = 80
 
 
 _RETENTION: Final = {
@@ -97,77 +131,25 @@ def log_retention(days: int) -> logs.RetentionDays:
         ) from None
 
 
-@dataclass(frozen=True)
-class AlarmSource:
-    """The drift/quality alarms of one model in one serving environment (its account and region)."""
-
-    environment: str
-    account: str
-    region: str
-    alarm_names: tuple[str, ...]
-
-
-def drift_alarm_kinds(config: PlatformConfig, model: ModelSettings, environment: str) -> tuple[str, ...]:
-    """The alarm kinds (``naming.alarm_name``) that retrain ``model`` from ``environment``; empty if none.
-
-    Only an environment that serves and monitors the model has its drift and model-quality alarms (both backends
-    publish both, see ``mlops_constructs.alarms``), and its own ``retraining.on_drift`` decides whether they
-    restart training.
-    """
-    config.environment(environment)  # KeyError for an unknown environment
-    settings = model.in_environment(environment)
-    if not settings.retraining.on_drift or settings.serving.mode == "none" or not settings.monitoring.enabled:
-        return ()
-    if settings.monitoring.backend == "endpoint_only":  # nothing publishes drift or quality there
-        return ()
-    return (FEATURE_DRIFT, MODEL_QUALITY)
-
-
-def retrain_alarm_sources(config: PlatformConfig, model: ModelSettings, training_environment: str) -> list[AlarmSource]:
-    """The alarms that restart ``model``'s training in ``training_environment``.
-
-    The registry environment hears every environment's alarms (others forward theirs with ``AlarmForwarder``);
-    any other environment that trains hears only its own.
-    """
-    names = (
-        [env.name for env in config.environments]
-        if training_environment == config.registry_environment
-        else [training_environment]
-    )
-    sources = []
-    for name in names:
-        env = config.environment(name)
-        kinds = drift_alarm_kinds(config, model, name)
-        if kinds:
-            alarm_names = tuple(naming.alarm_name(config.project, name, model.name, kind) for kind in kinds)
-            sources.append(
-                AlarmSource(environment=name, account=env.account, region=env.region, alarm_names=alarm_names)
-            )
-    return sources
-
-
-def alarm_event_pattern(alarm_names: Sequence[str], accounts: Sequence[str]) -> events.EventPattern:
-    """State changes of exactly ``alarm_names`` into ALARM, from ``accounts``."""
-    return events.EventPattern(
-        source=["aws.cloudwatch"],
-        detail_type=[ALARM_DETAIL_TYPE],
-        account=list(dict.fromkeys(accounts)),
-        detail={"alarmName": list(alarm_names), "state": {"value": ["ALARM"]}},
-    )
-
-
 class RetrainOnDrift(Construct):
-    """The retraining trigger of one model in one training environment, with its triggers, DLQ and alarms.
+    """The retraining trigger of one model in one training environment, with its triggers, queues and alarms.
 
-    Creates: an arm64 Python function with the public Powertools layer, its own log group (``log_retention``,
-    ``removal_policy``), reserved concurrency (``settings.reserved_concurrency``: one at a time keeps the
-    "nothing running" guard race-free), asynchronous retries and an on-failure destination; an SQS dead-letter queue
-    encrypted with ``key`` and TLS-only; alarms on dead letters and function errors to ``alarm_topic``; and, as
-    ``settings`` enables them, the drift-alarm rule, the new-data rule and the schedule.
+    Creates: an arm64 Python function with the public Powertools layer and its own log group (``log_retention``,
+    ``removal_policy``); the SQS FIFO trigger queue it reads through an event source mapping (``batch_size``,
+    partial batch responses), with content-based deduplication and its own FIFO dead-letter queue after
+    ``max_receive_count`` receives; a standard dead-letter queue for deliveries EventBridge and Scheduler could not
+    make to the trigger queue; all queues encrypted with ``key`` and TLS-only; alarms on both dead-letter queues and
+    on function errors to ``alarm_topic``; and, as ``settings`` enables them, the drift-alarm rule, the new-data rule
+    and the schedule, each sending to the trigger queue in the one message group ``pipeline_name``.
+
+    One trigger at a time: Lambda hands an SQS FIFO queue's messages of one message group to one invocation at a time
+    and retries a failed batch before it reads more of that group ("Configuring scaling behavior for SQS event
+    source mappings"), so two triggers never both see "nothing running". Reserved concurrency is an opt-in
+    (``settings.reserved_concurrency``, default none).
 
     IAM: ``sagemaker:ListPipelineExecutions`` and ``sagemaker:StartPipelineExecution`` on the pipeline only,
-    ``s3:ListBucket`` on ``data_bucket`` limited to ``data_prefix``, writing to its own log group, sending to the DLQ.
-    No ``iam:PassRole``: the pipeline runs with its own role.
+    ``s3:ListBucket`` on ``data_bucket`` limited to ``data_prefix``, writing to its own log group, consuming the
+    trigger queue (and decrypting with ``key``). No ``iam:PassRole``: the pipeline runs with its own role.
     """
 
     def __init__(
@@ -192,25 +174,37 @@ class RetrainOnDrift(Construct):
         timeout: Duration = DEFAULT_TIMEOUT,
         retry_attempts: int = 2,
         max_event_age: Duration = DEFAULT_MAX_EVENT_AGE,
+        batch_size: int = 1,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
         powertools_layer_version: int = POWERTOOLS_LAYER_VERSION,
     ) -> None:
         """``alarm_sources`` defaults to none (no drift rule); ``log_retention`` to three months; ``removal_policy``
-        (log group and DLQ) to RETAIN; ``retry_attempts`` (async invocations, rule and schedule targets) to 2;
-        ``max_event_age`` to 6 hours; the Powertools layer version to ``POWERTOOLS_LAYER_VERSION``.
+        (log group and queues) to RETAIN; ``retry_attempts`` (rule and schedule deliveries to the trigger queue) to 2;
+        ``max_event_age`` (of those deliveries) to 6 hours; ``batch_size`` (triggers per invocation) to 1;
+        ``max_receive_count`` to 5; the Powertools layer version to ``POWERTOOLS_LAYER_VERSION``.
         """
         super().__init__(scope, construct_id)
         if not data_prefix or data_prefix.startswith("/") or not data_prefix.endswith("/"):
             raise ValueError(f"data_prefix {data_prefix!r}: expected a relative prefix ending with '/'")
         if not 0 <= retry_attempts <= 2:
-            raise ValueError(f"retry_attempts {retry_attempts}: Lambda allows 0-2 asynchronous retries")
+            raise ValueError(f"retry_attempts {retry_attempts}: expected 0-2 retries of a delivery")
         if not Duration.minutes(1).to_seconds() <= max_event_age.to_seconds() <= Duration.hours(6).to_seconds():
-            raise ValueError("max_event_age: Lambda allows 1 minute to 6 hours")
+            raise ValueError("max_event_age: expected 1 minute to 6 hours")
+        # Lambda parameters for Amazon SQS event source mappings: at most 10 messages per batch for a FIFO queue.
+        if not 1 <= batch_size <= 10:
+            raise ValueError(f"batch_size {batch_size}: a FIFO event source takes 1-10 messages per batch")
+        if not 1 <= max_receive_count <= 1000:
+            raise ValueError(f"max_receive_count {max_receive_count}: SQS allows 1-1000")
         stack = Stack.of(self)
         self.settings = settings
         self.alarm_sources = tuple(alarm_sources)
         self.alarm_names = tuple(name for source in self.alarm_sources for name in source.alarm_names)
+        self.message_group_id = pipeline_name
         new_data = settings.new_data
 
+        # Deliveries EventBridge and Scheduler could not make to the trigger queue. Both services take only a standard
+        # queue as a dead-letter queue ("Using dead-letter queues to process undelivered events in EventBridge",
+        # "Configuring a schedule's dead-letter queue in EventBridge Scheduler").
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -223,7 +217,44 @@ class RetrainOnDrift(Construct):
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the retrain function and of its rule and schedule targets.",
+            "This queue is the dead-letter queue of the retrain rule and schedule deliveries to the trigger queue.",
+        )
+        # Triggers the function failed on max_receive_count times; a FIFO queue's dead-letter queue must be FIFO too
+        # ("Using dead-letter queues in Amazon SQS").
+        self.trigger_dead_letter_queue = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            queue_name=self._fifo_queue_name("dlq"),
+            fifo=True,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.trigger_dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the retrain trigger queue.",
+        )
+        # Content-based deduplication: EventBridge Scheduler requires it of a FIFO target ("SqsParameters", Scheduler
+        # API reference), and a classic rule target cannot set a deduplication id. A redelivered event has the same
+        # body and is dropped for 5 minutes; the function's own event-hash guard covers any later redelivery.
+        self.trigger_queue = sqs.Queue(
+            self,
+            "TriggerQueue",
+            queue_name=self._fifo_queue_name("trigger"),
+            fifo=True,
+            content_based_deduplication=True,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.trigger_dead_letter_queue, max_receive_count=max_receive_count
+            ),
+            removal_policy=removal_policy,
         )
 
         self.log_group = logs.LogGroup(
@@ -267,10 +298,6 @@ class RetrainOnDrift(Construct):
             log_group=self.log_group,
             memory_size=256,
             timeout=timeout,
-            reserved_concurrent_executions=settings.reserved_concurrency,
-            retry_attempts=retry_attempts,
-            max_event_age=max_event_age,
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
             environment={
                 "PIPELINE_NAME": pipeline_name,
                 "MODEL_NAME": model_name,
@@ -299,16 +326,16 @@ class RetrainOnDrift(Construct):
                 "LOG_LEVEL": "INFO",
             },
         )
+        reserve_concurrency(self.function, settings.reserved_concurrency)
         acknowledge_pinned_runtime(self.function)
-        self._depend_on_policy_only()
-        # CDK's SQS grant for the on-failure destination uses the KMS wildcard actions on the one queue key.
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5",
-            "The KMS grant CDK adds for sending to the KMS-encrypted dead-letter queue: data-key actions on the "
-            "one environment key only.",
-            applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+        # Partial batch responses: the handler reports the triggers it failed on, so the ones it handled are deleted
+        # and a failing one is retried alone until it dead-letters ("Handling errors for an SQS event source in
+        # Lambda"). CDK grants consuming the queue and kms:Decrypt on its key.
+        self.event_source = event_sources.SqsEventSource(
+            self.trigger_queue, batch_size=batch_size, report_batch_item_failures=True
         )
+        self.function.add_event_source(self.event_source)
+        self._depend_on_policy_only()
 
         self.rules: dict[str, events.Rule] = {}
         if self.alarm_names:
@@ -317,8 +344,8 @@ class RetrainOnDrift(Construct):
                 f"{model_name} drift/quality alarms entering ALARM restart its training",
                 alarm_event_pattern(self.alarm_names, [source.account for source in self.alarm_sources]),
                 retry_attempts,
+                max_event_age,
             )
-            self._allow_forwarded_alarms(model_name, environment_name)
         if new_data.enabled:
             self.rules["new_data"] = self._rule(
                 "OnNewData",
@@ -332,19 +359,40 @@ class RetrainOnDrift(Construct):
                     },
                 ),
                 retry_attempts,
+                max_event_age,
             )
 
         self.schedule: scheduler.Schedule | None = None
         self.scheduler_role: iam.Role | None = None
         if settings.schedule is not None:
-            self._add_schedule(schedule_name, model_name, environment_name, retry_attempts)
+            self._add_schedule(
+                schedule_name,
+                model_name=model_name,
+                environment_name=environment_name,
+                retries=retry_attempts,
+                max_age=max_event_age,
+                key=key,
+            )
 
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
             "DeadLettersAlarm",
-            alarm_description=f"Retrain triggers of {model_name} ({environment_name}) failed: see the dead-letter "
-            "queue and the function's logs",
+            alarm_description=f"Retrain triggers of {model_name} ({environment_name}) could not be delivered to the "
+            "trigger queue: see the dead-letter queue",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.trigger_dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "TriggerDeadLettersAlarm",
+            alarm_description=f"The retrain trigger of {model_name} ({environment_name}) failed on a trigger "
+            f"{max_receive_count} times: see the trigger dead-letter queue and the function's logs",
+            metric=self.trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),
             threshold=0,
@@ -362,8 +410,13 @@ class RetrainOnDrift(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.errors_alarm):
+        for alarm in (self.dead_letter_alarm, self.trigger_dead_letter_alarm, self.errors_alarm):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+    def _fifo_queue_name(self, purpose: str) -> str:
+        """``<unique name of this construct>-<purpose>.fifo``, at most 80 characters, the same on every synth."""
+        suffix = f"-{purpose}.fifo"
+        return Names.unique_resource_name(self, max_length=QUEUE_NAME_MAX - len(suffix), separator="-") + suffix
 
     def _depend_on_policy_only(self) -> None:
         """Keep the function's DependsOn on its role policy and drop the one on the role itself.
@@ -379,46 +432,43 @@ class RetrainOnDrift(Construct):
         assert isinstance(policy_resource, iam.CfnPolicy)
         function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy_resource)])
 
-    def _rule(self, construct_id: str, description: str, pattern: events.EventPattern, retries: int) -> events.Rule:
-        """A default-bus rule invoking the function; undeliverable events go to the DLQ."""
+    def _rule(
+        self, construct_id: str, description: str, pattern: events.EventPattern, retries: int, max_age: Duration
+    ) -> events.Rule:
+        """A default-bus rule sending the whole event to the trigger queue; undeliverable events go to the DLQ.
+
+        EventBridge sends as ``events.amazonaws.com``: the queue policy CDK adds allows this rule only, and the
+        environment key's policy lets the service use the key (``stacks.data_stack``; "Amazon SQS queue target").
+        """
         rule = events.Rule(self, construct_id, description=description, event_pattern=pattern)
         rule.add_target(
-            targets.LambdaFunction(
-                self.function,
+            targets.SqsQueue(
+                self.trigger_queue,
+                message_group_id=self.message_group_id,
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=retries,
-                max_event_age=Duration.hours(6),
+                max_event_age=max_age,
             )
         )
         return rule
 
-    def _allow_forwarded_alarms(self, model_name: str, environment_name: str) -> None:
-        """Let the serving accounts put exactly their alarm state changes on this account's default bus."""
-        stack = Stack.of(self)
-        bus_arn = stack.format_arn(
-            service="events", resource="event-bus", resource_name="default", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-        )
-        for account in sorted({source.account for source in self.alarm_sources} - {stack.account}):
-            statement_id = f"retrain-{model_name}-{environment_name}-alarms-from-{account}"[:64]
-            # L1: the L2 EventBusPolicy cannot resolve a PolicyStatement in this CDK version (circular reference).
-            events.CfnEventBusPolicy(
-                self,
-                f"AllowAlarmsFrom{account}",
-                event_bus_name="default",
-                statement_id=statement_id,
-                statement={
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"},
-                    "Action": "events:PutEvents",
-                    "Resource": bus_arn,
-                    "Condition": {
-                        "StringEquals": {"events:source": "aws.cloudwatch", "events:detail-type": ALARM_DETAIL_TYPE}
-                    },
-                },
-            )
+    def _add_schedule(
+        self,
+        schedule_name: str,
+        *,
+        model_name: str,
+        environment_name: str,
+        retries: int,
+        max_age: Duration,
+        key: kms.IKey,
+    ) -> None:
+        """An EventBridge Scheduler schedule whose role may send to the trigger queue and its dead-letter queue only.
 
-    def _add_schedule(self, schedule_name: str, model_name: str, environment_name: str, retries: int) -> None:
-        """An EventBridge Scheduler schedule whose role may invoke this function only."""
+        Scheduler sends both the target message and a dead letter with this role, so the role needs the queues' key
+        as well as ``sqs:SendMessage``: a sender to a queue encrypted with a customer managed key needs
+        ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it ("Configuring a schedule's dead-letter queue in EventBridge
+        Scheduler", "Amazon SQS key management").
+        """
         stack = Stack.of(self)
         assert self.settings.schedule is not None
         self.scheduler_role = iam.Role(
@@ -427,7 +477,7 @@ class RetrainOnDrift(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
-            description=f"EventBridge Scheduler invokes the {model_name} retrain trigger ({environment_name})",
+            description=f"EventBridge Scheduler sends the {model_name} retrain trigger ({environment_name})",
         )
         payload = {
             "version": "0",
@@ -452,75 +502,37 @@ class RetrainOnDrift(Construct):
             description=f"Scheduled retraining of {model_name} ({environment_name})",
             schedule=scheduler.ScheduleExpression.expression(self.settings.schedule),
             time_window=scheduler.TimeWindow.off(),
-            target=scheduler_targets.LambdaInvoke(
-                self.function,
+            target=scheduler_targets.SqsSendMessage(
+                self.trigger_queue,
+                message_group_id=self.message_group_id,
                 input=scheduler.ScheduleTargetInput.from_object(payload),
                 role=self.scheduler_role,
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=retries,
-                max_event_age=Duration.hours(6),
+                max_event_age=max_age,
             ),
         )
-        acknowledge(
-            self.scheduler_role,
-            "AwsSolutions-IAM5",
-            "The KMS grant CDK adds for sending to the KMS-encrypted dead-letter queue: data-key actions on the "
-            "one environment key only.",
-            applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+        # Exactly the two data-key actions a sender needs, on the key of both queues: CDK's target grant covers the
+        # trigger queue's key, but for the dead-letter queue it grants sqs:SendMessage only.
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EncryptForEncryptedQueues",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+            )
         )
-        function_id = stack.get_logical_id(self.function.node.default_child)  # type: ignore[arg-type]
         acknowledge(
             self.scheduler_role,
             "AwsSolutions-IAM5",
-            "CDK's Scheduler Lambda target grants lambda:InvokeFunction on this one function and its "
-            "versions/aliases (<function>:*); the role can invoke nothing else.",
-            applies_to=[f"Resource::<{function_id}.Arn>:*"],
+            "The KMS grant CDK adds for sending to the KMS-encrypted trigger queue: kms:GenerateDataKey* on the one "
+            "environment key only.",
+            applies_to=["Action::kms:GenerateDataKey*"],
         )
 
     def metric_dead_letters(self) -> cloudwatch.Metric:
-        """Failed triggers waiting in the dead-letter queue."""
+        """Undelivered triggers waiting in the dead-letter queue."""
         return self.dead_letter_queue.metric_approximate_number_of_messages_visible()
 
-
-class AlarmForwarder(Construct):
-    """In a serving environment: forward the state changes of ``alarm_names`` into ALARM to the training account.
-
-    A rule on this account's default bus targets ``target_account``'s default bus in ``target_region`` (EventBridge
-    assumes a role CDK creates that may put events on that bus only). The receiving side's bus policy is added by
-    ``RetrainOnDrift`` for exactly the accounts of its ``alarm_sources``.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        alarm_names: Sequence[str],
-        target_account: str,
-        target_region: str,
-        dead_letter_queue: sqs.IQueue | None = None,
-    ) -> None:
-        """``dead_letter_queue`` defaults to none: undeliverable events are retried for 24 hours, then dropped."""
-        super().__init__(scope, construct_id)
-        if not alarm_names:
-            raise ValueError("AlarmForwarder needs at least one alarm name")
-        stack = Stack.of(self)
-        target_bus = events.EventBus.from_event_bus_arn(
-            self,
-            "TrainingBus",
-            stack.format_arn(
-                service="events",
-                account=target_account,
-                region=target_region,
-                resource="event-bus",
-                resource_name="default",
-                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-            ),
-        )
-        self.rule = events.Rule(
-            self,
-            "ForwardAlarms",
-            description="Forwards drift/quality alarms entering ALARM to the account that retrains the model",
-            event_pattern=alarm_event_pattern(list(alarm_names), [stack.account]),
-        )
-        self.rule.add_target(targets.EventBus(target_bus, dead_letter_queue=dead_letter_queue))
+    def metric_trigger_dead_letters(self) -> cloudwatch.Metric:
+        """Triggers the function failed on, waiting in the trigger dead-letter queue."""
+        return self.trigger_dead_letter_queue.metric_approximate_number_of_messages_visible()

@@ -1,4 +1,4 @@
-"""The batch-inference pipeline: create a model from the served package, transform a prefix of the data bucket.
+"""The batch-inference pipeline: create a model from the promoted copy, transform a prefix of the data bucket.
 
 ``build_batch_pipeline`` is pure, like the training pipeline: settings and an offline session in, ``Pipeline`` out.
 Render it with ``pipeline_defs.batch_settings.render_batch_definition`` (which also restores this pipeline's own
@@ -6,8 +6,12 @@ placeholders).
 
 Graph::
 
-    CreateServedModel (CreateModel from the model package, network isolated)
+    CreateServedModel (CreateModel from the promoted copy: image + ModelDataUrl in this account, network isolated)
         -> BatchTransform (CSV lines in, one probability per line out; encrypted; inputs captured)
+
+Parameters: ``InputDataUri`` + ``InputDataType`` say what to score: by default (and on the schedule) every object
+under the input prefix (``S3Prefix``); a new-data window passes a manifest of exactly its new keys
+(``ManifestFile``, written by ``lambda/batch_window``). ``TriggerReason`` records why the run started.
 """
 
 from __future__ import annotations
@@ -34,14 +38,18 @@ from pipeline_defs.settings import Placeholders
 CREATE_MODEL_STEP = "CreateServedModel"
 TRANSFORM_STEP = "BatchTransform"
 INPUT_PARAMETER = "InputDataUri"
+INPUT_TYPE_PARAMETER = "InputDataType"
 TRIGGER_PARAMETER = "TriggerReason"
+# What InputDataUri names (API reference, "TransformS3DataSource"): S3Prefix scores every object under a prefix
+# (the default and the scheduled run); ManifestFile scores exactly the keys a manifest lists (a new-data window).
+INPUT_TYPES = ("S3Prefix", "ManifestFile")
 
 
 class CreateModelFromPackageStep(ConfigurableRetryStep):  # type: ignore[misc]
-    """A ``Model`` step whose CreateModel request deploys a registered model package.
+    """A ``Model`` step with a fixed CreateModel request (the served package's promoted copy).
 
-    sagemaker 3.x only builds model steps from ``ModelBuilder``, which resolves a package through the
-    registry (network) at build time; the request itself is small and fixed, so it is written out here.
+    sagemaker 3.x only builds model steps from ``ModelBuilder``, which resolves images and packages through the
+    network at build time; the request itself is small and fixed, so it is written out here.
     """
 
     def __init__(self, name: str, *, request: dict[str, Any], retry_policies: list[Any], description: str) -> None:
@@ -65,6 +73,9 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
     role = Placeholders.execution_role_arn()
     kms_key = Placeholders.ref(Placeholders.KMS_KEY_ARN)
     input_data_uri = ParameterString(name=INPUT_PARAMETER, default_value=settings.input_uri)
+    input_data_type = ParameterString(
+        name=INPUT_TYPE_PARAMETER, default_value=INPUT_TYPES[0], enum_values=list(INPUT_TYPES)
+    )
     trigger_reason = ParameterString(name=TRIGGER_PARAMETER, default_value=settings.default_trigger_reason)
 
     step_retry, job_retry = retry_policies(
@@ -75,7 +86,12 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
 
     model_request: dict[str, Any] = {
         "ExecutionRoleArn": role,
-        "PrimaryContainer": {"ModelPackageName": settings.model_package_arn},
+        # The promoted copy in this environment's own bucket, never the registry's package (deploy-time values of
+        # the promotion custom resource); no container environment: the XGBoost image serves in algorithm mode.
+        "PrimaryContainer": {
+            "Image": Placeholders.ref(BatchPlaceholders.MODEL_IMAGE),
+            "ModelDataUrl": Placeholders.ref(BatchPlaceholders.MODEL_DATA_URL),
+        },
         # No network for the container: it reads its inputs through SageMaker, not by itself.
         "EnableNetworkIsolation": True,
     }
@@ -88,7 +104,7 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
         CREATE_MODEL_STEP,
         request=model_request,
         retry_policies=[step_retry],
-        description="Create a network-isolated model from the served model package.",
+        description="Create a network-isolated model from the promoted copy of the served package.",
     )
 
     transformer = Transformer(
@@ -118,10 +134,10 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
     )
     transform_step = TransformStep(
         name=TRANSFORM_STEP,
-        description="Score every CSV line under the input prefix; one probability per line.",
+        description="Score every CSV line of the input (a prefix or a manifest of new files); one probability a line.",
         step_args=transformer.transform(
             data=input_data_uri,
-            data_type="S3Prefix",
+            data_type=input_data_type,
             content_type="text/csv",
             split_type="Line",
             batch_data_capture_config=BatchDataCaptureConfig(
@@ -138,7 +154,7 @@ def build_batch_pipeline(settings: BatchPipelineSettings, session: PipelineSessi
 
     return Pipeline(
         name=settings.pipeline_name,
-        parameters=[input_data_uri, trigger_reason],
+        parameters=[input_data_uri, input_data_type, trigger_reason],
         steps=[model_step, transform_step],
         pipeline_experiment_config=None,
         sagemaker_session=session,

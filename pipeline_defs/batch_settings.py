@@ -25,19 +25,23 @@ class BatchPlaceholders:
     """Placeholders only the batch pipeline uses (in addition to :class:`Placeholders`)."""
 
     CAPTURE_BUCKET = "CaptureBucket"
+    # The promoted copy of the served model (image and ModelDataUrl in this environment's own bucket).
+    MODEL_IMAGE = "ModelImage"
+    MODEL_DATA_URL = "ModelDataUrl"
 
     @classmethod
     def all(cls) -> frozenset[str]:
         """Every batch-only placeholder."""
-        return frozenset({cls.CAPTURE_BUCKET})
+        return frozenset({cls.CAPTURE_BUCKET, cls.MODEL_IMAGE, cls.MODEL_DATA_URL})
 
 
 @dataclass(frozen=True)
 class BatchPipelineSettings:
     """Everything the batch pipeline definition depends on; ``to_dict()`` is the render cache key.
 
-    The served package is fixed in the definition: a new approved version is a new definition, deployed with
-    the endpoint, so batch and real-time always serve the same version.
+    The served package is named in the definition (lineage) and its promoted copy is substituted at deploy
+    (``BatchPlaceholders.MODEL_IMAGE`` / ``MODEL_DATA_URL``): a new approved version is a new definition,
+    deployed with the endpoint, so batch and real-time always serve the same version.
     """
 
     pipeline_name: str

@@ -93,6 +93,10 @@ ARTIFACT_REPORT_FILE = "artifact.json"
 ARTIFACT_SHA256_JSON_PATH = "model_artifact.sha256"
 # Customer metadata key of the artifact digest: the promotion copier verifies copies against it.
 ARTIFACT_SHA256_METADATA_KEY = "ModelArtifactSha256"
+# The training baseline CSV (Preprocess output "baseline") the open drift backend compares against: not a
+# drift-check baseline SageMaker knows, so the package names it in customer metadata, and promotion
+# (mlops_constructs.promotion.BASELINE_SOURCES["training"]) copies it with the model into each environment.
+TRAINING_BASELINE_METADATA_KEY = "TrainingBaselineS3Uri"
 
 # The container environment of the registered model: none. The SageMaker XGBoost container
 # decides between algorithm mode and script mode on SAGEMAKER_PROGRAM alone: unset means the
@@ -437,6 +441,7 @@ def build_training_pipeline(settings: TrainingPipelineSettings, session: Pipelin
             customer_metadata_properties={
                 "TriggerReason": trigger_reason,
                 ARTIFACT_SHA256_METADATA_KEY: artifact_sha256,
+                TRAINING_BASELINE_METADATA_KEY: Join(on="/", values=[preprocess_uri("baseline"), "baseline.csv"]),
             },
         ),
         retry_policies=[step_retry],

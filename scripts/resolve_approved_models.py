@@ -6,14 +6,13 @@ registry environment's account is what every environment that serves the model d
 approved package is left out (its environments deploy without an endpoint until the first approval).
 
     python scripts/resolve_approved_models.py --config config/platform.yaml --out approved-models.json \\
-        [--baselines-out model-baselines.json] [--region R] [--role-arn ARN]
+        [--region R] [--role-arn ARN]
 
-With ``--baselines-out`` it also writes, per selected package, the drift-check baselines the training pipeline
-recorded on it (``{package ARN: {baseline key: S3 URI}}``, keys from ``mlops_config.approved.DRIFT_CHECK_BASELINES``);
-the Model Monitor schedules of the environments serving the package use them.
+Only the package ARNs are resolved: each environment's promotion copies a package's artifact and drift-check
+baselines from the registry at deploy (``mlops_constructs.promotion``), so nothing else is an input to synth.
 
-CI runs this before ``cdk synth -c approved_models=approved-models.json -c model_baselines=model-baselines.json``
-(the defaults); synth itself never calls AWS.
+CI runs this before ``cdk synth -c approved_models=approved-models.json`` (the default); synth itself never
+calls AWS.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from mlops_config import ConfigError, PlatformConfig, load_config  # noqa: E402
-from mlops_config.approved import DRIFT_CHECK_BASELINES, ServedPackages  # noqa: E402
 from mlops_constructs import naming  # noqa: E402
 
 LOG = logging.getLogger("resolve_approved_models")
@@ -100,28 +98,6 @@ def resolve(config: PlatformConfig, client: Any) -> dict[str, dict[str, str]]:
     return result
 
 
-def package_baselines(client: Any, package_arn: str) -> dict[str, str]:
-    """The drift-check baselines ``package_arn`` records, by baseline key (absent ones left out)."""
-    recorded = client.describe_model_package(ModelPackageName=package_arn).get("DriftCheckBaselines", {})
-    found = {}
-    for key, (section, field) in DRIFT_CHECK_BASELINES.items():
-        uri = recorded.get(section, {}).get(field, {}).get("S3Uri")
-        if uri:
-            found[key] = uri
-    return found
-
-
-def resolve_baselines(client: Any, approved: ServedPackages) -> dict[str, dict[str, str]]:
-    """``{package ARN: {baseline key: S3 URI}}`` for every package in ``approved`` (``{}`` if it records none)."""
-    packages = sorted({arn for models in approved.values() for arn in models.values()})
-    result = {}
-    for arn in packages:
-        result[arn] = package_baselines(client, arn)
-        if not result[arn]:
-            LOG.warning("%s records no drift-check baselines; monitoring uses the configured prefix", arn)
-    return result
-
-
 def registry_client(config: PlatformConfig, region: str | None, role_arn: str | None) -> Any:
     """A SageMaker client for the registry account (through ``role_arn`` when given)."""
     import boto3
@@ -146,9 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=REPO / "config" / "platform.yaml")
     parser.add_argument("--out", type=Path, default=Path("approved-models.json"))
-    parser.add_argument(
-        "--baselines-out", type=Path, help="Also write the drift-check baselines of the selected packages here"
-    )
     parser.add_argument("--region", help="Registry region (default: the registry environment's)")
     parser.add_argument("--role-arn", help="Role to assume for reading the registry account")
     args = parser.parse_args(argv)
@@ -157,16 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         client = registry_client(config, args.region, args.role_arn)
         approved = resolve(config, client)
-        baselines = resolve_baselines(client, approved) if args.baselines_out else None
     except (ConfigError, ResolveError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    # Written only once every registry call succeeded: a failed lookup leaves neither file half-resolved.
+    # Written only once every registry call succeeded: a failed lookup leaves no file half-resolved.
     args.out.write_text(json.dumps(approved, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     LOG.info("wrote %s", args.out)
-    if args.baselines_out is not None:
-        args.baselines_out.write_text(json.dumps(baselines, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        LOG.info("wrote %s", args.baselines_out)
     return 0
 
 

@@ -46,8 +46,9 @@ def endpoints_to_check(
     checks = []
     for model in config.models:
         serving = model.in_environment(environment).serving
-        if serving.mode != "none" and served_package(config, approved, environment, model.name):
-            checks.append(EndpointCheck(model.name, naming.endpoint_name(config.project, environment, model.name)))
+        name = naming.served_endpoint_name(config.project, environment, model.name, serving)
+        if name is not None and served_package(config, approved, environment, model.name):
+            checks.append(EndpointCheck(model.name, name))
     return checks
 
 

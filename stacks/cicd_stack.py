@@ -31,6 +31,7 @@ from mlops_constructs.cicd import (
     ReleaseOnModelApproval,
     role_arn_in,
 )
+from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket
@@ -47,12 +48,12 @@ TEST_COMMAND = "make test"
 SYNTH_COMMAND = "make synth"
 RESOLVE_COMMAND = (
     ".venv/bin/python scripts/resolve_approved_models.py --config config/platform.yaml "
-    "--out approved-models.json --baselines-out model-baselines.json "
+    "--out approved-models.json "
     '--role-arn "$REGISTRY_READER_ROLE_ARN"'
 )
-# The resolver's outputs travel with the cloud assembly, so each smoke test checks exactly the packages this
-# release deployed (and knows which endpoints must answer), and the release records the baselines it monitors with.
-PUBLISH_APPROVED_COMMAND = "cp approved-models.json model-baselines.json cdk.out/"
+# The resolver's output travels with the cloud assembly, so each smoke test checks exactly the packages this
+# release deployed (and knows which endpoints must answer).
+PUBLISH_APPROVED_COMMAND = "cp approved-models.json cdk.out/"
 RELEASE_INPUT_DIR = "release"
 SMOKE_TEST_PROFILE = "smoke-test"
 # Ubuntu standard 7.0 carries both runtimes the build needs (jsii and the CDK CLI on Node 22, the app on 3.11).
@@ -76,11 +77,13 @@ def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSetti
     """
     if environment.name == config.registry_environment:
         return []
-    return [
-        naming.endpoint_name(config.project, environment.name, model.name)
+    names = (
+        naming.served_endpoint_name(
+            config.project, environment.name, model.name, model.in_environment(environment.name).serving
+        )
         for model in config.models
-        if model.in_environment(environment.name).serving.mode != "none"
-    ]
+    )
+    return [name for name in names if name is not None]
 
 
 def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:
@@ -110,8 +113,11 @@ class CicdAccessStack(Stack):
         environment: EnvironmentSettings,
         tooling: ToolingSettings,
         package_groups: Mapping[str, ModelPackageGroup],
+        key: kms.IKey,
+        topic: sns.ITopic,
         **kwargs: Any,
     ) -> None:
+        """``key`` and ``topic`` are the environment's (data stack): they encrypt and announce undelivered events."""
         super().__init__(scope, construct_id, **kwargs)
         self.registry_reader: RegistryReaderRole | None = None
         self.approval_forwarder: ModelApprovalForwarder | None = None
@@ -134,12 +140,21 @@ class CicdAccessStack(Stack):
                     "numbered as they are registered, so only a group-scoped wildcard can name them.",
                     applies_to=[f"Resource::{_nag_text(self, group.packages_arn)}"],
                 )
+            self.approval_dead_letters = EventDeadLetters(
+                self,
+                "ApprovalDeadLetters",
+                key=key,
+                purpose="model approvals forwarded to the CI/CD account",
+                alarm_topic=topic,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+            )
             self.approval_forwarder = ModelApprovalForwarder(
                 self,
                 "ModelApprovalForwarder",
                 package_group_names=[group.group_name for group in groups],
                 tooling_account=tooling.account,
                 tooling_region=tooling.region,
+                dead_letter_queue=self.approval_dead_letters.queue,
             )
         endpoints = smoke_tested_endpoints(config, environment)
         if endpoints:
@@ -239,9 +254,17 @@ class CicdStack(Stack):
         built = self.pipeline.pipeline
 
         self.topic = self._notifications(config, tooling, built)
+        self.release_dead_letters = EventDeadLetters(
+            self,
+            "ReleaseDeadLetters",
+            key=self.notifications_key,
+            purpose="model approvals that could not start the release pipeline",
+            alarm_topic=self.topic,
+        )
         self.release_on_approval = ReleaseOnModelApproval(
             self,
             "ReleaseOnModelApproval",
+            dead_letter_queue=self.release_dead_letters.queue,
             pipeline=built,
             registry_account=config.registry.account,
             package_group_names=[naming.model_package_group_name(project, model.name) for model in config.models],
@@ -310,6 +333,9 @@ class CicdStack(Stack):
             description=f"{config.project} release pipeline notifications",
             enable_key_rotation=True,
         )
+        self.notifications_key = key
+        # The release trigger's dead-letter queue is encrypted with this key too.
+        EventDeadLetters.allow_eventbridge_on_key(key)
         # CodeStar Notifications publishes to the encrypted topic through SNS; only that path may use the key.
         key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -326,6 +352,25 @@ class CicdStack(Stack):
             display_name=f"{config.project} release pipeline",
             master_key=key,
             enforce_ssl=True,
+        )
+        # The alarm on the release trigger's dead letters publishes here: CloudWatch needs the topic and its key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
         )
         for email in tooling.notification_emails:
             topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -473,6 +518,8 @@ def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsS
             environment=environment,
             tooling=tooling,
             package_groups=stage.data.package_groups,
+            key=stage.data.key,
+            topic=stage.data.topic,
             stack_name=naming.stack_name(config.project, name, "cicd-access"),
             description=f"{config.project} {name}: roles the CI/CD account assumes here, model-approval forwarding",
         )  # tagged with its stage's resources (stacks.tagging)

@@ -19,6 +19,12 @@ from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_constructs import naming
+from mlops_constructs.drift_alarm_routing import ForwardedAlarmsBusPolicy, forwarded_alarm_accounts
+from mlops_constructs.promotion import (
+    PROMOTED_PREFIX,
+    REGISTRY_ARTIFACT_PATTERNS,
+    promotion_role_arn_pattern,
+)
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.storage import AccessLogBucket, SecureBucket
 
@@ -40,6 +46,16 @@ class DataStack(Stack):
         lifecycle = environment.lifecycle
         is_registry = environment.name == config.registry_environment
         consumer_accounts = config.consumer_accounts() if is_registry else ()
+        # The copier roles (mlops_constructs.promotion) of every other environment: the only readers of the registry.
+        promoters = (
+            [
+                promotion_role_arn_pattern(self, account=env.account, project=config.project, environment=env.name)
+                for env in config.environments
+                if env.name != environment.name and env.account in consumer_accounts
+            ]
+            if is_registry
+            else []
+        )
 
         self.key = kms.Key(
             self,
@@ -139,6 +155,9 @@ class DataStack(Stack):
         self.artifact_bucket = self._shared(name("models"), "Artifacts")
         self.capture_bucket = self._shared(name("capture"), "Capture")
         self.monitoring_bucket = self._shared(name("reports"), "Reports")
+        self._protect_promoted_copies(
+            promotion_role_arn_pattern(self, account=self.account, project=config.project, environment=environment.name)
+        )
 
         self.topic = sns.Topic(
             self,
@@ -169,10 +188,19 @@ class DataStack(Stack):
                     group_name=naming.model_package_group_name(config.project, model.name),
                     description=model.description,
                     reader_accounts=consumer_accounts,
+                    reader_principal_patterns=promoters,
                     removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
                 )
         if consumer_accounts:
-            self._let_consumers_pull_models(consumer_accounts)
+            self._let_promoters_read_packages(consumer_accounts, promoters)
+        # Drift alarms forwarded from serving accounts retrain models here: one bus-policy statement per account for
+        # the whole environment, so that the policy does not grow with the number of models.
+        self.forwarded_alarms_policy: ForwardedAlarmsBusPolicy | None = None
+        alarm_accounts = forwarded_alarm_accounts(config) if is_registry else ()
+        if alarm_accounts:
+            self.forwarded_alarms_policy = ForwardedAlarmsBusPolicy(
+                self, "ForwardedAlarmsBusPolicy", accounts=alarm_accounts
+            )
 
     def _shared(self, bucket_name: str, construct_id: str) -> s3.IBucket:
         return s3.Bucket.from_bucket_attributes(
@@ -182,8 +210,11 @@ class DataStack(Stack):
     def _allow_service_use_of_key(self) -> None:
         """Services that encrypt with the key on the platform's behalf.
 
-        CloudWatch alarms and EventBridge publish to the encrypted topic; CloudWatch Logs encrypts the log groups
-        of this account and region (and only those, by encryption context).
+        CloudWatch alarms and EventBridge publish to the encrypted topic, and EventBridge sends to encrypted queues
+        (rule targets and their dead-letter queues): a sender to a queue or topic encrypted with a customer managed
+        key needs ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it ("Amazon SQS key management", "Using dead-letter
+        queues to process undelivered events in EventBridge"). CloudWatch Logs encrypts the log groups of this
+        account and region (and only those, by encryption context).
         """
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -216,32 +247,69 @@ class DataStack(Stack):
             )
         )
 
-    def _let_consumers_pull_models(self, accounts: tuple[str, ...]) -> None:
-        """Serving accounts read model tarballs from the artifact bucket and decrypt them through S3 only."""
-        principals = [iam.AccountPrincipal(account) for account in accounts]
+    def _protect_promoted_copies(self, promoters: str) -> None:
+        """Promoted copies (``promoted/``) are written only by this environment's copier roles, and only new.
+
+        A write without ``If-None-Match`` is refused, so no one (the training role included) can replace a copy
+        being served ("Enforce conditional writes on Amazon S3 buckets": ``s3:if-none-match`` on PutObject and
+        CompleteMultipartUpload, which ``s3:ObjectCreationOperation`` tells apart from the multipart part
+        uploads that take no conditional header).
+        """
+        copies = self.artifact_bucket.arn_for_objects(f"{PROMOTED_PREFIX}*")
         self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="ServingAccountsReadModels",
-                principals=principals,
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifact_bucket_resource.arn_for_objects("*")],
+                sid="OnlyPromotionWritesPromotedCopies",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[copies],
+                conditions={"StringNotLike": {"aws:PrincipalArn": promoters}},
             )
         )
         self.artifact_bucket_resource.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="ServingAccountsListModels",
+                sid="PromotedCopiesAreNeverOverwritten",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[copies],
+                conditions={
+                    "Null": {"s3:if-none-match": "true"},
+                    "Bool": {"s3:ObjectCreationOperation": "true"},
+                },
+            )
+        )
+
+    def _let_promoters_read_packages(self, accounts: tuple[str, ...], promoters: list[str]) -> None:
+        """The other environments' copier roles (by derived name) read package tarballs and baselines, nothing else.
+
+        Only the outputs of the training steps a package records are readable (``REGISTRY_ARTIFACT_PATTERNS``):
+        training splits, evaluation reports and predictions stay in this account. The key decrypts them for those
+        roles through S3 only.
+        """
+        principals = [iam.AccountPrincipal(account) for account in accounts]
+        # String operators on aws:PrincipalArn: every service accepts them ("AWS global condition context keys"),
+        # while some have refused ARN operators on this key (SQS), so one form serves S3, KMS and SageMaker alike.
+        only_promoters = {"StringLike": {"aws:PrincipalArn": promoters}}
+        self.artifact_bucket_resource.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PromotersReadPackageArtifacts",
                 principals=principals,
-                actions=["s3:ListBucket"],
-                resources=[self.artifact_bucket_resource.bucket_arn],
+                actions=["s3:GetObject"],
+                resources=[self.artifact_bucket.arn_for_objects(p) for p in REGISTRY_ARTIFACT_PATTERNS],
+                conditions=only_promoters,
             )
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="ServingAccountsDecryptModelsViaS3",
+                sid="PromotersDecryptPackageArtifactsViaS3",
                 principals=principals,
-                actions=["kms:Decrypt", "kms:DescribeKey"],
+                actions=["kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+                conditions={
+                    **only_promoters,
+                    "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+                },
             )
         )
 

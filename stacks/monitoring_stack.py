@@ -6,32 +6,28 @@ monitoring backends publish the same metric contract (``mlops_constructs/metric_
 dashboard read only the contract and the endpoint's own metrics, so switching the backend changes the resources
 here and nothing downstream.
 
-Baselines are inputs, never looked up at synth. Model Monitor uses the drift-check baselines recorded on the
-served package when the resolver's baselines file names them (``baselines``; they sit in the registry
-environment's artifact bucket, read across accounts); otherwise, and for the open backend, they sit in the
-environment's artifact bucket under the model's ``baseline_prefix`` (default ``<model>/baselines/``) in the
-layout of :data:`BASELINE_FILES`. See docs/monitoring.md.
+Baselines are never looked up at synth and never read across accounts: promotion copies the served package's
+baselines into this environment's artifact bucket, and every monitor reads them there, at the keys
+``mlops_constructs.promotion.promoted_paths`` decides (the one naming function: the copier writes there too) in
+the layout of :data:`BASELINE_FILES`. See docs/monitoring.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_config import ConfigError, EnvironmentSettings, ModelSettings, PlatformConfig
-from mlops_config.approved import split_s3_uri
+from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
 from mlops_config.monitoring import MonitoringSettings
 from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.clarify_config import ServedModelAnalysisConfig
 from mlops_constructs.dashboard import ModelDashboard
+from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.drift_monitor import DriftMonitorPipeline
-from mlops_constructs.endpoint import ModelArtifactSource
 from mlops_constructs.lambda_runtime import acknowledge_pinned_runtime
 from mlops_constructs.metric_contract import ModelMetrics
 from mlops_constructs.model_monitor import (
@@ -41,31 +37,16 @@ from mlops_constructs.model_monitor import (
     MonitorKind,
 )
 from mlops_constructs.nag import acknowledge, objects_finding, resource_finding
+from mlops_constructs.promotion import BASELINE_FILES, KIND_BASELINES, PromotedPaths, package_version, promoted_paths
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
 
 VARIANT_NAME = "AllTraffic"
-# Files below the baseline prefix (artifact bucket); the first one feeds the open backend, the rest Model Monitor.
-BASELINE_FILES = {
-    "training": "training/baseline.csv",
-    "data_statistics": "data-quality/statistics.json",
-    "data_constraints": "data-quality/constraints.json",
-    "model_quality_constraints": "model-quality/constraints.json",
-    "bias_config": "bias/analysis_config.json",
-    "bias_constraints": "bias/constraints.json",
-    "explainability_config": "explainability/analysis_config.json",
-    "explainability_constraints": "explainability/constraints.json",
-}
-# The baselines (keys of BASELINE_FILES) each Model Monitor kind reads; a kind uses the package's baselines only
-# when all of its own are known, so one job never mixes files of two origins.
-KIND_BASELINES: dict[MonitorKind, tuple[str, ...]] = {
-    "data-quality": ("data_statistics", "data_constraints"),
-    "model-quality": ("model_quality_constraints",),
-    "bias": ("bias_config", "bias_constraints"),
-    "explainability": ("explainability_config", "explainability_constraints"),
-}
+# BASELINE_FILES (the layout below a promoted version's baselines prefix) and KIND_BASELINES (the baselines each
+# Model Monitor kind reads) live with the copier that writes them, in mlops_constructs.promotion.
+__all__ = ["BASELINE_FILES", "KIND_BASELINES", "MonitoringStack", "monitor_kinds"]
 PIPELINE_KINDS = ("training", "batch", "monitoring")
 
 
@@ -95,8 +76,8 @@ class MonitoringStack(Stack):
     ``serving`` is the model's ServingStack; the endpoint's name, variant and mode come from its ``endpoint``
     (without one they are derived from naming and the configuration, which is what the serving stack uses).
     ``drift_alarms`` / ``drift_alarm_names`` are the named alarms the retraining Lambda watches.
-    ``baselines`` are the drift-check baselines recorded on the served package (baseline key -> S3 URI in the
-    registry environment's artifact bucket); default none. ``package_baselines`` exposes the ones Model Monitor uses.
+    Baselines are read from the served package's promoted copy (``baseline_paths``), which the serving stack's
+    promotion writes; ``package_arn`` is the served package (default: the serving stack's).
     """
 
     def __init__(
@@ -109,7 +90,7 @@ class MonitoringStack(Stack):
         model: ModelSettings,
         data: DataStack,
         serving: Any = None,
-        baselines: Mapping[str, str] | None = None,
+        package_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -121,7 +102,8 @@ class MonitoringStack(Stack):
         if endpoint is not None:
             endpoint_name, variant_name, mode = endpoint.endpoint_name, endpoint.variant_name, endpoint.mode
         else:
-            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+            derived = naming.served_endpoint_name(config.project, environment.name, model.name, in_env.serving)
+            endpoint_name = derived or ""  # mode "none" is refused just below
             variant_name, mode = VARIANT_NAME, in_env.serving.mode
         if mode not in ("realtime", "serverless"):
             raise ValueError(
@@ -137,14 +119,20 @@ class MonitoringStack(Stack):
         self.pipeline_names = [
             naming.pipeline_name(config.project, environment.name, model.name, kind) for kind in PIPELINE_KINDS
         ]
-        baseline_prefix = settings.baseline_prefix_for(model.name)
+        package_arn = package_arn or getattr(serving, "package_arn", None)
+        if package_arn is None:
+            raise ValueError(
+                f"MonitoringStack {model.name} ({environment.name}): no served package; monitoring reads the "
+                "baselines of the package promoted into this environment"
+            )
+        self.baseline_paths: PromotedPaths = promoted_paths(model.name, package_version(package_arn))
+        baseline_prefix = self.baseline_paths.baselines_prefix
         vpc = environment.vpc
 
         self.drift_pipeline: DriftMonitorPipeline | None = None
         self.model_monitor: ModelMonitorSchedules | None = None
         self.bridge: MonitorBridgeFunction | None = None
         self.explainability_config: ServedModelAnalysisConfig | None = None
-        self.package_baselines: dict[str, str] = {}
         if settings.backend == "open":
             self.drift_pipeline_settings = MonitoringPipelineSettings(
                 pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "monitoring"),
@@ -180,21 +168,11 @@ class MonitoringStack(Stack):
             self._acknowledge_drift_pipeline(data, self.drift_pipeline_settings)
         elif settings.backend == "model_monitor":
             kinds = monitor_kinds(settings)
-            self.package_baselines = self._package_baselines(
-                config,
-                environment=environment,
-                model=model,
-                kinds=kinds,
-                baselines=baselines or {},
-                package_arn=getattr(serving, "package_arn", None),
-            )
 
             def uri(name: str) -> str:
-                # Without the package's baselines (no baselines file, or the package records none for this kind),
-                # the kind reads the files promoted under the configured prefix, as before the resolver knew them.
-                return self.package_baselines.get(name) or self._object_url(
-                    data.artifact_bucket, f"{baseline_prefix}{BASELINE_FILES[name]}"
-                )
+                # Promotion copied the package's baselines here and refused to promote a package lacking one an
+                # enabled kind needs (mlops_constructs.promotion.required_baselines).
+                return self._object_url(data.artifact_bucket, self.baseline_paths.baseline_key(name))
 
             report_prefix = f"{model.name}/model-monitor/"
             if "explainability" in kinds and served_model is not None:
@@ -203,7 +181,7 @@ class MonitoringStack(Stack):
                     data,
                     environment=environment,
                     model=model,
-                    source_uri=uri("explainability_config"),
+                    source_key=self.baseline_paths.baseline_key("explainability_config"),
                     model_name=served_model.model_name,
                 )
             self.model_monitor = ModelMonitorSchedules(
@@ -250,16 +228,25 @@ class MonitoringStack(Stack):
                 report_prefix=report_prefix,
                 key=data.key,
                 log_retention_days=environment.log_retention_days,
+                alarm_topic=data.topic,
+                reserved_concurrency=settings.bridge_reserved_concurrency,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
             )
             self._acknowledge_model_monitor(data, report_prefix)
             if self.explainability_config is not None:
                 self.model_monitor.job_definitions["explainability"].node.add_dependency(
                     self.explainability_config.resource
                 )
-            if self.package_baselines and environment.name != config.registry_environment:
-                # In the registry environment the artifact bucket and key are this environment's own: granted above.
-                self._grant_registry_baselines(config, self.package_baselines)
 
+        # One dead-letter queue for every EventBridge target of this stack (failure notifications, forwarded alarms).
+        self.dead_letters = EventDeadLetters(
+            self,
+            "EventDeadLetters",
+            key=data.key,
+            purpose=f"failure notifications and forwarded alarms of {model.name}",
+            alarm_topic=data.topic,
+            removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+        )
         self.alarms = ModelAlarms(
             self,
             "Alarms",
@@ -268,6 +255,7 @@ class MonitoringStack(Stack):
             mode=mode,
             settings=settings.alarms,
             topic=data.topic,
+            dead_letter_queue=self.dead_letters.queue,
             pipeline_names=self.pipeline_names,
             monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
             # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
@@ -278,7 +266,7 @@ class MonitoringStack(Stack):
         self.dashboard = ModelDashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{naming.endpoint_name(config.project, environment.name, model.name)}-monitoring",
+            dashboard_name=naming.dashboard_name(config.project, environment.name, model.name),
             metrics=self.metrics,
             alarms=self.alarms,
             mode=mode,
@@ -306,84 +294,8 @@ class MonitoringStack(Stack):
             alarm_names=sources[0].alarm_names,
             target_account=config.registry.account,
             target_region=config.registry.region,
+            dead_letter_queue=self.dead_letters.queue,
         )
-
-    @staticmethod
-    def _package_baselines(
-        config: PlatformConfig,
-        *,
-        environment: EnvironmentSettings,
-        model: ModelSettings,
-        kinds: list[MonitorKind],
-        baselines: Mapping[str, str],
-        package_arn: str | None,
-    ) -> dict[str, str]:
-        """The package's baselines of every enabled kind whose baselines are all known; each must be in the registry
-        environment's artifact bucket (the one bucket the serving accounts may read)."""
-        registry = config.registry
-        bucket = naming.artifact_bucket_name(config.project, registry.name, registry.account, registry.region)
-        chosen: dict[str, str] = {}
-        for kind in kinds:
-            names = KIND_BASELINES[kind]
-            if not all(baselines.get(name) for name in names):
-                continue
-            for name in names:
-                uri = baselines[name]
-                if split_s3_uri(uri)[0] != bucket:
-                    raise ConfigError(
-                        f"model-baselines file: {package_arn or model.name}.{name}: {uri!r} (monitoring of "
-                        f"{model.name} in {environment.name}) is outside the registry's artifact bucket; allowed: "
-                        f"s3://{bucket}/<key>"
-                    )
-                chosen[name] = uri
-        return chosen
-
-    def _grant_registry_baselines(self, config: PlatformConfig, uris: Mapping[str, str]) -> None:
-        """Let the Model Monitor role read exactly ``uris`` in the registry's artifact bucket and decrypt them.
-
-        No key reference crosses accounts: decryption is allowed for keys of the registry account that carry the
-        registry key's alias, through S3 only (``mlops_constructs.endpoint.ModelArtifactSource.grant_decrypt``). The
-        registry's bucket and key policies already let this account read (DataStack ``_let_consumers_pull_models``).
-        """
-        assert self.model_monitor is not None
-        registry = config.registry
-        bucket = s3.Bucket.from_bucket_attributes(
-            self,
-            "RegistryArtifacts",
-            bucket_name=naming.artifact_bucket_name(config.project, registry.name, registry.account, registry.region),
-            account=registry.account,
-            region=registry.region,
-        )
-        role = self.model_monitor.role
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadPackageBaselines",
-                actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(key) for key in sorted({split_s3_uri(u)[1] for u in uris.values()})],
-            )
-        )
-        source = ModelArtifactSource(
-            bucket=bucket,
-            key_account=registry.account,
-            key_region=registry.region,
-            key_alias=naming.key_alias_name(config.project, registry.name),
-        )
-        # The writer of the served model's Clarify config reads the package's explainability config, if it is one.
-        writer = (
-            self.explainability_config.role
-            if self.explainability_config is not None and "explainability_config" in uris
-            else None
-        )
-        for grantee in (role, writer) if writer is not None else (role,):
-            source.grant_decrypt(grantee, sid="DecryptPackageBaselinesViaS3")
-            acknowledge(
-                grantee,
-                "AwsSolutions-IAM5",
-                "The package's baselines are encrypted with the registry environment's key, in another account: no "
-                "key reference crosses accounts, so kms:Decrypt names that account's keys and is limited by condition "
-                "to the registry key's alias, used through S3.",
-                applies_to=[self._resource(source.remote_keys())],
-            )
 
     def _served_model_analysis_config(
         self,
@@ -391,17 +303,17 @@ class MonitoringStack(Stack):
         *,
         environment: EnvironmentSettings,
         model: ModelSettings,
-        source_uri: str,
+        source_key: str,
         model_name: str,
     ) -> ServedModelAnalysisConfig:
-        """The explainability analysis config at ``source_uri``, rewritten for the served model at every deploy that
-        changes it, in the reports bucket (``<model>/clarify/explainability/analysis_config.json``)."""
-        source_bucket_name, source_key = split_s3_uri(source_uri)
+        """The promoted explainability analysis config (``source_key`` of this environment's artifact bucket),
+        rewritten for the served model at every deploy that changes it, in the reports bucket
+        (``<model>/clarify/explainability/analysis_config.json``)."""
         target_key = f"{model.name}/clarify/explainability/analysis_config.json"
         writer = ServedModelAnalysisConfig(
             self,
             "ExplainabilityConfig",
-            source_bucket=s3.Bucket.from_bucket_name(self, "ExplainabilityConfigSource", source_bucket_name),
+            source_bucket=data.artifact_bucket,
             source_key=source_key,
             target_bucket=data.monitoring_bucket,
             target_key=target_key,

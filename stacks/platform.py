@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from mlops_config import ConfigError, PlatformConfig
-from mlops_config.approved import ModelBaselines, ServedPackages
+from mlops_config.approved import ServedPackages
 from stacks.cicd_stack import add_cicd
 from stacks.stage import MlopsStage
 
@@ -51,19 +51,15 @@ def build_platform(
     *,
     environments: Sequence[str],
     approved: ServedPackages,
-    baselines: ModelBaselines | None = None,
     with_cicd: bool = False,
 ) -> dict[str, MlopsStage]:
     """Add a Stage per selected environment to ``app`` and register cdk-nag as a synth-time validation.
 
     With ``with_cicd`` the release pipeline stack (stacks/cicd_stack.py) deploys those stages; it needs every
-    environment selected and ``tooling.connection_arn`` set. ``baselines`` are the drift-check baselines of
-    approved packages (the resolver's ``--baselines-out``); default none: monitoring reads the configured prefix.
+    environment selected and ``tooling.connection_arn`` set.
     """
     stages = {
-        name: MlopsStage(
-            app, name, config=config, environment=config.environment(name), approved=approved, baselines=baselines
-        )
+        name: MlopsStage(app, name, config=config, environment=config.environment(name), approved=approved)
         for name in environments
     }
     if with_cicd:

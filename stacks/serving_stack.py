@@ -1,16 +1,20 @@
 """Serving of one model in one environment: its endpoint (real-time or serverless) and/or its batch inference.
 
-Only created once a model package is approved for the environment (or pinned in the configuration). A new
-approved version changes the Model and EndpointConfig (replaced, CloudFormation-named) and updates the same
-endpoint in place, blue/green, with automatic rollback on the endpoint's alarms.
+Only created once a model package is approved for the environment (or pinned in the configuration). The
+package is first promoted: copied, verified, into this environment's own models bucket
+(``mlops_constructs.promotion``); the Model and the batch pipeline read only that copy, so nothing here reads the
+registry's account at run time. A new approved version changes the Model and EndpointConfig (replaced,
+CloudFormation-named) and updates the same endpoint in place, blue/green, with automatic rollback on the
+endpoint's alarms. Lineage (package, artifact hash, copy location) is in the stack outputs and the endpoint's tags.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
@@ -26,10 +30,13 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
+from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.nag import acknowledge, resource_finding
+from mlops_constructs.promotion import ModelPromotion, RegistrySource, required_baselines
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
+from stacks.monitoring_stack import monitor_kinds
 
 
 class ServingStack(Stack):
@@ -52,16 +59,35 @@ class ServingStack(Stack):
         serving = model.in_environment(environment.name).serving
         self.package_arn = package_arn
         self.mode = serving.mode
-        artifacts = self._artifact_source(config, environment, data)
+        monitoring = model.in_environment(environment.name).monitoring
+        monitored_kinds = (
+            monitor_kinds(monitoring)
+            if monitoring.enabled and monitoring.backend == "model_monitor" and serving.mode == "realtime"
+            else []
+        )
+        self.promotion = ModelPromotion(
+            self,
+            "Promotion",
+            project=config.project,
+            environment=environment.name,
+            model=model.name,
+            package_arn=package_arn,
+            bucket=data.artifact_bucket,
+            key=data.key,
+            registry=self._registry_source(config, environment, data),
+            required=required_baselines(monitored_kinds),
+            log_retention_days=environment.log_retention_days,
+        )
+        self.promotion.add_outputs(self)
+        artifact = self.promotion.artifact
 
         self.endpoint: Endpoint | None = None
-        if serving.mode != "none":
-            endpoint_name = naming.endpoint_name(config.project, environment.name, model.name)
+        endpoint_name = naming.served_endpoint_name(config.project, environment.name, model.name, serving)
+        if endpoint_name is not None:
             served = ServedModel(
                 self,
                 "Model",
-                model_package_arn=package_arn,
-                artifacts=artifacts,
+                artifact=artifact,
                 # Serverless endpoints support neither network isolation nor a VPC.
                 network_isolation=serving.mode == "realtime",
                 vpc=environment.vpc if serving.mode == "realtime" else None,
@@ -93,17 +119,37 @@ class ServingStack(Stack):
                     settings=serving.serverless,
                     rollback=serving.rollback_alarms,
                 )
-            self._acknowledge_common(served, artifacts)
+            # The name follows the endpoint's shape (naming.endpoint_shape); clients look the current one up here.
+            self.endpoint_name_parameter = ssm.StringParameter(
+                self,
+                "EndpointNameParameter",
+                parameter_name=naming.endpoint_parameter_name(config.project, environment.name, model.name),
+                string_value=endpoint_name,
+                description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
+            )
+            self.deployment_notifications = DeploymentNotifications(
+                self, "DeploymentEvents", endpoint_name=endpoint_name, topic=data.topic, dead_letter_key=data.key
+            )
+            acknowledge(
+                self.deployment_notifications.dead_letter_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
+            )
+            self._acknowledge_common(served)
+            self._tag_lineage(self.endpoint.resource)
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch
         if batch.enabled:
             input_prefix, output_prefix = batch.prefixes(model.name)
-            if overlapping(input_prefix, output_prefix):
-                raise ValueError(
-                    f"models[{model.name}].environments.{environment.name}.serving.batch: input prefix "
-                    f"{input_prefix!r} and output prefix {output_prefix!r} overlap; allowed: disjoint prefixes"
-                )
+            manifest_prefix = batch.manifest_prefix_for(model.name)
+            # Defaults filled in, the three prefixes may still overlap (the config only sees what was written).
+            for first, second in ((input_prefix, output_prefix), (input_prefix, manifest_prefix)):
+                if overlapping(first, second):
+                    raise ValueError(
+                        f"models[{model.name}].environments.{environment.name}.serving.batch: prefixes {first!r} "
+                        f"and {second!r} overlap; allowed: disjoint input, output and manifest prefixes"
+                    )
             vpc = environment.vpc
             settings = BatchPipelineSettings(
                 pipeline_name=naming.pipeline_name(config.project, environment.name, model.name, "batch"),
@@ -123,28 +169,44 @@ class ServingStack(Stack):
                 "Batch",
                 pipeline_name=settings.pipeline_name,
                 definition_json=render_batch_definition(settings),
-                model_package_arn=package_arn,
-                artifacts=artifacts,
+                artifact=artifact,
                 data_bucket=data.data_bucket,
                 capture_bucket=data.capture_bucket,
                 key=data.key,
                 input_prefix=input_prefix,
                 output_prefix=output_prefix,
                 capture_prefix=settings.capture_prefix,
+                manifest_prefix=manifest_prefix,
                 schedule=batch.schedule,
-                run_on_new_data=batch.run_on_new_data,
+                arrival_window=Duration.minutes(batch.arrival_window_minutes) if batch.run_on_new_data else None,
+                alarm_topic=data.topic,
                 in_vpc=vpc is not None,
                 definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
             )
-            self._acknowledge_batch(self.batch_pipeline, artifacts, (input_prefix, output_prefix))
+            self._acknowledge_batch(self.batch_pipeline, (input_prefix, output_prefix, manifest_prefix))
 
-    def _artifact_source(
+    def _tag_lineage(self, resource: Any) -> None:
+        """The endpoint answers "what do you run, from where" itself: ``aws sagemaker list-tags`` (docs/serving.md)."""
+        promotion = self.promotion
+        for key, value in (
+            ("mlops:model-package-arn", promotion.package_arn),
+            ("mlops:model-artifact-sha256", promotion.artifact_sha256),
+            ("mlops:model-data-url", promotion.model_data_url),
+        ):
+            Tags.of(resource).add(key, value)
+
+    @property
+    def artifact(self) -> ModelArtifactSource:
+        """The promoted copy this stack serves."""
+        return self.promotion.artifact
+
+    def _registry_source(
         self, config: PlatformConfig, environment: EnvironmentSettings, data: DataStack
-    ) -> ModelArtifactSource:
+    ) -> RegistrySource:
         """The registry environment's artifact bucket and key: this environment's own, or read across accounts."""
         registry = config.registry
         if registry.name == environment.name:
-            return ModelArtifactSource(bucket=data.artifact_bucket, key=data.key)
+            return RegistrySource(bucket=data.artifact_bucket, key=data.key)
         bucket = s3.Bucket.from_bucket_attributes(
             self,
             "RegistryArtifacts",
@@ -152,7 +214,7 @@ class ServingStack(Stack):
             account=registry.account,
             region=registry.region,
         )
-        return ModelArtifactSource(
+        return RegistrySource(
             bucket=bucket,
             key_account=registry.account,
             key_region=registry.region,
@@ -164,7 +226,7 @@ class ServingStack(Stack):
     def _acknowledge(self, scope: Construct, reason: str, resources: list[str]) -> None:
         acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(self, r) for r in resources])
 
-    def _acknowledge_common(self, scope: Construct, artifacts: ModelArtifactSource) -> None:
+    def _acknowledge_common(self, scope: Construct) -> None:
         log_groups = self.format_arn(
             service="logs",
             resource="log-group",
@@ -177,19 +239,10 @@ class ServingStack(Stack):
             "role) take no resource; SageMaker names log groups and streams per endpoint or job under /aws/sagemaker/.",
             ["*", log_groups, f"{log_groups}:log-stream:*"],
         )
-        self._acknowledge(
-            scope,
-            "Model tarballs are written per training run under generated keys of the registry environment's "
-            "artifact bucket; the role may only read objects of that bucket, and decrypt them only through S3 with "
-            "a key of the registry account that carries the registry key's alias (no key ARN crosses accounts).",
-            list(artifacts.wildcard_resources()),
-        )
 
-    def _acknowledge_batch(
-        self, batch: BatchInference, artifacts: ModelArtifactSource, prefixes: tuple[str, str]
-    ) -> None:
-        self._acknowledge_common(batch, artifacts)
-        input_prefix, output_prefix = prefixes
+    def _acknowledge_batch(self, batch: BatchInference, prefixes: tuple[str, str, str]) -> None:
+        self._acknowledge_common(batch)
+        input_prefix, output_prefix, manifest_prefix = prefixes
         data = self._data
 
         def sagemaker_arn(resource: str, name: str) -> str:
@@ -199,11 +252,12 @@ class ServingStack(Stack):
 
         self._acknowledge(
             batch,
-            "Batch inputs are any files landing under the configured input prefix; transform outputs and batch "
-            "capture are written under generated per-execution keys of their prefixes; only those prefixes are "
-            "granted.",
+            "Batch inputs are any files landing under the configured input prefix (and the window manifests listing "
+            "them); transform outputs and batch capture are written under generated per-execution keys of their "
+            "prefixes; only those prefixes are granted.",
             [
                 data.data_bucket.arn_for_objects(f"{input_prefix}*"),
+                data.data_bucket.arn_for_objects(f"{manifest_prefix}*"),
                 data.data_bucket.arn_for_objects(f"{output_prefix}*"),
                 data.capture_bucket.arn_for_objects(f"{batch.capture_prefix}*"),
             ],
@@ -222,5 +276,6 @@ class ServingStack(Stack):
         acknowledge(
             batch.dead_letter_queue,
             "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the batch schedule and the new-data rule.",
+            "This queue is itself the dead-letter queue of the batch schedule, the new-data rule, the new-data queue "
+            "and the window schedule.",
         )

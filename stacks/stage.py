@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig
-from mlops_config.approved import ModelBaselines, ServedPackages, served_package
+from mlops_config.approved import ServedPackages, served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
 from stacks.monitoring_stack import MonitoringStack
@@ -20,8 +20,8 @@ from stacks.training_stack import TrainingStack
 class MlopsStage(cdk.Stage):
     """The stateful core of an environment plus one stack per model.
 
-    ``baselines`` (default none) are the drift-check baselines per model package; the monitoring stack of a model
-    gets those of the package served here.
+    Each served model's package is promoted into this environment's own bucket by its serving stack; the
+    monitoring stack reads the baselines promoted with it.
     """
 
     def __init__(
@@ -32,7 +32,6 @@ class MlopsStage(cdk.Stage):
         config: PlatformConfig,
         environment: EnvironmentSettings,
         approved: ServedPackages,
-        baselines: ModelBaselines | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -99,7 +98,6 @@ class MlopsStage(cdk.Stage):
                 model=model,
                 data=self.data,
                 serving=serving_stack,
-                baselines=(baselines or {}).get(serving_stack.package_arn, {}),
                 stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
                 description=f"{config.project} {environment.name}: monitoring and alarms of {model.name}",
             )

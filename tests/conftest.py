@@ -57,15 +57,11 @@ def build_app(
     config: Any,
     *,
     approved: Mapping[str, Mapping[str, str]] | None = None,
-    baselines: Mapping[str, Mapping[str, str]] | None = None,
     environments: list[str] | None = None,
     outdir: Path | None = None,
     with_cicd: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
-    """Build the whole platform app like app.py does; returns the App and its stages by environment.
-
-    ``baselines``: drift-check baselines per package ARN, as the resolver's ``--baselines-out`` writes them.
-    """
+    """Build the whole platform app like app.py does; returns the App and its stages by environment."""
     import aws_cdk as cdk
 
     from stacks.platform import build_platform
@@ -76,7 +72,6 @@ def build_app(
         config,
         environments=environments or [env.name for env in config.environments],
         approved={k: dict(v) for k, v in (approved or {}).items()},
-        baselines={k: dict(v) for k, v in (baselines or {}).items()},
         **({"with_cicd": True} if with_cicd else {}),
     )
     return app, stages

@@ -1,14 +1,14 @@
-"""Retraining trigger logic: parse trigger events, apply the guards, start the pipeline once.
+"""Retraining trigger logic: apply the guards to a validated trigger and start the pipeline once.
 
 Kept free of Lambda and Powertools so it can be driven directly with an injected clock, logger
 and AWS clients. All guard state (running executions, cool-down, daily cap, duplicates) is read
-from SageMaker's own execution history; there is no extra table.
+from SageMaker's own execution history; there is no extra table. The configuration is
+``trigger_settings``, the event validation ``trigger_events``; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -17,18 +17,47 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+from trigger_events import (
+    ALARM_DETAIL_TYPE,
+    ALARM_SOURCE,
+    S3_DETAIL_TYPE,
+    S3_SOURCE,
+    SCHEDULER_DETAIL_TYPE,
+    SCHEDULER_SOURCE,
+    AlarmTrigger,
+    EventRejectedError,
+    NewDataTrigger,
+    ScheduleTrigger,
+    Trigger,
+    parse_event,
+    safe_excerpt,
+)
+from trigger_settings import ConfigError, Settings
 
-ALARM_SOURCE: Final = "aws.cloudwatch"
-ALARM_DETAIL_TYPE: Final = "CloudWatch Alarm State Change"
-S3_SOURCE: Final = "aws.s3"
-S3_DETAIL_TYPE: Final = "Object Created"
-SCHEDULER_SOURCE: Final = "mlops.scheduler"
-SCHEDULER_DETAIL_TYPE: Final = "Scheduled Retrain"
-_DETAIL_TYPES: Final = {
-    ALARM_SOURCE: ALARM_DETAIL_TYPE,
-    S3_SOURCE: S3_DETAIL_TYPE,
-    SCHEDULER_SOURCE: SCHEDULER_DETAIL_TYPE,
-}
+__all__ = [
+    "ALARM_DETAIL_TYPE",
+    "ALARM_SOURCE",
+    "S3_DETAIL_TYPE",
+    "S3_SOURCE",
+    "SCHEDULER_DETAIL_TYPE",
+    "SCHEDULER_SOURCE",
+    "AlarmTrigger",
+    "AwsClients",
+    "ConfigError",
+    "EventRejectedError",
+    "NewDataTrigger",
+    "Outcome",
+    "ScheduleTrigger",
+    "Settings",
+    "Trigger",
+    "client_request_token",
+    "display_name",
+    "event_tag",
+    "handle_trigger",
+    "parse_event",
+    "safe_excerpt",
+    "utc_now",
+]
 
 # API limits of StartPipelineExecution.
 DISPLAY_NAME_MAX: Final = 82
@@ -38,7 +67,6 @@ DISPLAY_NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
 
 ACTIVE_STATUSES: Final = frozenset({"Executing", "Stopping"})
 DAY: Final = timedelta(hours=24)
-EXCERPT_MAX: Final = 512
 # Error codes worth another try after botocore's own retries gave up (or never ran, e.g. a
 # throttle answered by a proxy). Everything else is permanent: log, re-raise, let the DLQ have it.
 TRANSIENT_ERROR_CODES: Final = frozenset(
@@ -59,41 +87,10 @@ TRANSIENT_ERROR_CODES: Final = frozenset(
 _HISTORY_PAGE_LIMIT: Final = 20
 _S3_PAGE_SIZE: Final = 1000
 
-_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_SCHEDULE_NAME = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
-_PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
-
-
-class ConfigError(ValueError):
-    """The function's environment variables are missing or invalid (raised at cold start)."""
-
-
-class EventRejectedError(ValueError):
-    """The event is not a trigger for this model; ``code`` is a stable machine-readable reason."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def log_fields(self, event: object) -> dict[str, object]:
-        """Structured fields of the one rejection log line (with a safe excerpt of the event)."""
-        return {
-            "outcome": "rejected",
-            "reason": self.code,
-            "detail": self.detail,
-            "event_excerpt": safe_excerpt(event),
-        }
 
 
 class LogSink(Protocol):
@@ -126,261 +123,6 @@ class AwsClients:
 
     sagemaker: SageMakerApi
     s3: S3Api
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Validated configuration of one function (one model in one environment)."""
-
-    pipeline_name: str
-    model_name: str
-    environment_name: str
-    expected_account: str
-    expected_region: str
-    alarm_names: frozenset[str]
-    data_bucket: str
-    data_prefix: str
-    min_new_objects: int
-    min_new_bytes: int
-    cooldown: timedelta
-    daily_cap: int
-    trigger_parameter_name: str = "TriggerReason"
-    service_name: str = "retrain-trigger"
-    log_level: str = "INFO"
-    max_event_bytes: int = 65536
-    history_lookback: timedelta = timedelta(hours=168)
-    max_listed_objects: int = 100_000
-    transient_retry_attempts: int = 3
-    # Other (account, region) pairs whose alarm state changes are forwarded to this bus: drift alarms of serving
-    # environments in other accounts. S3 and schedule events must still come from this account and region.
-    alarm_sources: frozenset[tuple[str, str]] = frozenset()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Read and validate the environment; raise ``ConfigError`` naming every bad variable."""
-        reader = _EnvReader(env)
-        settings = cls(
-            pipeline_name=reader.pattern("PIPELINE_NAME", _PIPELINE_NAME, "a SageMaker pipeline name"),
-            model_name=reader.pattern("MODEL_NAME", _NAME, "1-64 of [A-Za-z0-9._-]"),
-            environment_name=reader.pattern("ENVIRONMENT_NAME", _NAME, "1-64 of [A-Za-z0-9._-]"),
-            expected_account=reader.pattern("EXPECTED_ACCOUNT", _ACCOUNT, "a 12-digit account id"),
-            expected_region=reader.pattern("EXPECTED_REGION", _REGION, "a region such as eu-west-1"),
-            alarm_names=reader.alarm_names("ALARM_NAMES"),
-            data_bucket=reader.pattern("DATA_BUCKET", _BUCKET, "an S3 bucket name"),
-            data_prefix=reader.prefix("DATA_PREFIX"),
-            min_new_objects=reader.integer("MIN_NEW_OBJECTS", 0, 10_000_000),
-            min_new_bytes=reader.integer("MIN_NEW_BYTES", 0, 2**53),
-            cooldown=timedelta(minutes=reader.integer("COOLDOWN_MINUTES", 0, 10_080)),
-            daily_cap=reader.integer("DAILY_CAP", 1, 100),
-            trigger_parameter_name=reader.pattern(
-                "TRIGGER_PARAMETER_NAME",
-                _PARAMETER_NAME,
-                "1-256 of [A-Za-z0-9_-]",
-                "TriggerReason",
-            ),
-            service_name=reader.pattern(
-                "POWERTOOLS_SERVICE_NAME",
-                re.compile(r"^\S{1,128}$"),
-                "a non-empty name",
-            ),
-            log_level=reader.choice("LOG_LEVEL", _LOG_LEVELS, "INFO"),
-            max_event_bytes=reader.integer("MAX_EVENT_BYTES", 1024, 1_048_576, 65536),
-            history_lookback=timedelta(hours=reader.integer("HISTORY_LOOKBACK_HOURS", 24, 24 * 90, 168)),
-            max_listed_objects=reader.integer("MAX_LISTED_OBJECTS", 1000, 10_000_000, 100_000),
-            alarm_sources=reader.alarm_sources("ALARM_SOURCES"),
-        )
-        if (
-            "MIN_NEW_OBJECTS" not in reader.errors
-            and "MIN_NEW_BYTES" not in reader.errors
-            and settings.min_new_objects == 0
-            and settings.min_new_bytes == 0
-        ):
-            reader.fail("MIN_NEW_OBJECTS", "and MIN_NEW_BYTES are both 0; set at least one > 0")
-        if reader.errors:
-            problems = "; ".join(reader.errors.values())
-            raise ConfigError(f"invalid retrain-trigger configuration: {problems}")
-        if settings.cooldown > settings.history_lookback:
-            raise ConfigError(
-                "invalid retrain-trigger configuration: COOLDOWN_MINUTES must not exceed "
-                "HISTORY_LOOKBACK_HOURS, or the last start could be missed"
-            )
-        return settings
-
-
-class _EnvReader:
-    """Collects every configuration problem instead of stopping at the first."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-        self.errors: dict[str, str] = {}
-
-    def fail(self, name: str, problem: str) -> None:
-        joiner = "" if problem.startswith("=") else " "
-        self.errors.setdefault(name, f"{name}{joiner}{problem}")
-
-    def _raw(self, name: str, default: str | None) -> str | None:
-        value = self._env.get(name)
-        if value is None or value.strip() == "":
-            if default is None:
-                self.fail(name, "is missing")
-            return default
-        return value.strip()
-
-    def pattern(
-        self,
-        name: str,
-        regex: re.Pattern[str],
-        allowed: str,
-        default: str | None = None,
-    ) -> str:
-        value = self._raw(name, default)
-        if value is None:
-            return ""
-        if not regex.fullmatch(value):
-            self.fail(name, f"={value[:80]!r} is invalid (expected {allowed})")
-        return value
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = (self._raw(name, default) or default).upper()
-        if value not in allowed:
-            self.fail(
-                name,
-                f"={value[:80]!r} is invalid (expected one of {', '.join(allowed)})",
-            )
-        return value
-
-    def integer(self, name: str, low: int, high: int, default: int | None = None) -> int:
-        raw = self._raw(name, None if default is None else str(default))
-        if raw is None:
-            return 0
-        try:
-            value = int(raw, 10)
-        except ValueError:
-            self.fail(name, f"={raw[:80]!r} is not an integer (expected {low}..{high})")
-            return 0
-        if not low <= value <= high:
-            self.fail(name, f"={value} is out of range (expected {low}..{high})")
-        return value
-
-    def prefix(self, name: str) -> str:
-        value = self._raw(name, None)
-        if value is None:
-            return ""
-        if value.startswith("/") or not value.endswith("/") or len(value) > 512:
-            self.fail(
-                name,
-                f"={value[:80]!r} is invalid (expected 'some/prefix/': no leading /, trailing /)",
-            )
-        return value
-
-    def alarm_names(self, name: str) -> frozenset[str]:
-        raw = self._raw(name, None)
-        if raw is None:
-            return frozenset()
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, list) or not all(isinstance(item, str) and 0 < len(item) <= 255 for item in parsed):
-            self.fail(name, f"={raw[:80]!r} is invalid (expected a JSON list of alarm names)")
-            return frozenset()
-        return frozenset(parsed)
-
-    def alarm_sources(self, name: str) -> frozenset[tuple[str, str]]:
-        raw = self._raw(name, "[]")
-        try:
-            parsed = json.loads(raw or "[]")
-        except ValueError:
-            parsed = None
-        pairs = [item.split(":") for item in parsed if isinstance(item, str)] if isinstance(parsed, list) else []
-        if (
-            not isinstance(parsed, list)
-            or len(pairs) != len(parsed)
-            or not all(len(p) == 2 and _ACCOUNT.fullmatch(p[0]) and _REGION.fullmatch(p[1]) for p in pairs)
-        ):
-            self.fail(name, f'={(raw or "")[:80]!r} is invalid (expected a JSON list of "<account>:<region>")')
-            return frozenset()
-        return frozenset((account, region) for account, region in pairs)
-
-
-@dataclass(frozen=True)
-class AlarmTrigger:
-    """One of the model's alarms entered ALARM."""
-
-    event_id: str
-    event_time: datetime
-    alarm_name: str
-
-    @property
-    def dedup_key(self) -> str:
-        """Identity of the source event: EventBridge redelivers with the same id."""
-        return f"{ALARM_SOURCE}|{self.event_id}"
-
-    @property
-    def display_kind(self) -> str:
-        """Prefix of the execution display name."""
-        return "alarm"
-
-    @property
-    def display_subject(self) -> str:
-        """Readable part of the execution display name."""
-        return self.alarm_name
-
-
-@dataclass(frozen=True)
-class NewDataTrigger:
-    """A new object landed under the model's training-data prefix."""
-
-    event_id: str
-    event_time: datetime
-    key: str
-    size: int
-
-    @property
-    def dedup_key(self) -> str:
-        """Identity of the source event: EventBridge redelivers with the same id."""
-        return f"{S3_SOURCE}|{self.event_id}"
-
-    @property
-    def display_kind(self) -> str:
-        """Prefix of the execution display name."""
-        return "new-data"
-
-    @property
-    def display_subject(self) -> str:
-        """Readable part of the execution display name (the count is added at start time)."""
-        return ""
-
-
-@dataclass(frozen=True)
-class ScheduleTrigger:
-    """EventBridge Scheduler fired the model's retraining schedule."""
-
-    event_id: str
-    event_time: datetime
-    schedule: str
-
-    @property
-    def dedup_key(self) -> str:
-        """Schedule name plus scheduled time.
-
-        Scheduler assigns a new execution id to each attempt at the same occurrence, so the id
-        alone would let a Scheduler retry start a second execution.
-        """
-        return f"{SCHEDULER_SOURCE}|{self.schedule}|{self.event_time.isoformat()}"
-
-    @property
-    def display_kind(self) -> str:
-        """Prefix of the execution display name."""
-        return "schedule"
-
-    @property
-    def display_subject(self) -> str:
-        """Readable part of the execution display name."""
-        return self.schedule
-
-
-Trigger = AlarmTrigger | NewDataTrigger | ScheduleTrigger
 
 
 @dataclass(frozen=True)
@@ -432,131 +174,6 @@ class NewData:
     objects: int
     total_bytes: int
     complete: bool
-
-
-def safe_excerpt(event: object, limit: int = EXCERPT_MAX) -> str:
-    """A bounded, ASCII-only rendering of any event, fit for one log field."""
-    try:
-        text = json.dumps(event, default=repr, sort_keys=True, ensure_ascii=True)
-    except (TypeError, ValueError, RecursionError):
-        text = f"<unserializable {type(event).__name__}>"
-    return text if len(text) <= limit else text[:limit] + "...(truncated)"
-
-
-def parse_event(event: object, settings: Settings) -> Trigger:
-    """Validate an invocation payload into a typed trigger, or raise ``EventRejectedError``."""
-    if not isinstance(event, dict):
-        raise EventRejectedError("not-an-object", f"payload is a {type(event).__name__}, not a JSON object")
-    try:
-        size = len(json.dumps(event, ensure_ascii=False).encode("utf-8"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise EventRejectedError("not-json", f"payload is not plain JSON: {type(exc).__name__}") from None
-    if size > settings.max_event_bytes:
-        raise EventRejectedError("oversized", f"payload is {size} bytes, limit {settings.max_event_bytes}")
-
-    source = _field(event, "source", str)
-    expected_type = _DETAIL_TYPES.get(source)
-    if expected_type is None:
-        raise EventRejectedError("unknown-source", f"source {source[:64]!r} is not a retraining trigger")
-    detail_type = _field(event, "detail-type", str)
-    if detail_type != expected_type:
-        raise EventRejectedError(
-            "wrong-detail-type",
-            f"{source} event has detail-type {detail_type[:64]!r}, expected {expected_type!r}",
-        )
-    event_id = _field(event, "id", str)
-    if not _EVENT_ID.fullmatch(event_id):
-        raise EventRejectedError("bad-event-id", "id must be 1-128 of [A-Za-z0-9._:-]")
-    account = _field(event, "account", str)
-    region = _field(event, "region", str)
-    forwarded = source == ALARM_SOURCE and (account, region) in settings.alarm_sources
-    if account != settings.expected_account and not forwarded:
-        raise EventRejectedError(
-            "wrong-account",
-            f"account {account[:16]!r} is not {settings.expected_account}",
-        )
-    if region != settings.expected_region and not forwarded:
-        raise EventRejectedError("wrong-region", f"region {region[:32]!r} is not {settings.expected_region}")
-    event_time = _parse_time(_field(event, "time", str))
-    detail = _field(event, "detail", dict)
-
-    if source == ALARM_SOURCE:
-        return _parse_alarm(detail, event_id, event_time, settings)
-    if source == S3_SOURCE:
-        return _parse_new_data(detail, event_id, event_time, settings)
-    return _parse_schedule(detail, event_id, event_time, settings)
-
-
-def _field(container: Mapping[str, Any], name: str, kind: type, where: str = "") -> Any:
-    value = container.get(name)
-    if value is None:
-        raise EventRejectedError("missing-field", f"{where}{name} is missing")
-    # bool is an int subclass; a JSON true is never a valid size.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise EventRejectedError(
-            "bad-field",
-            f"{where}{name} is a {type(value).__name__}, expected {kind.__name__}",
-        )
-    return value
-
-
-def _parse_time(raw: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise EventRejectedError("bad-time", f"time {raw[:40]!r} is not ISO 8601") from None
-    # EventBridge and Scheduler send UTC with a Z; a naive time is read as UTC.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_alarm(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> AlarmTrigger:
-    alarm_name = _field(detail, "alarmName", str, "detail.")
-    if alarm_name not in settings.alarm_names:
-        raise EventRejectedError(
-            "alarm-not-for-model",
-            f"alarm {alarm_name[:255]!r} does not belong to {settings.model_name}",
-        )
-    state = _field(_field(detail, "state", dict, "detail."), "value", str, "detail.state.")
-    if state != "ALARM":
-        raise EventRejectedError(
-            "alarm-not-firing",
-            f"alarm {alarm_name[:255]!r} changed to {state[:32]!r}, not ALARM",
-        )
-    return AlarmTrigger(event_id=event_id, event_time=when, alarm_name=alarm_name)
-
-
-def _parse_new_data(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> NewDataTrigger:
-    bucket = _field(_field(detail, "bucket", dict, "detail."), "name", str, "detail.bucket.")
-    if bucket != settings.data_bucket:
-        raise EventRejectedError(
-            "bucket-not-for-model",
-            f"bucket {bucket[:63]!r} is not {settings.data_bucket}",
-        )
-    obj = _field(detail, "object", dict, "detail.")
-    key = _field(obj, "key", str, "detail.object.")
-    if not key.startswith(settings.data_prefix):
-        raise EventRejectedError("key-outside-prefix", f"key is not under {settings.data_prefix!r}")
-    if key.endswith("/"):
-        raise EventRejectedError("not-a-data-object", "key is a folder marker")
-    size = obj.get("size", 0)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise EventRejectedError("bad-field", "detail.object.size must be a non-negative integer")
-    return NewDataTrigger(event_id=event_id, event_time=when, key=key, size=size)
-
-
-def _parse_schedule(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> ScheduleTrigger:
-    model = _field(detail, "model", str, "detail.")
-    environment = _field(detail, "environment", str, "detail.")
-    if model != settings.model_name or environment != settings.environment_name:
-        raise EventRejectedError(
-            "schedule-not-for-model",
-            f"schedule is for {model[:64]!r}/{environment[:64]!r}, "
-            f"not {settings.model_name}/{settings.environment_name}",
-        )
-    schedule = _field(detail, "schedule", str, "detail.")
-    if not _SCHEDULE_NAME.fullmatch(schedule):
-        raise EventRejectedError("bad-field", "detail.schedule must be 1-64 of [0-9A-Za-z_.-]")
-    return ScheduleTrigger(event_id=event_id, event_time=when, schedule=schedule)
 
 
 def event_tag(trigger: Trigger, settings: Settings) -> str:

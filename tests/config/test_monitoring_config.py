@@ -25,10 +25,8 @@ def test_default_features_are_the_sample_dataset_columns() -> None:
 def test_derived_prefixes_default_to_the_model_folder() -> None:
     settings = MonitoringSettings()
     assert settings.ground_truth_prefix_for("churn") == "churn/ground-truth/"
-    assert settings.baseline_prefix_for("churn") == "churn/baselines/"
-    custom = MonitoringSettings(ground_truth_prefix="churn/labels/", baseline_prefix="baselines/churn/")
+    custom = MonitoringSettings(ground_truth_prefix="churn/labels/")
     assert custom.ground_truth_prefix_for("churn") == "churn/labels/"
-    assert custom.baseline_prefix_for("churn") == "baselines/churn/"
 
 
 def test_ground_truth_offsets_default_to_the_day_before_yesterday() -> None:
@@ -59,7 +57,8 @@ def _with_monitoring(monitoring: dict[str, Any]) -> dict[str, Any]:
         ({"alarms": {"evaluation_periods": 2, "datapoints_to_alarm": 3}}, ["datapoints_to_alarm (3) exceeds"]),
         ({"alarms": {"monitoring_period_seconds": 60}}, ["monitoring_period_seconds"]),
         ({"publish_instance_type": "m5.large"}, ["publish_instance_type", "not a SageMaker processing instance type"]),
-        ({"baseline_prefix": "/abs/"}, ["baseline_prefix", "not an S3 key prefix"]),
+        # Baselines live where promotion copies them (mlops_constructs.promotion): no prefix to configure.
+        ({"baseline_prefix": "churn/baselines/"}, ["baseline_prefix"]),
         ({"backend": "clarify"}, ["backend", "'clarify'", "'open'", "'model_monitor'", "'endpoint_only'"]),
         ({"bias": True}, ["bias: true needs Clarify", "backend is 'open'", "allowed: bias: false"]),
         (

@@ -22,6 +22,8 @@ def test_shipped_serving_defaults(default_config: PlatformConfig) -> None:
     assert prod.rollback_alarms.errors_5xx_per_minute == 1
     assert prod.rollback_alarms.latency_p99_ms == 1000
     assert prod.batch.prefixes("breast-cancer") == ("breast-cancer/batch/input/", "breast-cancer/batch/output/")
+    assert prod.batch.manifest_prefix_for("breast-cancer") == "breast-cancer/batch/manifests/"
+    assert prod.batch.arrival_window_minutes == 15
     assert default_config.models[0].in_environment("dev").serving.serverless.baking_seconds == 300
 
 
@@ -56,6 +58,13 @@ def test_shipped_serving_defaults(default_config: PlatformConfig) -> None:
             {"batch": {"enabled": True, "input_prefix": "in/", "output_prefix": "in/out/"}},
             ["input_prefix 'in/' and output_prefix 'in/out/' overlap", "disjoint prefixes"],
         ),
+        (
+            "prod",
+            {"batch": {"enabled": True, "input_prefix": "in/", "manifest_prefix": "in/manifests/"}},
+            ["input_prefix 'in/' and manifest_prefix 'in/manifests/' overlap", "disjoint prefixes"],
+        ),
+        ("prod", {"batch": {"enabled": True, "arrival_window_minutes": 0}}, ["arrival_window_minutes", "1"]),
+        ("prod", {"batch": {"enabled": True, "arrival_window_minutes": 2000}}, ["arrival_window_minutes", "1440"]),
     ],
 )
 def test_serving_mistakes_name_field_value_and_allowed(env: str, serving: dict[str, Any], words: list[str]) -> None:

@@ -137,11 +137,11 @@ def test_synth_runs_tests_resolver_and_main_job_in_that_order(template: Template
     assert commands[0] == "make test"
     assert commands[1].startswith(".venv/bin/python scripts/resolve_approved_models.py ")
     assert "--config config/platform.yaml --out approved-models.json" in commands[1]
-    assert "--baselines-out model-baselines.json" in commands[1]
+    assert "--baselines-out" not in commands[1], "baselines are promoted with the package, not resolved at synth"
     assert '--role-arn "$REGISTRY_READER_ROLE_ARN"' in commands[1]
     assert commands[2] == "make synth"
     # Only the hand-over of the resolver's output to the smoke tests follows the gates.
-    assert commands[3:] == ["cp approved-models.json model-baselines.json cdk.out/"]
+    assert commands[3:] == ["cp approved-models.json cdk.out/"]
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]["Properties"]
     assert project["Environment"]["Image"] == "aws/codebuild/standard:7.0"
@@ -269,8 +269,15 @@ def test_registry_forwards_only_approved_packages_to_the_tooling_bus(cicd: dict[
     role = target["RoleArn"]["Fn::GetAtt"][0]
     (put,) = _statements(dev, role)
     assert put["Action"] == "events:PutEvents" and put["Resource"] == target["Arn"]
+    # An approval the tooling bus refuses lands in dev's encrypted dead-letter queue, which pages dev's topic.
+    ((queue_id, queue),) = dev.find_resources("AWS::SQS::Queue").items()
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert queue["Properties"]["KmsMasterKeyId"]["Fn::GetStackOutput"]["StackName"] == "mlops-dev-data"
+    (alarm,) = dev.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"]["AlarmActions"][0]["Fn::GetStackOutput"]["StackName"] == "mlops-dev-data"
     for env in ("staging", "prod"):
         cicd["access"][env].resource_count_is("AWS::Events::Rule", 0)
+        cicd["access"][env].resource_count_is("AWS::SQS::Queue", 0)
 
 
 def test_tooling_bus_accepts_the_registry_account_and_starts_only_this_pipeline(template: Template) -> None:
@@ -288,6 +295,22 @@ def test_tooling_bus_accepts_the_registry_account_and_starts_only_this_pipeline(
     (start,) = _statements(template, target["RoleArn"]["Fn::GetAtt"][0])
     assert start == {"Action": "codepipeline:StartPipelineExecution", "Effect": "Allow", "Resource": target["Arn"]}
     assert rule_id
+    # An approval that can't start the pipeline lands in an encrypted dead-letter queue whose alarm pages the topic;
+    # the notifications key lets EventBridge (dead letters) and CloudWatch (the alarm) of this account use it.
+    ((queue_id, queue),) = template.find_resources("AWS::SQS::Queue").items()
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    ((key_id, key),) = template.find_resources(
+        "AWS::KMS::Key", {"Properties": {"Description": Match.string_like_regexp("notifications")}}
+    ).items()
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    services = {
+        statement.get("Sid"): statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if "Service" in statement["Principal"]
+    }
+    for sid, service in (("EventBridgeDeadLettersUseKey", "events"), ("CloudWatchAlarmsPublish", "cloudwatch")):
+        assert services[sid]["Principal"] == {"Service": f"{service}.amazonaws.com"}
+        assert services[sid]["Condition"] == {"StringEquals": {"aws:SourceAccount": TOOLING}}
 
 
 def _account_root(account: str) -> str:
@@ -335,7 +358,8 @@ def test_endpoint_invokers_may_only_invoke_their_environments_endpoints(cicd: di
         (statement,) = _statements(access, _logical_id(access, "AWS::IAM::Role", RoleName=name))
         assert statement["Action"] == "sagemaker:InvokeEndpoint"
         assert (
-            _flat(statement["Resource"]) == f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}"
+            _flat(statement["Resource"])
+            == f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}-m5-large"
         )
     cicd["access"]["dev"].resource_properties_count_is(
         "AWS::IAM::Role", {"RoleName": Match.string_like_regexp("smoke-test")}, 0
@@ -383,10 +407,13 @@ def test_every_pipeline_acknowledgement_is_granular_and_reasoned(cicd: dict[str,
         for rule, reason in entry["data"].items()
     }
     assert acks
-    # The access-log bucket's own S1 (it cannot log into itself) is the only whole-rule acknowledgement.
-    assert {rule for rule in acks if "[" not in rule} == {"AwsSolutions::AwsSolutions-S1"}
+    # Whole-rule acknowledgements (these rules have no granular form): the access-log bucket's own S1 (it cannot
+    # log into itself) and the release trigger's dead-letter queue's SQS3 (it is the dead-letter queue).
+    whole_rules = {"AwsSolutions::AwsSolutions-S1", "AwsSolutions::AwsSolutions-SQS3"}
+    assert {rule for rule in acks if "[" not in rule} == whole_rules
+    assert "dead-letter queue" in acks["AwsSolutions::AwsSolutions-SQS3"]
     for rule, reason in acks.items():
-        if rule != "AwsSolutions::AwsSolutions-S1":
+        if rule not in whole_rules:
             assert re.fullmatch(r"AwsSolutions::AwsSolutions-IAM5\[(Action|Resource)::.+\]", rule), rule
         assert len(reason) >= 40, rule
     assert "AwsSolutions::AwsSolutions-IAM5[Resource::*]" in acks  # only on the self-mutation and asset roles

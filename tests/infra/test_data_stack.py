@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,11 +84,9 @@ def test_registry_lives_where_models_train_and_names_exactly_the_serving_account
         and "333333333333" in str(principals)
         and "111111111111" not in str(principals)
     )
-    assert sorted(statement["Action"]) == [
-        "sagemaker:DescribeModelPackage",
-        "sagemaker:DescribeModelPackageGroup",
-        "sagemaker:ListModelPackages",
-    ]
+    # Only the promotion roles of staging and prod, by derived name, and only DescribeModelPackage.
+    assert statement["Action"] == "sagemaker:DescribeModelPackage"
+    assert statement["Condition"] == {"StringLike": {"aws:PrincipalArn": PROMOTERS}}
     for env in ("staging", "prod"):
         assert templates[env].find_resources("AWS::SageMaker::ModelPackageGroup") == {}
 
@@ -97,20 +96,81 @@ def _principal_accounts(statement: dict[str, Any]) -> list[str]:
     return sorted(a for a in ("111111111111", "222222222222", "333333333333") if a in text)
 
 
-def test_serving_accounts_can_pull_model_artifacts(templates: dict[str, Template]) -> None:
+PROMOTERS = [
+    "arn:aws:iam::222222222222:role/mlops-staging-promote-*",
+    "arn:aws:iam::333333333333:role/mlops-prod-promote-*",
+]
+
+
+def _bucket_statements(template: Template) -> list[dict[str, Any]]:
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_only_promotion_roles_read_package_artifacts_and_only_those(templates: dict[str, Template]) -> None:
     dev = templates["dev"]
-    policies = dev.find_resources("AWS::S3::BucketPolicy")
-    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    read = next(s for s in statements if s.get("Sid") == "ServingAccountsReadModels")
+    statements = _bucket_statements(dev)
+    assert not [s for s in statements if s.get("Sid") == "ServingAccountsReadModels"], "no read of every object"
+    read = next(s for s in statements if s.get("Sid") == "PromotersReadPackageArtifacts")
     assert _principal_accounts(read) == ["222222222222", "333333333333"]
-    assert sorted(read["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert read["Action"] == "s3:GetObject"
+    bucket = "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1"
+    # Tarballs and baselines (the training steps a package records), not splits, evaluations or predictions.
+    assert sorted(read["Resource"]) == [
+        f"{bucket}/*/DataQualityBaseline/*",
+        f"{bucket}/*/ModelQualityBaseline/*",
+        f"{bucket}/*/Preprocess/baseline/*",
+        f"{bucket}/*/Train/*/output/model.tar.gz",
+    ]
+    assert read["Condition"] == {"StringLike": {"aws:PrincipalArn": PROMOTERS}}
     key = next(iter(dev.find_resources("AWS::KMS::Key").values()))
     decrypt = next(
-        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "ServingAccountsDecryptModelsViaS3"
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "PromotersDecryptPackageArtifactsViaS3"
     )
     assert _principal_accounts(decrypt) == ["222222222222", "333333333333"]
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
-    dev.has_resource_properties("AWS::S3::Bucket", {"BucketName": "mlops-dev-models-111111111111-eu-west-1"})
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"] == {
+        "StringLike": {"aws:PrincipalArn": PROMOTERS},
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+    }
+    for env in ("staging", "prod"):
+        assert "Promoters" not in json.dumps(templates[env].to_json()), f"{env} grants nothing to other accounts"
+
+
+def test_registry_artifact_patterns_follow_the_training_pipeline_outputs() -> None:
+    from mlops_constructs.promotion import REGISTRY_ARTIFACT_PATTERNS
+    from pipeline_defs import training_pipeline as tp
+
+    steps = {pattern.split("/")[1] for pattern in REGISTRY_ARTIFACT_PATTERNS}
+    assert steps == {tp.TRAIN_STEP, tp.DATA_QUALITY_STEP, tp.MODEL_QUALITY_STEP, tp.PREPROCESS_STEP}
+
+
+@pytest.mark.parametrize(
+    ("env", "account"), [("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")]
+)
+def test_promoted_copies_are_written_only_by_promotion_and_never_overwritten(
+    templates: dict[str, Template], env: str, account: str
+) -> None:
+    statements = {s.get("Sid"): s for s in _bucket_statements(templates[env])}
+    copies = f"arn:aws:s3:::mlops-{env}-models-{account}-eu-west-1/promoted/*"
+    only = statements["OnlyPromotionWritesPromotedCopies"]
+    assert (only["Effect"], only["Principal"], only["Action"], only["Resource"]) == (
+        "Deny",
+        {"AWS": "*"},
+        "s3:PutObject",
+        copies,
+    )
+    assert only["Condition"] == {
+        "StringNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/mlops-{env}-promote-*"}
+    }
+    never = statements["PromotedCopiesAreNeverOverwritten"]
+    assert (never["Effect"], never["Action"], never["Resource"]) == ("Deny", "s3:PutObject", copies)
+    assert never["Condition"] == {
+        "Null": {"s3:if-none-match": "true"},
+        "Bool": {"s3:ObjectCreationOperation": "true"},
+    }
 
 
 STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SageMaker::ModelPackageGroup", "AWS::SNS::Topic")

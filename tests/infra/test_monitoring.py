@@ -25,6 +25,12 @@ MODEL = "breast-cancer"
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
 APPROVED = {env: {MODEL: PACKAGE} for env in ("dev", "staging", "prod")}
 FEATURES = 30
+# Endpoint names carry the endpoint's shape (naming.endpoint_shape): dev serverless, staging/prod ml.m5.large.
+ENDPOINTS = {
+    "dev": "mlops-dev-breast-cancer-serverless",
+    "staging": "mlops-staging-breast-cancer-m5-large",
+    "prod": "mlops-prod-breast-cancer-m5-large",
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +131,7 @@ def test_model_monitor_job_definitions_are_encrypted_isolated_and_publish_metric
         "EnableNetworkIsolation": isolated,
     }
     endpoint_input = props[f"{short}JobInput"]["EndpointInput"]
-    assert endpoint_input["EndpointName"] == f"mlops-prod-{MODEL}"
+    assert endpoint_input["EndpointName"] == ENDPOINTS["prod"]
 
 
 # MonitoringStoppingCondition: hourly model quality and bias may run at most 1800 s, the others 3600 s.
@@ -191,8 +197,8 @@ def test_model_monitor_baselines_come_from_the_promoted_baseline_prefix(mm: Temp
     data = next(iter(resources(mm, "AWS::SageMaker::DataQualityJobDefinition").values()))
     bucket = "s3://mlops-prod-models-333333333333-eu-west-1"
     assert data["DataQualityBaselineConfig"] == {
-        "ConstraintsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/constraints.json"},
-        "StatisticsResource": {"S3Uri": f"{bucket}/{MODEL}/baselines/data-quality/statistics.json"},
+        "ConstraintsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{bucket}/promoted/{MODEL}/v3/baselines/data-quality/statistics.json"},
     }
     quality = next(iter(resources(mm, "AWS::SageMaker::ModelQualityJobDefinition").values()))
     assert quality["ModelQualityJobInput"]["GroundTruthS3Input"] == {
@@ -216,11 +222,11 @@ def test_one_schedule_per_kind_on_the_configured_cron(mm: Template) -> None:
     }
     assert found == {
         prefix: (
-            f"mlops-prod-{MODEL}-{suffix}",
+            f"{ENDPOINTS['prod']}-{suffix}",
             # The definition's generated name: the last part of its ARN.
             {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": definitions[prefix]}]}]},
             "cron(0 * ? * * *)",
-            f"mlops-prod-{MODEL}",
+            ENDPOINTS["prod"],
         )
         for prefix, suffix, _ in JOB_TYPES.values()
     }
@@ -244,7 +250,8 @@ def test_explainability_reads_a_config_written_for_the_model_the_endpoint_serves
     assert _serving_output(mm_stage, props["ModelName"]) == {"Fn::GetAtt": [model_id, "ModelName"]}
     assert (props["SourceBucket"], props["SourceKey"]) == (
         "mlops-prod-models-333333333333-eu-west-1",
-        f"{MODEL}/baselines/explainability/analysis_config.json",
+        # The promoted copy of the package's explainability config, in prod's own bucket.
+        f"promoted/{MODEL}/v3/baselines/explainability/analysis_config.json",
     )
     target = f"s3://{props['TargetBucket']}/{props['TargetKey']}"
     assert (
@@ -293,7 +300,7 @@ def test_clarify_may_manage_only_its_shadow_endpoint_and_look_at_the_served_one(
     ]
     served = statements["ClarifyServedEndpoint"]
     assert served["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
-    assert served["Resource"] == f"arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-prod-{MODEL}"
+    assert served["Resource"] == f"arn:aws:sagemaker:eu-west-1:333333333333:endpoint/{ENDPOINTS['prod']}"
     model = statements["ClarifyServedModel"]
     assert model["Action"] == "sagemaker:DescribeModel"
     model_id = next(iter(Template.from_stack(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))
@@ -313,8 +320,8 @@ def test_the_config_writer_reads_the_source_and_writes_only_the_target(mm: Templ
             json.dumps(
                 [
                     "arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1",
-                    f"arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1/{MODEL}/baselines/explainability/"
-                    "analysis_config.json",
+                    f"arn:aws:s3:::mlops-prod-models-333333333333-eu-west-1/promoted/{MODEL}/v3/baselines/"
+                    "explainability/analysis_config.json",
                 ]
             ),
             json.dumps(
@@ -335,7 +342,7 @@ def test_model_monitor_reports_reach_the_contract_through_the_bridge(mm: Templat
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "ENDPOINT_NAME": f"mlops-prod-{MODEL}",
+                        "ENDPOINT_NAME": ENDPOINTS["prod"],
                         "REPORT_PREFIX": f"{MODEL}/model-monitor/",
                         "FEATURES": Match.string_like_regexp(r'^\["mean_radius", "mean_texture", '),
                     }
@@ -351,12 +358,7 @@ def test_model_monitor_reports_reach_the_contract_through_the_bridge(mm: Templat
                 "detail-type": ["Object Created"],
                 "detail": {
                     "bucket": {"name": ["mlops-prod-reports-333333333333-eu-west-1"]},
-                    "object": {
-                        "key": [
-                            {"wildcard": f"{MODEL}/model-monitor/*/constraint_violations.json"},
-                            {"wildcard": f"{MODEL}/model-monitor/*/statistics.json"},
-                        ]
-                    },
+                    "object": {"key": [{"prefix": f"{MODEL}/model-monitor/"}]},
                 },
             }
         },
@@ -444,7 +446,11 @@ ENDPOINT_ALARMS = {
 
 def alarms_by_id(template: Template) -> dict[str, dict[str, Any]]:
     """Alarm properties keyed by the alarm's construct id (logical id without its hash)."""
-    return {key[len("Alarms") : -8]: props for key, props in resources(template, "AWS::CloudWatch::Alarm").items()}
+    return {
+        key[len("Alarms") : -8]: props
+        for key, props in resources(template, "AWS::CloudWatch::Alarm").items()
+        if key.startswith("Alarms")  # ModelAlarms; dead-letter alarms are tested with their queues
+    }
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -465,7 +471,7 @@ def test_endpoint_alarms_watch_the_endpoint_and_notify_the_topic(templates: dict
             assert props["MetricName"] == metric
             assert props.get("Statistic", props.get("ExtendedStatistic")) == statistic
             assert props["Dimensions"] == [
-                {"Name": "EndpointName", "Value": f"mlops-{env}-{MODEL}"},
+                {"Name": "EndpointName", "Value": ENDPOINTS[env]},
                 {"Name": "VariantName", "Value": "AllTraffic"},
             ]
             assert (props["Threshold"], props["ComparisonOperator"]) == (threshold, comparison)
@@ -492,7 +498,7 @@ def contract_alarm(template: Template, alarm_id: str) -> tuple[dict[str, Any], d
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_drift_and_quality_alarms_are_named_and_read_the_contract(templates: dict[str, Template], env: str) -> None:
     dimensions = [
-        {"Name": "Endpoint", "Value": f"mlops-{env}-{MODEL}"},
+        {"Name": "Endpoint", "Value": ENDPOINTS[env]},
         {"Name": "Environment", "Value": env},
         {"Name": "Model", "Value": MODEL},
     ]
@@ -555,7 +561,7 @@ def test_failed_model_monitor_jobs_notify_the_topic(mm: Template) -> None:
                 "detail": {
                     "ProcessingJobStatus": ["Failed"],
                     "MonitoringScheduleArn": [
-                        f"arn:aws:sagemaker:eu-west-1:333333333333:monitoring-schedule/mlops-prod-{MODEL}-{suffix}"
+                        f"arn:aws:sagemaker:eu-west-1:333333333333:monitoring-schedule/{ENDPOINTS['prod']}-{suffix}"
                         for suffix in ("data", "quality", "bias", "explain")
                     ],
                 },
@@ -596,7 +602,7 @@ def test_one_dashboard_per_model_with_every_widget(templates: dict[str, Template
     ((expression,),) = per_feature["properties"]["metrics"]
     search = (
         '{MLOps/ModelMonitoring,Model,Environment,Endpoint,Feature} MetricName="FeatureDriftScore" '
-        f'Model="{MODEL}" Environment="{env}" Endpoint="mlops-{env}-{MODEL}"'
+        f'Model="{MODEL}" Environment="{env}" Endpoint="{ENDPOINTS[env]}"'
     )
     assert expression["expression"] == f"SEARCH('{search}', 'Maximum', 3600)"
     assert expression["label"] == "${PROP('Dim.Feature')}"
@@ -723,3 +729,32 @@ def test_monitoring_templates_are_cfn_lint_clean(stages: dict[str, Any], mm_stag
     templates.append(Path(mm_stage.outdir) / mm_stage.monitoring[MODEL].template_file)
     assert all(path.exists() for path in templates)
     assert lint(templates) == []
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_rule_target_has_the_stacks_encrypted_dead_letter_queue(templates: dict[str, Template], env: str) -> None:
+    """EventBridge drops an event whose target keeps failing unless the target has a dead-letter queue."""
+    template = templates[env]
+    queues = resources(template, "AWS::SQS::Queue")
+    assert len(queues) == 1
+    ((queue_id, queue),) = queues.items()
+    assert queue["KmsMasterKeyId"]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"
+    assert "FifoQueue" not in queue  # EventBridge delivers dead letters to standard queues only
+    rules = resources(template, "AWS::Events::Rule")
+    assert rules
+    for rule_id, rule in rules.items():
+        for target in rule["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}, rule_id
+    # Each rule may send to the queue, and only from itself.
+    (policy,) = resources(template, "AWS::SQS::QueuePolicy").values()
+    senders = {
+        statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+    }
+    assert senders == set(rules)
+    (dead_letter_alarm,) = (
+        props for key, props in resources(template, "AWS::CloudWatch::Alarm").items() if key.startswith("EventDead")
+    )
+    assert dead_letter_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert dead_letter_alarm["AlarmActions"][0]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"

@@ -36,7 +36,9 @@ def test_serving_environments_forward_their_drift_alarms_to_the_training_account
 def test_training_account_accepts_exactly_the_forwarding_accounts(approved_app: Any) -> None:
     _, stages = approved_app
     training = Template.from_stack(stages["dev"].training["breast-cancer"])
-    policies = training.find_resources("AWS::Events::EventBusPolicy")
+    # The bus policy is the environment's, in the registry Data stack (one statement per account, not per model).
+    assert training.find_resources("AWS::Events::EventBusPolicy") == {}
+    policies = Template.from_stack(stages["dev"].data).find_resources("AWS::Events::EventBusPolicy")
     principals = sorted(json.dumps(p["Properties"]["Statement"]["Principal"]) for p in policies.values())
     assert len(principals) == 2
     assert "222222222222" in principals[0] + principals[1] and "333333333333" in principals[0] + principals[1]

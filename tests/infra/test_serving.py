@@ -90,10 +90,23 @@ def test_realtime_data_capture_to_the_capture_bucket_under_the_key(templates: di
     assert "DataKey" in json.dumps(capture["KmsKeyId"])
 
 
-def test_model_from_the_package_is_network_isolated_and_named_by_cloudformation(templates: dict[str, Template]) -> None:
-    _, model = only(templates["prod"], "AWS::SageMaker::Model")
+def promotion_attribute(template: Template, name: str) -> dict[str, Any]:
+    """``Fn::GetAtt`` of the stack's one promotion custom resource."""
+    logical_id, _ = only(template, "Custom::ModelPromotion")
+    return {"Fn::GetAtt": [logical_id, name]}
+
+
+def test_model_from_the_promoted_copy_is_network_isolated_and_named_by_cloudformation(
+    templates: dict[str, Template],
+) -> None:
+    template = templates["prod"]
+    _, model = only(template, "AWS::SageMaker::Model")
     props = model["Properties"]
-    assert props["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    # The copy in prod's own bucket, never the registry's package; no container environment (algorithm mode).
+    assert props["PrimaryContainer"] == {
+        "Image": promotion_attribute(template, "Image"),
+        "ModelDataUrl": promotion_attribute(template, "ModelDataUrl"),
+    }
     assert props["EnableNetworkIsolation"] is True
     assert "ModelName" not in props
     assert "VpcConfig" not in props, "the shipped environments have no VPC"
@@ -103,7 +116,7 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     template = templates["prod"]
     _, endpoint = only(template, "AWS::SageMaker::Endpoint")
     props = endpoint["Properties"]
-    assert props["EndpointName"] == "mlops-prod-breast-cancer"
+    assert props["EndpointName"] == "mlops-prod-breast-cancer-m5-large"
     policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY",
@@ -113,14 +126,18 @@ def test_endpoint_name_variant_and_canary_rollout_with_rollback_alarms(templates
     assert policy["TerminationWaitInSeconds"] == 120
     assert policy["MaximumExecutionTimeoutInSeconds"] == 1800
     alarm_refs = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    alarms = {
+        lid: alarm
+        for lid, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AWS/SageMaker"
+    }
     assert alarm_refs == set(alarms)
     by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
     assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency"}
     for alarm in by_metric.values():
         assert alarm["Namespace"] == "AWS/SageMaker"
         assert alarm["Dimensions"] == [
-            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer"},
+            {"Name": "EndpointName", "Value": "mlops-prod-breast-cancer-m5-large"},
             {"Name": "VariantName", "Value": VARIANT_NAME},
         ]
     assert by_metric["ModelLatency"]["ExtendedStatistic"] == "p99"
@@ -145,7 +162,7 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
     template = templates["prod"]
     endpoint_id, _ = only(template, "AWS::SageMaker::Endpoint")
     target_id, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer/variant/{VARIANT_NAME}"
+    assert target["Properties"]["ResourceId"] == f"endpoint/mlops-prod-breast-cancer-m5-large/variant/{VARIANT_NAME}"
     assert target["Properties"]["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 6)
     assert endpoint_id in as_list(target["DependsOn"])
@@ -153,7 +170,8 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
         "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
-    template.resource_count_is("AWS::IAM::Role", 4)  # model, batch pipeline, schedule, new-data trigger
+    # model, batch pipeline, batch schedule, window function, window schedule, promotion
+    template.resource_count_is("AWS::IAM::Role", 6)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -212,11 +230,15 @@ def test_provisioned_concurrency_from_config() -> None:
 def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
     prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
     assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
-    assert (prod.mode, prod.endpoint_name, prod.variant_name) == ("realtime", "mlops-prod-breast-cancer", "AllTraffic")
-    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer")
+    assert (prod.mode, prod.endpoint_name, prod.variant_name) == (
+        "realtime",
+        "mlops-prod-breast-cancer-m5-large",
+        "AllTraffic",
+    )
+    assert (dev.mode, dev.endpoint_name) == ("serverless", "mlops-dev-breast-cancer-serverless")
     metric = prod.metric_5xx_errors()
     assert (metric.namespace, metric.metric_name) == ("AWS/SageMaker", "Invocation5XXErrors")
-    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer", "VariantName": "AllTraffic"}
+    assert metric.dimensions == {"EndpointName": "mlops-prod-breast-cancer-m5-large", "VariantName": "AllTraffic"}
     assert prod.metric_model_latency_p99().statistic == "p99"
     assert prod.metric_invocations().metric_name == "Invocations"
     assert dev.metric_model_setup_time().metric_name == "ModelSetupTime"
@@ -233,26 +255,23 @@ def test_no_wildcard_actions_anywhere(templates: dict[str, Template]) -> None:
                 assert action != "*" and not action.endswith(":*"), f"{name}: wildcard action {action}"
 
 
-def test_model_role_reads_the_registry_artifacts_across_accounts(templates: dict[str, Template]) -> None:
-    found = {s.get("Sid"): s for s in statements(templates["staging"]) if s.get("Sid")}
-    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
-    assert found["ReadModelArtifacts"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
-    decrypt = found["DecryptModelArtifactsViaS3"]
-    assert decrypt["Action"] == "kms:Decrypt"
-    assert decrypt["Resource"] == "arn:aws:kms:eu-west-1:111111111111:key/*"
-    assert decrypt["Condition"] == {
-        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/mlops-dev-data"},
-        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
-    }
-    assert found["DescribeServedPackage"]["Resource"] == package_arn(3)
-    assert found["DescribeServedPackage"]["Action"] == "sagemaker:DescribeModelPackage"
-    assert found["EcrPullImages"]["Resource"] == ("arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost")
+def test_model_role_reads_only_the_promoted_copy_in_its_own_account(templates: dict[str, Template]) -> None:
+    for name, account in (("staging", "222222222222"), ("prod", "333333333333")):
+        found = {s.get("Sid"): s for s in statements(templates[name]) if s.get("Sid")}
+        assert found["ReadPromotedModel"]["Action"] == "s3:GetObject"
+        assert found["ReadPromotedModel"]["Resource"] == (
+            f"arn:aws:s3:::mlops-{name}-models-{account}-eu-west-1/promoted/breast-cancer/v3/model.tar.gz"
+        )
+        assert "DescribeServedPackage" not in found, "serving never reads the registry"
+        assert found["EcrPullImages"]["Resource"] == ("arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost")
 
 
-def test_registry_environment_reads_its_own_bucket_and_key(templates: dict[str, Template]) -> None:
+def test_registry_environment_serves_its_own_promoted_copy_too(templates: dict[str, Template]) -> None:
     found = {s.get("Sid"): s for s in statements(templates["dev"]) if s.get("Sid")}
-    assert found["ReadModelArtifacts"]["Resource"] == "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/*"
-    assert "DecryptModelArtifactsViaS3" not in found, "no alias-scoped key wildcard in the registry's own account"
+    assert found["ReadPromotedModel"]["Resource"] == (
+        "arn:aws:s3:::mlops-dev-models-111111111111-eu-west-1/promoted/breast-cancer/v3/model.tar.gz"
+    )
+    assert "DecryptRegistryArtifactsViaS3" not in found, "no alias-scoped key wildcard in the registry's own account"
     decrypts = [s for s in statements(templates["dev"]) if s["Action"] == "kms:Decrypt"]
     assert decrypts and all("DataKey" in json.dumps(s["Resource"]) for s in decrypts)
 
@@ -274,19 +293,31 @@ def test_batch_pipeline_serves_the_same_package(templates: dict[str, Template]) 
     body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     definition = json.loads(body)
     model_step, transform_step = definition["Steps"]
-    assert model_step["Arguments"]["PrimaryContainer"] == {"ModelPackageName": package_arn(3)}
+    assert model_step["Arguments"]["PrimaryContainer"] == {"Image": "${ModelImage}", "ModelDataUrl": "${ModelDataUrl}"}
     assert model_step["Arguments"]["EnableNetworkIsolation"] is True
     assert transform_step["Arguments"]["DataCaptureConfig"]["DestinationS3Uri"] == (
         "s3://${CaptureBucket}/breast-cancer/batch"
     )
-    assert set(variables) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket"}
+    assert set(variables) == {
+        "ExecutionRoleName",
+        "DataBucket",
+        "KmsKeyArn",
+        "CaptureBucket",
+        "ModelImage",
+        "ModelDataUrl",
+    }
+    # The batch model is the same promoted copy the endpoint serves.
+    assert variables["ModelImage"] == promotion_attribute(template, "Image")
+    assert variables["ModelDataUrl"] == promotion_attribute(template, "ModelDataUrl")
     assert variables["CaptureBucket"] == PROD_CAPTURE
     assert variables["DataBucket"] == PROD_DATA
 
 
 def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]) -> None:
     template = templates["prod"]
-    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    (schedule,) = template.find_resources(
+        "AWS::Scheduler::Schedule", {"Properties": {"ScheduleExpression": "cron(0 2 * * ? *)"}}
+    ).values()
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
     assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
@@ -304,25 +335,12 @@ def test_batch_schedule_starts_only_this_pipeline(templates: dict[str, Template]
     assert starts and all("mlops-prod-breast-cancer-batch" in json.dumps(s["Resource"]) for s in starts)
 
 
-def test_new_input_file_triggers_the_pipeline_with_a_dead_letter_queue(templates: dict[str, Template]) -> None:
-    template = templates["prod"]
-    _, rule = only(template, "AWS::Events::Rule")
-    pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
-    assert pattern["detail"]["object"] == {"key": [{"prefix": "breast-cancer/batch/input/"}]}
-    assert pattern["detail"]["bucket"] == {"name": [PROD_DATA]}
-    (target,) = rule["Properties"]["Targets"]
-    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
-        {"Name": "TriggerReason", "Value": "new-data"}
-    ]
-    queue_id, queue = only(template, "AWS::SQS::Queue")
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    assert "DataKey" in json.dumps(queue["Properties"]["KmsMasterKeyId"])
-
-
 def test_batch_role_is_scoped_to_its_prefixes(templates: dict[str, Template]) -> None:
     found = {s.get("Sid"): s for s in statements(templates["prod"]) if s.get("Sid")}
-    assert found["ReadBatchInput"]["Resource"] == f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*"
+    assert found["ReadBatchInput"]["Resource"] == [
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/input/*",
+        f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/manifests/*",
+    ]
     assert set(found["WriteBatchOutputAndCapture"]["Resource"]) == {
         f"arn:aws:s3:::{PROD_DATA}/breast-cancer/batch/output/*",
         f"arn:aws:s3:::{PROD_CAPTURE}/breast-cancer/batch/*",

@@ -20,7 +20,8 @@ def resources_by_type(config: PlatformConfig, version: int) -> dict[str, dict[st
     stack = stacks["prod"]
     assert stack is not None
     template = Template.from_stack(stack)
-    return {kind: dict(template.find_resources(kind)) for kind in (*SAGEMAKER_TYPES, "AWS::SageMaker::Pipeline")}
+    kinds = (*SAGEMAKER_TYPES, "AWS::SageMaker::Pipeline", "Custom::ModelPromotion")
+    return {kind: dict(template.find_resources(kind)) for kind in kinds}
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,19 @@ def test_new_version_replaces_model_and_config_and_updates_the_same_endpoint(
     (model_id,) = old["AWS::SageMaker::Model"]
     old_model = old["AWS::SageMaker::Model"][model_id]["Properties"]
     new_model = new["AWS::SageMaker::Model"][model_id]["Properties"]
-    # PrimaryContainer changes require replacement; without a ModelName CloudFormation generates a fresh one.
-    assert old_model["PrimaryContainer"] != new_model["PrimaryContainer"]
-    assert new_model["PrimaryContainer"]["ModelPackageName"] == package_arn(4)
+    # The model reads the promotion's attributes; the promotion's properties name the new version, so its copy (a
+    # new physical ID) changes ModelDataUrl: PrimaryContainer changes require replacement, and without a ModelName
+    # CloudFormation generates a fresh one.
+    (promotion_id,) = new["Custom::ModelPromotion"]
+    assert set(old["Custom::ModelPromotion"]) == {promotion_id}
+    old_copy = old["Custom::ModelPromotion"][promotion_id]["Properties"]
+    new_copy = new["Custom::ModelPromotion"][promotion_id]["Properties"]
+    assert (old_copy["PackageArn"], new_copy["PackageArn"]) == (package_arn(3), package_arn(4))
+    assert (old_copy["ArtifactKey"], new_copy["ArtifactKey"]) == (
+        "promoted/breast-cancer/v3/model.tar.gz",
+        "promoted/breast-cancer/v4/model.tar.gz",
+    )
+    assert new_model["PrimaryContainer"]["ModelDataUrl"] == {"Fn::GetAtt": [promotion_id, "ModelDataUrl"]}
     assert "ModelName" not in old_model and "ModelName" not in new_model
 
     (config_id,) = new["AWS::SageMaker::EndpointConfig"]
@@ -52,9 +63,12 @@ def test_new_version_replaces_model_and_config_and_updates_the_same_endpoint(
     (endpoint_id,) = new["AWS::SageMaker::Endpoint"]
     old_endpoint = old["AWS::SageMaker::Endpoint"][endpoint_id]["Properties"]
     new_endpoint = new["AWS::SageMaker::Endpoint"][endpoint_id]["Properties"]
-    # Only EndpointConfigName changes on the endpoint: an update without interruption, same name.
+    # Only EndpointConfigName and the lineage tags change on the endpoint: an update without interruption, same name.
+    old_tags, new_tags = old_endpoint.pop("Tags"), new_endpoint.pop("Tags")
     assert old_endpoint == new_endpoint
-    assert new_endpoint["EndpointName"] == "mlops-prod-breast-cancer"
+    changed = {t["Key"] for t in new_tags if t not in old_tags}
+    assert changed == {"mlops:model-package-arn"}, "the hash and copy location follow the promotion's attributes"
+    assert new_endpoint["EndpointName"] == "mlops-prod-breast-cancer-m5-large"
     assert new_endpoint["EndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
     assert "BlueGreenUpdatePolicy" in new_endpoint["DeploymentConfig"]
 
@@ -62,9 +76,8 @@ def test_new_version_replaces_model_and_config_and_updates_the_same_endpoint(
     old_pipeline = old["AWS::SageMaker::Pipeline"][pipeline_id]["Properties"]
     new_pipeline = new["AWS::SageMaker::Pipeline"][pipeline_id]["Properties"]
     assert old_pipeline["PipelineName"] == new_pipeline["PipelineName"]
-    assert package_arn(4) in str(new_pipeline["PipelineDefinition"]) and package_arn(3) not in str(
-        new_pipeline["PipelineDefinition"]
-    )
+    assert package_arn(4) in str(new_pipeline) and package_arn(3) not in str(new_pipeline)
+    assert "Promotion" in str(new_pipeline["PipelineDefinition"]), "the batch model is the promoted copy"
 
 
 def test_no_approved_model_means_no_serving_stack(default_config: PlatformConfig) -> None:
@@ -81,7 +94,9 @@ def test_pinned_package_is_served_without_an_approval() -> None:
     staging = stacks["staging"]
     assert staging is not None and staging.endpoint is not None
     (model,) = Template.from_stack(staging).find_resources("AWS::SageMaker::Model").values()
-    assert model["Properties"]["PrimaryContainer"]["ModelPackageName"] == package_arn(7)
+    (promotion,) = Template.from_stack(staging).find_resources("Custom::ModelPromotion").values()
+    assert promotion["Properties"]["PackageArn"] == package_arn(7)
+    assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::GetAtt"][1] == "ModelDataUrl"
 
 
 def test_mode_none_with_batch_has_a_pipeline_but_no_endpoint() -> None:

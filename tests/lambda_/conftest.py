@@ -8,10 +8,12 @@ configuration is read from that test's environment.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import itertools
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ DATA_BUCKET = "mlops-dev-training-data"
 DATA_PREFIX = "churn/training/"
 DRIFT_ALARM = "churn-dev-feature-drift"
 QUALITY_ALARM = "churn-dev-model-quality"
+# The retrain trigger's FIFO queue (CDK names it; any name in this account and region ending in .fifo).
+TRIGGER_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mlops-dev-churn-training-RetrainingTriggerQueue1A2B3C.fifo"
 
 _handler_loads = itertools.count()
 
@@ -185,3 +189,78 @@ def load_event() -> Callable[[str], dict[str, Any]]:
         return event
 
     return load
+
+
+_sequence = itertools.count(18849496460467696128)
+
+
+def sqs_record(
+    body: str,
+    *,
+    message_id: str | None = None,
+    group_id: str = PIPELINE_NAME,
+    queue_arn: str = TRIGGER_QUEUE_ARN,
+    receive_count: int = 1,
+) -> dict[str, Any]:
+    """One record of an SQS FIFO event source mapping invocation, as Lambda sends it ("Using Lambda with Amazon SQS").
+
+    The trigger queue deduplicates by content, so SQS sets ``MessageDeduplicationId`` to the body's SHA-256.
+    """
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a" + hashlib.sha256(body.encode()).hexdigest()[:24],
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1748830200000",
+            "SequenceNumber": str(next(_sequence)),
+            "MessageGroupId": group_id,
+            "SenderId": "AROAEXAMPLEEXAMPLE123:events",
+            "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
+            "ApproximateFirstReceiveTimestamp": "1748830200123",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event source mapping invocation holding ``records`` in order."""
+    return {"Records": list(records)}
+
+
+Invoke = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def invoke(lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Deliver a trigger event to a loaded handler as the trigger queue does; return what it did with it.
+
+    The event becomes the JSON body of one FIFO record (``body`` gives the raw body text instead). The invocation
+    must succeed with an empty partial batch response; the result is the record handler's own (the status, code
+    and detail the handler logs), captured on the real path through Powertools' FIFO batch processor.
+    """
+
+    def run(handler: ModuleType, event: object = None, *, body: str | None = None) -> dict[str, Any]:
+        results: list[dict[str, Any]] = []
+        original = handler.record_handler
+
+        def record_and_keep(record: Any) -> dict[str, Any]:
+            result: dict[str, Any] = original(record)
+            results.append(result)
+            return result
+
+        monkeypatch.setattr(handler, "record_handler", record_and_keep)
+        try:
+            text = body if body is not None else json.dumps(event)
+            response = handler.lambda_handler(sqs_event(sqs_record(text)), lambda_context)
+        finally:
+            monkeypatch.setattr(handler, "record_handler", original)
+        assert response == {"batchItemFailures": []}
+        (result,) = results
+        return result
+
+    return run

@@ -20,6 +20,8 @@ import pytest
 import retrain
 from botocore.stub import Stubber
 
+from tests.lambda_.conftest import Invoke
+
 REGION = "eu-west-1"
 Event = dict[str, Any]
 
@@ -49,12 +51,13 @@ def test_alarm_event_starts_pipeline_with_reason_recorded(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     read_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     handler = load_handler(retrain_env)
     event = load_event("alarm_state_change")
 
-    result = handler.lambda_handler(event, lambda_context)
+    result = invoke(handler, event)
 
     assert result["status"] == "started"
     assert result["trigger_reason"] == "alarm:churn-dev-feature-drift"
@@ -80,12 +83,13 @@ def test_quality_alarm_of_the_same_model_also_triggers(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     handler = load_handler(retrain_env)
     event = load_event("alarm_state_change")
     event["detail"]["alarmName"] = "churn-dev-model-quality"
 
-    result = handler.lambda_handler(event, lambda_context)
+    result = invoke(handler, event)
 
     assert result["trigger_reason"] == "alarm:churn-dev-model-quality"
     assert len(_executions(training_pipeline)) == 1
@@ -99,6 +103,7 @@ def test_new_data_starts_only_once_the_minimum_count_has_landed(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     read_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     handler = load_handler(retrain_env)  # MIN_NEW_OBJECTS=3
@@ -109,7 +114,7 @@ def test_new_data_starts_only_once_the_minimum_count_has_landed(
     first = load_event("s3_object_created")
     first["detail"]["object"]["key"] = f"{prefix}part-2.csv"
 
-    early = handler.lambda_handler(first, lambda_context)
+    early = invoke(handler, first)
 
     assert early["status"] == "skipped"
     assert early["code"] == "not-enough-new-data"
@@ -120,7 +125,7 @@ def test_new_data_starts_only_once_the_minimum_count_has_landed(
     third["id"] = "2f0a8c1e-0000-4b3c-9d1e-000000000003"
     third["detail"]["object"]["key"] = f"{prefix}part-3.csv"
 
-    result = handler.lambda_handler(third, lambda_context)
+    result = invoke(handler, third)
 
     assert result["status"] == "started"
     assert result["trigger_reason"] == "new-data:3 objects"
@@ -140,6 +145,7 @@ def test_new_data_byte_threshold_alone_can_trigger(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     handler = load_handler({**retrain_env, "MIN_NEW_OBJECTS": "0", "MIN_NEW_BYTES": "5000"})
     key = retrain_env["DATA_PREFIX"] + "big.parquet"
@@ -147,7 +153,7 @@ def test_new_data_byte_threshold_alone_can_trigger(
     event = load_event("s3_object_created")
     event["detail"]["object"]["key"] = key
 
-    result = handler.lambda_handler(event, lambda_context)
+    result = invoke(handler, event)
 
     assert result["status"] == "started"
     assert result["trigger_reason"] == "new-data:1 objects"
@@ -160,10 +166,11 @@ def test_scheduled_event_starts_pipeline(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     handler = load_handler(retrain_env)
 
-    result = handler.lambda_handler(load_event("scheduled_retrain"), lambda_context)
+    result = invoke(handler, load_event("scheduled_retrain"))
 
     assert result["status"] == "started"
     (execution,) = _executions(training_pipeline)
@@ -184,14 +191,15 @@ def test_same_event_delivered_twice_starts_one_execution(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     # No cool-down and a high cap: only the duplicate guard can stop the second start.
     handler = load_handler({**retrain_env, "COOLDOWN_MINUTES": "0", "DAILY_CAP": "100", "MIN_NEW_OBJECTS": "1"})
     event = load_event(event_name)
     data_bucket.put_object(Bucket=retrain_env["DATA_BUCKET"], Key=retrain_env["DATA_PREFIX"] + "a.csv", Body=b"1")
 
-    first = handler.lambda_handler(event, lambda_context)
-    second = handler.lambda_handler(json.loads(json.dumps(event)), lambda_context)
+    first = invoke(handler, event)
+    second = invoke(handler, json.loads(json.dumps(event)))
 
     assert first["status"] == "started"
     assert second == {
@@ -210,6 +218,7 @@ def test_scheduler_retry_of_the_same_occurrence_is_a_duplicate(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     # Scheduler gives every attempt a new execution id; the scheduled time is what repeats.
     handler = load_handler({**retrain_env, "COOLDOWN_MINUTES": "0", "DAILY_CAP": "100"})
@@ -221,7 +230,7 @@ def test_scheduler_retry_of_the_same_occurrence_is_a_duplicate(
     next_week["id"] = "a0b1c2d3e4f5a6b7"
     next_week["time"] = "2025-06-08T02:00:00Z"
 
-    results = [handler.lambda_handler(e, lambda_context) for e in (attempt_1, attempt_2, next_week)]
+    results = [invoke(handler, e) for e in (attempt_1, attempt_2, next_week)]
 
     assert [r["status"] for r in results] == ["started", "skipped", "started"]
     assert results[1]["code"] == "duplicate-event"
@@ -242,6 +251,7 @@ def test_trigger_while_an_execution_is_running_is_skipped(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     read_logs: Callable[[], list[dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -265,7 +275,7 @@ def test_trigger_while_an_execution_is_running_is_skipped(
     monkeypatch.setattr(handler, "aws_clients", lambda: clients)
 
     with sagemaker_stub, s3_stub:  # no StartPipelineExecution response queued: a start would fail
-        result = handler.lambda_handler(load_event("alarm_state_change"), lambda_context)
+        result = invoke(handler, load_event("alarm_state_change"))
         sagemaker_stub.assert_no_pending_responses()
 
     assert result["status"] == "skipped"

@@ -16,6 +16,8 @@ import boto3
 import pytest
 import retrain
 
+from tests.lambda_.conftest import Invoke
+
 REGION = "eu-west-1"
 STAGING = "222222222222"
 STAGING_ALARM = "churn-staging-feature-drift"
@@ -66,10 +68,11 @@ def test_forwarded_alarm_from_a_listed_account_starts_the_pipeline(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
 ) -> None:
     handler = load_handler(forwarded_env)
 
-    result = handler.lambda_handler(_from_staging(load_event("alarm_state_change")), lambda_context)
+    result = invoke(handler, _from_staging(load_event("alarm_state_change")))
 
     assert result["status"] == "started"
     assert result["trigger_reason"] == f"alarm:{STAGING_ALARM}"
@@ -89,6 +92,7 @@ def test_alarm_from_an_unlisted_account_or_region_is_rejected(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     account: str,
     region: str,
     code: str,
@@ -97,7 +101,7 @@ def test_alarm_from_an_unlisted_account_or_region_is_rejected(
     event = _from_staging(load_event("alarm_state_change"), region)
     event["account"] = account
 
-    result = handler.lambda_handler(event, lambda_context)
+    result = invoke(handler, event)
 
     assert (result["status"], result["code"]) == ("rejected", code)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -112,11 +116,12 @@ def test_listed_account_cannot_send_data_or_schedule_triggers(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     event_name: str,
 ) -> None:
     handler = load_handler(forwarded_env)
 
-    result = handler.lambda_handler(_from_staging(load_event(event_name)), lambda_context)
+    result = invoke(handler, _from_staging(load_event(event_name)))
 
     assert (result["status"], result["code"]) == ("rejected", "wrong-account")
     sagemaker = boto3.client("sagemaker", region_name=REGION)

@@ -6,6 +6,7 @@ function's own bounded retry; the injected ``sleep`` records the back-off instea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -14,8 +15,11 @@ from typing import Any
 import boto3
 import pytest
 import retrain
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+
+from tests.lambda_.conftest import sqs_event, sqs_record
 
 REGION = "eu-west-1"
 NOW = datetime(2025, 6, 2, 17, 5, tzinfo=UTC)
@@ -271,11 +275,15 @@ def test_handler_reraises_permanent_errors_so_the_invocation_fails(
     lambda_context: Any,
     read_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
-    # moto, and no pipeline was ever created: SageMaker refuses, the async invocation must fail.
+    # moto, and no pipeline was ever created: SageMaker refuses. The batch's one record failed, so Powertools fails
+    # the whole invocation and Lambda returns the message to the queue (retried until it dead-letters).
     handler = load_handler(retrain_env)
+    event = sqs_event(sqs_record(json.dumps(load_event("alarm_state_change"))))
 
-    with pytest.raises(ClientError):
-        handler.lambda_handler(load_event("alarm_state_change"), lambda_context)
+    with pytest.raises(BatchProcessingError) as raised:
+        handler.lambda_handler(event, lambda_context)
+
+    assert "ResourceNotFound" in str(raised.value) or "ValidationException" in str(raised.value)
 
     errors = [r for r in read_logs() if r["level"] == "ERROR"]
     assert errors[0]["operation"] == "ListPipelineExecutions"

@@ -1,21 +1,27 @@
 """Retrain trigger: bad or hostile inputs are rejected with one log line and no AWS call at all.
 
+Each input reaches the handler as SQS sends it: as the body of a record of the FIFO trigger queue (bad SQS records
+themselves are in ``test_retrain_trigger_queue.py``). A rejected record is consumed: the partial batch response
+names no failure, so it is not retried and does not hold up the message group.
+
 Proof of "no mutating call": a botocore ``before-call`` hook on the handler's own clients records
 every API call (none is allowed), and moto still shows zero executions afterwards.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-from tests.lambda_.conftest import create_data_bucket, create_training_pipeline
+from tests.lambda_.conftest import Invoke, create_data_bucket, create_training_pipeline
 
 Event = dict[str, Any]
 Events = dict[str, Event]
@@ -57,23 +63,37 @@ def _set(path: str, value: object, base: str = "alarm") -> Callable[[Events], ob
     return build
 
 
+@dataclass(frozen=True)
+class RawBody:
+    """A message body that is not the JSON rendering of a Python value (SQS bodies are text)."""
+
+    text: str
+
+
 def _raw(value: object) -> Callable[[Events], object]:
     return lambda _events: value
 
 
-def _circular(events: Events) -> object:
+def _bytes_body(_events: Events) -> object:
+    # A body is text: bytes arrive as whatever the sender encoded them to, here base64.
+    return RawBody(base64.b64encode(b'{"source": "aws.cloudwatch"}').decode())
+
+
+def _non_json_value(events: Events) -> object:
+    # Python's json module writes NaN for a float NaN; JSON has no such value.
     event = copy.deepcopy(events["alarm"])
-    event["detail"]["self"] = event
-    return event
+    event["detail"]["extra"] = float("nan")
+    return RawBody(json.dumps(event))
+
+
+def _circular(events: Events) -> object:
+    # Text cannot refer to itself: the body's analogue of a circular value is one that never closes.
+    return RawBody(json.dumps(events["alarm"])[:-20])
 
 
 def _deeply_nested(events: Events) -> object:
-    event = copy.deepcopy(events["alarm"])
-    node: dict[str, Any] = event["detail"]
-    for _ in range(5000):
-        node["x"] = {}
-        node = node["x"]
-    return event
+    text = json.dumps(events["alarm"])[:-2] + ', "x": ' + '{"x": ' * 5000 + "{}" + "}" * 5000 + "}}"
+    return RawBody(text)
 
 
 def _oversized(events: Events) -> object:
@@ -92,9 +112,9 @@ CASES: list[tuple[str, Callable[[Events], object], str]] = [
     ("plain-string", _raw("retrain please"), "not-an-object"),
     ("json-string-of-valid-event", _as_json_string, "not-an-object"),
     ("list-of-events", lambda e: [e["alarm"]], "not-an-object"),
-    ("bytes", _raw(b'{"source": "aws.cloudwatch"}'), "not-an-object"),
+    ("bytes", _bytes_body, "not-json"),
     ("empty-object", _raw({}), "missing-field"),
-    ("non-json-value", _set("detail.extra", {1, 2, 3}), "not-json"),
+    ("non-json-value", _non_json_value, "not-json"),
     ("circular-reference", _circular, "not-json"),
     ("deeply-nested", _deeply_nested, "not-json"),
     ("oversized-70kb", _oversized, "oversized"),
@@ -144,6 +164,7 @@ def test_bad_input_is_rejected_with_one_log_line_and_no_aws_call(
     load_handler: Callable[[dict[str, str]], ModuleType],
     load_event: Callable[[str], Event],
     lambda_context: Any,
+    invoke: Invoke,
     read_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     handler = load_handler(retrain_env)
@@ -158,7 +179,9 @@ def test_bad_input_is_rejected_with_one_log_line_and_no_aws_call(
     }
     read_logs()  # drop anything logged while setting up
 
-    result = handler.lambda_handler(build(events), lambda_context)
+    value = build(events)
+
+    result = invoke(handler, body=value.text if isinstance(value, RawBody) else json.dumps(value))
 
     assert result["status"] == "rejected"
     assert result["code"] == code
@@ -177,3 +200,4 @@ def test_bad_input_is_rejected_with_one_log_line_and_no_aws_call(
     assert 0 < len(record["event_excerpt"]) <= 512 + len("...(truncated)")
     assert "\n" not in record["event_excerpt"]
     assert record["function_name"] == lambda_context.function_name
+    assert record["message_id"]  # the SQS message the rejection consumed

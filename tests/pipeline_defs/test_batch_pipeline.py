@@ -51,9 +51,10 @@ def test_every_step_is_a_valid_api_request(steps: dict[str, dict[str, Any]], nam
     validate_step_arguments(steps[name])
 
 
-def test_model_is_the_package_network_isolated(steps: dict[str, dict[str, Any]]) -> None:
+def test_model_is_the_promoted_copy_network_isolated(steps: dict[str, dict[str, Any]]) -> None:
     arguments = steps["CreateServedModel"]["Arguments"]
-    assert arguments["PrimaryContainer"] == {"ModelPackageName": PACKAGE}
+    # The promoted copy (deploy-time values), never the registry's package; no container environment.
+    assert arguments["PrimaryContainer"] == {"Image": "${ModelImage}", "ModelDataUrl": "${ModelDataUrl}"}
     assert arguments["EnableNetworkIsolation"] is True
     assert arguments["ExecutionRoleArn"] == "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}"
     assert "VpcConfig" not in arguments
@@ -61,7 +62,10 @@ def test_model_is_the_package_network_isolated(steps: dict[str, dict[str, Any]])
 
 def test_transform_reads_the_prefix_and_writes_encrypted_per_execution(steps: dict[str, dict[str, Any]]) -> None:
     arguments = steps["BatchTransform"]["Arguments"]
-    assert arguments["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+    assert arguments["TransformInput"]["DataSource"]["S3DataSource"] == {
+        "S3Uri": {"Get": "Parameters.InputDataUri"},
+        "S3DataType": {"Get": "Parameters.InputDataType"},
+    }
     assert arguments["TransformInput"]["SplitType"] == "Line"
     output = arguments["TransformOutput"]
     assert output["KmsKeyId"] == "${KmsKeyArn}"
@@ -81,11 +85,43 @@ def test_transform_reads_the_prefix_and_writes_encrypted_per_execution(steps: di
 
 def test_parameters_default_to_the_input_prefix(rendered: str) -> None:
     parameters = {p["Name"]: p["DefaultValue"] for p in json.loads(rendered)["Parameters"]}
-    assert parameters == {"InputDataUri": "s3://${DataBucket}/breast-cancer/batch/input/", "TriggerReason": "manual"}
+    assert parameters == {
+        "InputDataUri": "s3://${DataBucket}/breast-cancer/batch/input/",
+        "InputDataType": "S3Prefix",
+        "TriggerReason": "manual",
+    }
+
+
+def test_input_type_is_a_prefix_or_a_manifest_and_nothing_else(rendered: str) -> None:
+    (declared,) = [p for p in json.loads(rendered)["Parameters"] if p["Name"] == "InputDataType"]
+    # The two S3DataType values CreateTransformJob accepts for a transform input (AugmentedManifestFile is not).
+    assert declared["EnumValues"] == ["S3Prefix", "ManifestFile"]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "uri"),
+    [
+        ("S3Prefix", "s3://bucket/breast-cancer/batch/input/"),
+        ("ManifestFile", "s3://bucket/breast-cancer/batch/manifests/0123abcd.manifest"),
+    ],
+)
+def test_the_transform_is_valid_for_both_inputs_a_window_passes(
+    steps: dict[str, dict[str, Any]], data_type: str, uri: str
+) -> None:
+    step = json.loads(json.dumps(steps["BatchTransform"]))
+    step["Arguments"]["TransformInput"]["DataSource"]["S3DataSource"] = {"S3Uri": uri, "S3DataType": data_type}
+    validate_step_arguments(step)
 
 
 def test_placeholders_are_exactly_what_the_construct_substitutes(rendered: str) -> None:
-    assert placeholders_in(rendered) == {"ExecutionRoleName", "DataBucket", "KmsKeyArn", "CaptureBucket"}
+    assert placeholders_in(rendered) == {
+        "ExecutionRoleName",
+        "DataBucket",
+        "KmsKeyArn",
+        "CaptureBucket",
+        "ModelImage",
+        "ModelDataUrl",
+    }
     assert "${!CaptureBucket}" not in rendered
 
 

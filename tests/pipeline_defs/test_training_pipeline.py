@@ -188,6 +188,16 @@ def test_package_records_the_sha256_of_the_evaluated_artifact(definition: dict[s
             }
         },
         "TriggerReason": {"Get": "Parameters.TriggerReason"},
+        # The open drift backend's training baseline, which promotion copies with the model.
+        "TrainingBaselineS3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {"Get": f"Steps.{PREPROCESS_STEP}.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+                    "baseline.csv",
+                ],
+            }
+        },
     }
     # The digest is of the very tarball the package registers: Evaluate's model input is the training output.
     (model_input,) = [i for i in steps[EVALUATE_STEP]["Arguments"]["ProcessingInputs"] if i["InputName"] == "model"]

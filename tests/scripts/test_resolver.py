@@ -155,120 +155,18 @@ def test_cli_writes_a_file_that_synth_accepts(tmp_path: Path, default_config: Pl
 
 
 def test_cli_exits_non_zero_without_a_package_group(tmp_path: Path, capsys: Any) -> None:
-    out, baselines_out = tmp_path / "approved-models.json", tmp_path / "model-baselines.json"
+    out = tmp_path / "approved-models.json"
     with mock_aws():
         config = str(REPO / "config" / "platform.yaml")
-        code = resolver.main(["--config", config, "--out", str(out), "--baselines-out", str(baselines_out)])
+        code = resolver.main(["--config", config, "--out", str(out)])
 
     assert code == 1
     assert "does not exist in the registry" in capsys.readouterr().err
-    assert not out.exists() and not baselines_out.exists()
+    assert not out.exists()
 
 
-# --- drift-check baselines (--baselines-out) --------------------------------------------------------------------
-
-REGISTRY_BUCKET = "s3://mlops-dev-models-111111111111-eu-west-1"
-
-
-def _metrics(uri: str) -> dict[str, str]:
-    return {"ContentType": "application/json", "S3Uri": uri}
-
-
-def register_with_baselines(client: Any, prefix: str, *, with_clarify: bool = False) -> str:
-    """An Approved package recording the baselines the training pipeline attaches (and Clarify's if asked)."""
-    baselines: dict[str, Any] = {
-        "ModelDataQuality": {
-            "Statistics": _metrics(f"{prefix}/data/statistics.json"),
-            "Constraints": _metrics(f"{prefix}/data/constraints.json"),
-        },
-        "ModelQuality": {
-            "Statistics": _metrics(f"{prefix}/quality/statistics.json"),
-            "Constraints": _metrics(f"{prefix}/quality/constraints.json"),
-        },
-    }
-    if with_clarify:
-        baselines["Bias"] = {
-            "ConfigFile": _metrics(f"{prefix}/bias/analysis_config.json"),
-            "PreTrainingConstraints": _metrics(f"{prefix}/bias/pre.json"),
-            "PostTrainingConstraints": _metrics(f"{prefix}/bias/post.json"),
-        }
-        baselines["Explainability"] = {
-            "ConfigFile": _metrics(f"{prefix}/explain/analysis_config.json"),
-            "Constraints": _metrics(f"{prefix}/explain/constraints.json"),
-        }
-    return str(
-        client.create_model_package(
-            ModelPackageGroupName=GROUP,
-            ModelApprovalStatus="Approved",
-            InferenceSpecification={
-                "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-            DriftCheckBaselines=baselines,
-        )["ModelPackageArn"]
-    )
-
-
-def test_baselines_of_the_selected_package_by_monitoring_key(sagemaker: Any, default_config: PlatformConfig) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    register_with_baselines(sagemaker, f"{REGISTRY_BUCKET}/old")
-    arn = register_with_baselines(sagemaker, f"{REGISTRY_BUCKET}/new", with_clarify=True)
-    register(sagemaker, "Rejected")
-
-    baselines = resolver.resolve_baselines(sagemaker, resolver.resolve(default_config, sagemaker))
-
-    new = f"{REGISTRY_BUCKET}/new"
-    assert baselines == {
-        arn: {
-            "data_statistics": f"{new}/data/statistics.json",
-            "data_constraints": f"{new}/data/constraints.json",
-            "model_quality_statistics": f"{new}/quality/statistics.json",
-            "model_quality_constraints": f"{new}/quality/constraints.json",
-            "bias_config": f"{new}/bias/analysis_config.json",
-            "bias_constraints": f"{new}/bias/post.json",
-            "explainability_config": f"{new}/explain/analysis_config.json",
-            "explainability_constraints": f"{new}/explain/constraints.json",
-        }
-    }
-
-
-def test_a_package_without_baselines_gets_an_empty_entry(
-    sagemaker: Any, default_config: PlatformConfig, caplog: Any
-) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    arn = register(sagemaker, "Approved")
-
-    with caplog.at_level("WARNING"):
-        assert resolver.resolve_baselines(sagemaker, resolver.resolve(default_config, sagemaker)) == {arn: {}}
-    assert "records no drift-check baselines" in caplog.text and arn in caplog.text
-
-
-def test_monitoring_keys_are_all_resolved() -> None:
-    from mlops_config.approved import DRIFT_CHECK_BASELINES
-    from stacks.monitoring_stack import BASELINE_FILES, KIND_BASELINES
-
-    used = {name for names in KIND_BASELINES.values() for name in names}
-    # "training" is the open backend's CSV, not a drift-check baseline; statistics of model quality are recorded
-    # for completeness only (Model Monitor's model-quality job takes constraints).
-    assert used == set(BASELINE_FILES) - {"training"}
-    assert used <= set(DRIFT_CHECK_BASELINES) == used | {"model_quality_statistics"}
-
-
-def test_cli_writes_a_baselines_file_that_synth_accepts(tmp_path: Path, default_config: PlatformConfig) -> None:
-    from mlops_config.approved import load_model_baselines
-
-    out, baselines_out = tmp_path / "approved-models.json", tmp_path / "model-baselines.json"
-    with mock_aws():
-        client = boto3.client("sagemaker", region_name="eu-west-1")
-        client.create_model_package_group(ModelPackageGroupName=GROUP)
-        arn = register_with_baselines(client, f"{REGISTRY_BUCKET}/run-1")
-        config = str(REPO / "config" / "platform.yaml")
-        code = resolver.main(["--config", config, "--out", str(out), "--baselines-out", str(baselines_out)])
-
-    assert code == 0
-    assert json.loads(out.read_text())["prod"] == {"breast-cancer": arn}
-    loaded = load_model_baselines(baselines_out)
-    assert set(loaded) == {arn}
-    assert loaded[arn]["data_constraints"] == f"{REGISTRY_BUCKET}/run-1/data/constraints.json"
-    assert "bias_config" not in loaded[arn]
+def test_baselines_are_no_longer_resolved(capsys: Any) -> None:
+    """Promotion copies a package's baselines at deploy; the resolver has no cross-account baselines file."""
+    with pytest.raises(SystemExit):
+        resolver.main(["--baselines-out", "model-baselines.json"])
+    assert "unrecognized arguments: --baselines-out" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from moto import mock_aws
 from mlops_config import PlatformConfig
 from tests.conftest import REPO
 
-ENDPOINT = "mlops-staging-breast-cancer"
+ENDPOINT = "mlops-staging-breast-cancer-m5-large"
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/4"
 
 
