@@ -106,19 +106,28 @@ class ReportObject:
 
 
 def parse_event(event: Any, settings: BridgeSettings) -> ReportObject:
-    """The report object an EventBridge "Object Created" event names, or ``EventRejectedError``."""
+    """The report object an EventBridge "Object Created" event names, or ``EventRejectedError``.
+
+    The envelope and the S3 detail are validated by Powertools' parser model of S3 events delivered through
+    EventBridge (``S3EventNotificationEventBridgeModel``, Powertools "Parser"), not by hand; what is left is this
+    function's own rule: the bucket and prefix it serves, and the two report files.
+    """
+    from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+    from pydantic import ValidationError
+
     if (
         not isinstance(event, Mapping)
         or event.get("source") != "aws.s3"
         or event.get("detail-type") != "Object Created"
     ):
         raise EventRejectedError("not an S3 Object Created event")
-    detail = event.get("detail")
     try:
-        bucket = str(detail["bucket"]["name"])  # type: ignore[index]
-        key = str(detail["object"]["key"])  # type: ignore[index]
-    except (KeyError, TypeError):
-        raise EventRejectedError("event detail has no bucket.name and object.key") from None
+        parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise EventRejectedError(f"not the shape of an S3 Object Created event: {where}: {first['msg']}") from None
+    bucket, key = parsed.detail.bucket.name, parsed.detail.object.key
     if bucket != settings.bucket or not key.startswith(settings.report_prefix):
         raise EventRejectedError(f"s3://{bucket}/{key} is not under s3://{settings.bucket}/{settings.report_prefix}")
     relative = key[len(settings.report_prefix) :].split("/")
