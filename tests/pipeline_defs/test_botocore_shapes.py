@@ -34,9 +34,7 @@ def test_the_positive_control_passes() -> None:
 
 
 def test_an_expression_stands_in_for_a_number() -> None:
-    step = _step(
-        lambda a: a["ProcessingResources"]["ClusterConfig"].update(InstanceCount={"Get": "Parameters.Count"})
-    )
+    step = _step(lambda a: a["ProcessingResources"]["ClusterConfig"].update(InstanceCount={"Get": "Parameters.Count"}))
     validate_step_arguments(step)
 
 
