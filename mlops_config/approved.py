@@ -33,8 +33,8 @@ def package_arn_problem(arn: object, config: PlatformConfig, model: str) -> str 
     """What is wrong with ``arn`` as the served package of ``model`` (``None`` if nothing).
 
     A package the environments serve comes from the registry: its account and region, the model's own package
-    group (``mlops_constructs.naming.model_package_group_name``), a version of at least 1 (SageMaker numbers the
-    versions of a group from 1).
+    group (``mlops_constructs.naming.model_package_group_name``), a version of at least 1 (SageMaker AI developer
+    guide, "Model Registry Models, Model Versions, and Model Groups": versions start at 1 and count up).
     """
     if not isinstance(arn, str) or not ascii_fullmatch(MODEL_PACKAGE_ARN, arn):
         return "is not a versioned model package ARN"
