@@ -60,7 +60,7 @@ bench: deps  ## benchmark synth time, scale, Lambda cold path and test time (wri
 	$(PY) -m bench.run
 
 MUTATE ?=
-mutate: deps  ## mutation testing of mlops_config/, the Lambdas and the drift step (MUTATE='<glob>' narrows it; slow)
+mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<glob>' narrows it; slow)
 	mutmut run --max-children 2 $(MUTATE)
 	mutmut results
 
