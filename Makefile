@@ -19,7 +19,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench lock clean checkov
+.PHONY: help deps synth test lint ls local-run bench mutate lock clean checkov
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,13 +59,18 @@ local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled d
 bench: deps  ## benchmark synth time, scale, Lambda cold path and test time (writes bench/results/latest.json)
 	$(PY) -m bench.run
 
+MUTATE ?=
+mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<glob>' narrows it; slow)
+	mutmut run --max-children 2 $(MUTATE)
+	mutmut results
+
 lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt
 	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
 	/tmp/mlops-lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	/tmp/mlops-lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
 
 clean:  ## remove build output (keeps the venv and node_modules)
-	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build
+	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build mutants
 
 # checkov pins an old boto3: it lives in its own venv, never in .venv.
 CHECKOV_VENV := .venv-checkov

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mlops_config.catalog import InstanceKind, instance_types, regions
+from mlops_config.schedule import check_schedule_expression
 
 
 class Settings(BaseModel):
@@ -22,20 +24,47 @@ class Settings(BaseModel):
             allowed = set(cls.model_fields)
             unknown = sorted(str(key) for key in data if key not in allowed)
             if unknown:
-                raise ValueError(
-                    f"unknown key(s) {', '.join(repr(k) for k in unknown)}; allowed keys: {', '.join(sorted(allowed))}"
+                listed = ", ".join(shown(key) for key in unknown[:5]) + (
+                    f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
                 )
+                raise ValueError(f"unknown key(s) {listed}; allowed keys: {', '.join(sorted(allowed))}")
         return data
 
 
-_SLUG = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+SHOWN_MAX = 120
+"""Longest excerpt of a bad value an error message quotes: a mistake is one readable line, never a dump."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 3
+_REPR.maxstring = _REPR.maxother = SHOWN_MAX
+
+
+def shown(value: Any, limit: int = SHOWN_MAX) -> str:
+    """``repr(value)`` cut to about ``limit`` characters (``reprlib`` never walks a deep or huge value)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def ascii_fullmatch(pattern: str | re.Pattern[str], value: str) -> bool:
+    """Whether all of ``value`` matches ``pattern`` with ASCII classes.
+
+    ``re.match`` with ``$`` accepts a trailing newline, and without ``re.ASCII`` the classes ``\\d`` and ``\\w``
+    accept Arabic-Indic digits and other letters; AWS identifiers are ASCII, so every identifier check uses this.
+    """
+    compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, re.ASCII)
+    return value.isascii() and compiled.fullmatch(value) is not None
+
+
+_SLUG = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]", re.ASCII)
 
 
 def _slug(max_length: int) -> AfterValidator:
     def check(value: str) -> str:
-        if len(value) > max_length or not _SLUG.match(value) or "--" in value:
+        if len(value) > max_length or not ascii_fullmatch(_SLUG, value) or "--" in value:
             raise ValueError(
-                f"{value!r} is not a valid name; allowed: 2-{max_length} characters of lowercase letters, "
+                f"{shown(value)} is not a valid name; allowed: 2-{max_length} characters of lowercase letters, "
                 "digits and single hyphens, starting with a letter and not ending with a hyphen"
             )
         return value
@@ -44,24 +73,27 @@ def _slug(max_length: int) -> AfterValidator:
 
 
 def _account(value: str) -> str:
-    if not re.fullmatch(r"\d{12}", value):
-        raise ValueError(f"{value!r} is not an AWS account ID; allowed: exactly 12 digits, quoted in YAML")
+    if not ascii_fullmatch(r"[0-9]{12}", value):
+        raise ValueError(f"{shown(value)} is not an AWS account ID; allowed: exactly 12 digits, quoted in YAML")
     return value
 
 
 def _region(value: str) -> str:
     if value not in regions():
-        raise ValueError(f"{value!r} is not an AWS region with SageMaker; allowed: {', '.join(sorted(regions()))}")
+        raise ValueError(f"{shown(value)} is not an AWS region with SageMaker; allowed: {', '.join(sorted(regions()))}")
     return value
+
+
+_EXAMPLE_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge", "ml.t3.medium")
 
 
 def _instance_type(kind: InstanceKind) -> AfterValidator:
     def check(value: str) -> str:
         allowed = instance_types(kind)
         if value not in allowed:
-            examples = ", ".join(sorted(t for t in allowed if t.startswith(("ml.m5.", "ml.c5.")))[:6])
+            examples = ", ".join(t for t in _EXAMPLE_INSTANCE_TYPES if t in allowed)
             raise ValueError(
-                f"{value!r} is not a SageMaker {kind} instance type; allowed: one of the {len(allowed)} "
+                f"{shown(value)} is not a SageMaker {kind} instance type; allowed: one of the {len(allowed)} "
                 f"ml.* types SageMaker accepts for {kind} (e.g. {examples})"
             )
         return value
@@ -72,37 +104,27 @@ def _instance_type(kind: InstanceKind) -> AfterValidator:
 def _s3_prefix(value: str) -> str:
     if value.startswith("/") or not value.endswith("/") or "//" in value or not value.strip("/"):
         raise ValueError(
-            f"{value!r} is not an S3 key prefix; allowed: a relative prefix like 'my-model/training/' "
+            f"{shown(value)} is not an S3 key prefix; allowed: a relative prefix like 'my-model/training/' "
             "(no leading slash, ending with '/')"
         )
-    if not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value):
+    if not ascii_fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value) or len(value) > 1024:
         raise ValueError(
-            f"{value!r} has characters that need URL-encoding; allowed: letters, digits, / ! _ . * ' ( ) -"
-        )
-    return value
-
-
-_SCHEDULE = re.compile(r"^(cron\(\S+ \S+ \S+ \S+ \S+ \S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-
-
-def _schedule(value: str) -> str:
-    if not _SCHEDULE.match(value):
-        raise ValueError(
-            f"{value!r} is not a schedule expression; allowed: 'cron(min hour day month weekday year)' "
-            "with six fields, or 'rate(N minutes|hours|days)'"
+            f"{shown(value)} has characters that need URL-encoding; allowed: letters, digits, / ! _ . * ' ( ) -"
         )
     return value
 
 
 def _iso_duration(value: str) -> str:
-    if not re.fullmatch(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?", value):
-        raise ValueError(f"{value!r} is not an ISO 8601 duration; allowed: e.g. 'P30D', 'PT12H'")
+    if not ascii_fullmatch(
+        r"P(?=[0-9]|T[0-9])([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?", value
+    ):
+        raise ValueError(f"{shown(value)} is not an ISO 8601 duration; allowed: e.g. 'P30D', 'PT12H'")
     return value
 
 
 def _email(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value):
-        raise ValueError(f"{value!r} is not an e-mail address; allowed: name@example.com")
+    if len(value) > 254 or not ascii_fullmatch(r"[!-?A-~]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", value):
+        raise ValueError(f"{shown(value)} is not an e-mail address; allowed: name@example.com")
     return value
 
 
@@ -116,7 +138,7 @@ TrainingInstanceType = Annotated[str, _instance_type("training")]
 ProcessingInstanceType = Annotated[str, _instance_type("processing")]
 TransformInstanceType = Annotated[str, _instance_type("transform")]
 S3Prefix = Annotated[str, AfterValidator(_s3_prefix)]
-ScheduleExpression = Annotated[str, AfterValidator(_schedule)]
+ScheduleExpression = Annotated[str, AfterValidator(check_schedule_expression)]
 IsoDuration = Annotated[str, AfterValidator(_iso_duration)]
 Email = Annotated[str, AfterValidator(_email)]
 InstanceCount = Annotated[int, Field(ge=1, le=100)]

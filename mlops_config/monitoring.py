@@ -7,7 +7,16 @@ from typing import Literal, Self, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_config.base import InstanceCount, ProcessingInstanceType, S3Prefix, ScheduleExpression, Settings
+from mlops_config.base import (
+    InstanceCount,
+    ProcessingInstanceType,
+    S3Prefix,
+    ScheduleExpression,
+    Settings,
+    ascii_fullmatch,
+    shown,
+)
+from mlops_config.schedule import is_one_time
 
 # The feature columns of the sample dataset (``pipeline_defs/steps/sample_data.py``), shipped as a list so that
 # synth never reads data: the per-feature dashboard widgets and metrics are built from it.
@@ -28,7 +37,7 @@ SAMPLE_FEATURES: tuple[str, ...] = tuple(
     )
 )
 # A CloudWatch dimension value and a CSV header both hold it; keep it to safe characters.
-_FEATURE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_FEATURE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", re.ASCII)
 
 
 class AlarmSettings(Settings):
@@ -59,22 +68,22 @@ CAPTURE_BACKENDS: frozenset[MonitoringBackend] = frozenset({"open", "model_monit
 
 # A Model Monitor time offset: a negative ISO 8601 duration in one of the forms "Schedule model quality monitoring
 # jobs" documents (-P#D, -PT#H, -PT#M); the API takes 1-15 characters (botocore MonitoringTimeOffsetString).
-_OFFSET = re.compile(r"^-P(?:(?P<days>\d+)D|T(?P<hours>\d+)H|T(?P<minutes>\d+)M)$")
+_OFFSET = re.compile(r"-P(?:(?P<days>[0-9]+)D|T(?P<hours>[0-9]+)H|T(?P<minutes>[0-9]+)M)", re.ASCII)
 
 
 def offset_minutes(offset: str) -> int:
     """How far back ``offset`` (e.g. ``-P1D``) reaches, in minutes (positive)."""
-    match = _OFFSET.match(offset)
+    match = _OFFSET.fullmatch(offset) if offset.isascii() else None
     if match is None:
-        raise ValueError(f"{offset!r} is not a Model Monitor time offset")
+        raise ValueError(f"{shown(offset)} is not a Model Monitor time offset")
     days, hours, minutes = (int(match.group(name) or 0) for name in ("days", "hours", "minutes"))
     return days * 1440 + hours * 60 + minutes
 
 
 def _time_offset(value: str) -> str:
-    if len(value) > 15 or not _OFFSET.match(value) or offset_minutes(value) == 0:
+    if len(value) > 15 or not ascii_fullmatch(_OFFSET, value) or offset_minutes(value) == 0:
         raise ValueError(
-            f"{value!r} is not a Model Monitor time offset; allowed: a negative ISO 8601 duration of at most 15 "
+            f"{shown(value)} is not a Model Monitor time offset; allowed: a negative ISO 8601 duration of at most 15 "
             "characters, '-P<n>D' (days), '-PT<n>H' (hours) or '-PT<n>M' (minutes), n > 0, e.g. '-P1D'"
         )
     return value
@@ -126,7 +135,7 @@ class MonitoringSettings(Settings):
     categorical_features: tuple[str, ...] = Field(
         default=(), description="Features compared with chi-squared instead of Kolmogorov-Smirnov."
     )
-    target_column: str = Field(default="target", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    target_column: str = Field(default="target", description="The label column of the ground truth.")
     publish_instance_type: ProcessingInstanceType = Field(
         default="ml.t3.medium", description="The small, non-isolated job that publishes the open backend's metrics."
     )
@@ -138,18 +147,28 @@ class MonitoringSettings(Settings):
         "fails in accounts whose unreserved concurrency would drop below 100).",
     )
 
+    @field_validator("target_column")
+    @classmethod
+    def _target_column(cls, value: str) -> str:
+        if not ascii_fullmatch(_FEATURE_NAME, value):
+            raise ValueError(
+                f"{shown(value)} is not a usable column name; allowed: 1-64 letters, digits, '_', '.', '-', "
+                "starting with a letter or '_'"
+            )
+        return value
+
     @field_validator("features", "categorical_features")
     @classmethod
     def _feature_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not _FEATURE_NAME.match(name):
+            if not ascii_fullmatch(_FEATURE_NAME, name):
                 raise ValueError(
-                    f"{name!r} is not a usable feature name; allowed: 1-64 letters, digits, '_', '.', '-', "
+                    f"{shown(name)} is not a usable feature name; allowed: 1-64 letters, digits, '_', '.', '-', "
                     "starting with a letter or '_'"
                 )
         duplicates = sorted({name for name in value if value.count(name) > 1})
         if duplicates:
-            raise ValueError(f"feature(s) {duplicates} listed twice; allowed: each feature once")
+            raise ValueError(f"feature(s) {shown(duplicates)} listed twice; allowed: each feature once")
         return value
 
     @field_validator("start_time_offset", "end_time_offset")
@@ -171,6 +190,17 @@ class MonitoringSettings(Settings):
         if self.target_column in self.features:
             raise ValueError(
                 f"target_column {self.target_column!r} is also listed in features; allowed: a column not in features"
+            )
+        if self.alarms.drifted_features_threshold > len(self.features):
+            raise ValueError(
+                f"alarms.drifted_features_threshold ({self.alarms.drifted_features_threshold}) exceeds the "
+                f"{len(self.features)} feature(s) monitored, so the drift alarm could never fire; "
+                f"allowed: 1-{len(self.features)}"
+            )
+        if is_one_time(self.schedule):
+            raise ValueError(
+                f"schedule: {self.schedule!r} runs once, so monitoring would stop after one run; "
+                "allowed: a recurring cron() or rate() expression"
             )
         if self.alarms.datapoints_to_alarm > self.alarms.evaluation_periods:
             raise ValueError(

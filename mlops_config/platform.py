@@ -17,6 +17,8 @@ from mlops_config.base import (
     Region,
     S3Prefix,
     Settings,
+    ascii_fullmatch,
+    shown,
 )
 from mlops_config.monitoring import MonitoringSettings
 from mlops_config.retraining import RetrainingSettings
@@ -34,16 +36,16 @@ class VpcSettings(Settings):
     @classmethod
     def _subnets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for subnet in value:
-            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
-                raise ValueError(f"{subnet!r} is not a subnet ID; allowed: subnet- followed by 8-17 hex digits")
+            if not ascii_fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                raise ValueError(f"{shown(subnet)} is not a subnet ID; allowed: subnet- followed by 8-17 hex digits")
         return value
 
     @field_validator("security_group_ids")
     @classmethod
     def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for group in value:
-            if not re.fullmatch(r"sg-[0-9a-f]{8,17}", group):
-                raise ValueError(f"{group!r} is not a security group ID; allowed: sg- followed by 8-17 hex digits")
+            if not ascii_fullmatch(r"sg-[0-9a-f]{8,17}", group):
+                raise ValueError(f"{shown(group)} is not a security group ID; allowed: sg- followed by 8-17 hex digits")
         return value
 
 
@@ -136,6 +138,8 @@ _DEFAULT_MODEL_ENVIRONMENT = ModelEnvironmentSettings()
 # IAM role and managed policy names ("IAM object quotas and limits": names of up to 64 / 128 characters).
 IAM_NAME = r"[\w+=,.@-]{1,64}"
 IAM_POLICY_NAME = r"[\w+=,.@-]{1,128}"
+# An approver: a role of the tooling account (checked below); ASCII only, the whole value.
+_APPROVER_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/*-]{1,512}", re.ASCII)
 
 
 class ToolingSettings(Settings):
@@ -146,7 +150,7 @@ class ToolingSettings(Settings):
     connection_arn: str | None = Field(
         default=None, description="CodeConnections ARN; without it the pipeline stack is not synthesized."
     )
-    repository: str = Field(default="my-org/sagemaker-mlops-cdk", pattern=r"^[\w.-]+/[\w.-]+$")
+    repository: str = Field(default="my-org/sagemaker-mlops-cdk", max_length=200)
     branch: str = Field(default="main", min_length=1, max_length=255)
     notification_emails: tuple[Email, ...] = ()
     approver_role_name: str | None = Field(
@@ -165,7 +169,7 @@ class ToolingSettings(Settings):
     @field_validator("approver_role_name")
     @classmethod
     def _approver_role(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(IAM_NAME, value):
+        if value is not None and not ascii_fullmatch(IAM_NAME, value):
             raise ValueError(f"{value!r} is not an IAM role name; allowed: 1-64 letters, digits and + = , . @ _ -")
         return value
 
@@ -174,7 +178,7 @@ class ToolingSettings(Settings):
     def _approvers(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         account = info.data.get("account")
         for arn in value:
-            match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/*-]{1,512}", arn)
+            match = _APPROVER_ARN.fullmatch(arn) if arn.isascii() else None
             if match is None or match.group(1) != account:
                 raise ValueError(
                     f"{arn!r} is not a role ARN of the tooling account {account}; allowed: "
@@ -182,13 +186,22 @@ class ToolingSettings(Settings):
                 )
         return value
 
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not ascii_fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+            raise ValueError(
+                f"{shown(value)} is not a repository; allowed: 'owner/name' of ASCII letters, digits, _ . -"
+            )
+        return value
+
     @field_validator("connection_arn")
     @classmethod
     def _connection(cls, value: str | None) -> str | None:
-        pattern = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}"
-        if value is not None and not re.fullmatch(pattern, value):
+        pattern = r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}"
+        if value is not None and not ascii_fullmatch(pattern, value):
             raise ValueError(
-                f"{value!r} is not a CodeConnections ARN; allowed: "
+                f"{shown(value)} is not a CodeConnections ARN; allowed: "
                 "arn:aws:codeconnections:<region>:<account>:connection/<uuid>"
             )
         return value
@@ -214,7 +227,7 @@ class PlatformConfig(Settings):
     @field_validator("permissions_boundary")
     @classmethod
     def _boundary(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(IAM_POLICY_NAME, value):
+        if value is not None and not ascii_fullmatch(IAM_POLICY_NAME, value):
             raise ValueError(
                 f"{value!r} is not an IAM policy name; allowed: 1-128 letters, digits and + = , . @ _ - "
                 "(a name, not an ARN: the policy is looked up in each environment's own account)"
@@ -244,6 +257,14 @@ class PlatformConfig(Settings):
                     f"environments[{index}]: account {pair[0]} in {pair[1]} is already used by environment "
                     f"{self.environments[accounts.index(pair)].name!r}; allowed: one account and region per environment"
                 )
+        if self.tooling is not None:
+            for env in self.environments:
+                if env.account == self.tooling.account:
+                    raise ValueError(
+                        f"tooling.account: {env.account} is also the account of environment {env.name!r}; the "
+                        "toolchain and that environment would both create the CDK pipeline's cross-account roles "
+                        "under the same names in one account; allowed: a tooling account no environment uses"
+                    )
         if self.registry_environment not in env_names:
             raise ValueError(
                 f"registry_environment: {self.registry_environment!r} is not an environment; "
@@ -258,7 +279,7 @@ class PlatformConfig(Settings):
             for env_name in model.environments:
                 if env_name not in env_names:
                     raise ValueError(
-                        f"models[{index}].environments: {env_name!r} is not an environment; "
+                        f"models[{index}].environments: {shown(env_name)} is not an environment; "
                         f"allowed: {', '.join(env_names)}"
                     )
         return self
@@ -288,6 +309,6 @@ def _no_duplicates(section: str, key: str, values: list[str]) -> None:
     for index, value in enumerate(values):
         if values.index(value) != index:
             raise ValueError(
-                f"{section}[{index}].{key}: {value!r} is already used by {section}[{values.index(value)}]; "
+                f"{section}[{index}].{key}: {shown(value)} is already used by {section}[{values.index(value)}]; "
                 f"allowed: unique {key}s"
             )

@@ -12,7 +12,9 @@ class NewDataTrigger(Settings):
 
     enabled: bool = True
     min_new_objects: int = Field(default=1, ge=1, le=1_000_000)
-    min_new_bytes: int = Field(default=0, ge=0)
+    # The retraining Lambda refuses MIN_NEW_BYTES above 2**53 at cold start (``retrain.Settings.from_env``): the
+    # largest integer a JSON number holds exactly. Refused here, at synth, instead of at the first invocation.
+    min_new_bytes: int = Field(default=0, ge=0, le=2**53)
 
 
 class RetrainingSettings(Settings):

@@ -15,11 +15,16 @@ from mlops_config.base import (
     ScheduleExpression,
     Settings,
     TransformInstanceType,
+    ascii_fullmatch,
+    shown,
 )
 
 MODEL_PACKAGE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+$"
+    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[0-9]{1,9})",
+    re.ASCII,
 )
+"""A versioned model package ARN; use with ``fullmatch`` (``match`` would accept a trailing newline or suffix)."""
 
 
 class AutoscalingSettings(Settings):
@@ -197,9 +202,9 @@ class ServingSettings(Settings):
     @field_validator("model_package_arn")
     @classmethod
     def _package_arn(cls, value: str | None) -> str | None:
-        if value is not None and not MODEL_PACKAGE_ARN.match(value):
+        if value is not None and not ascii_fullmatch(MODEL_PACKAGE_ARN, value):
             raise ValueError(
-                f"{value!r} is not a versioned model package ARN; allowed: "
+                f"{shown(value)} is not a versioned model package ARN; allowed: "
                 "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>"
             )
         return value

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
 from mlops_config.base import (
@@ -12,6 +10,8 @@ from mlops_config.base import (
     ProcessingInstanceType,
     Settings,
     TrainingInstanceType,
+    ascii_fullmatch,
+    shown,
 )
 
 DEFAULT_BUILDER = "pipeline_defs.training_pipeline:build_training_pipeline"
@@ -41,8 +41,8 @@ class TrainingSettings(Settings):
     @field_validator("builder")
     @classmethod
     def _builder_path(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*", value):
+        if not ascii_fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value) or len(value) > 256:
             raise ValueError(
-                f"{value!r} is not a builder path; allowed: 'package.module:function', e.g. {DEFAULT_BUILDER!r}"
+                f"{shown(value)} is not a builder path; allowed: 'package.module:function', e.g. {DEFAULT_BUILDER!r}"
             )
         return value

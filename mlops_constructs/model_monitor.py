@@ -25,6 +25,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
@@ -40,7 +41,12 @@ from mlops_constructs.lambda_runtime import (
     reserve_concurrency,
 )
 from mlops_constructs.metric_contract import grant_put_metric_data
-from mlops_constructs.sagemaker_iam import grant_job_basics, grant_objects_read_write, image_repository_arns
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.sagemaker_iam import (
+    grant_job_basics,
+    grant_objects_read_write,
+    image_repository_arns,
+)
 
 MonitorKind = Literal["data-quality", "model-quality", "bias", "explainability"]
 MONITOR_KINDS: tuple[MonitorKind, ...] = ("data-quality", "model-quality", "bias", "explainability")
@@ -550,9 +556,10 @@ class MonitorBridgeFunction(Construct):
     Model Monitor model; ``prefix`` is a separate operator that does not ("Comparison operators for use in event
     patterns in Amazon EventBridge"). The function ignores the files under the prefix that are not reports.
     Deliveries that fail after ``retry_attempts`` go to a dead-letter queue encrypted with ``key`` (the key policy
-    lets EventBridge use it, ``stacks.data_stack``), with an alarm to ``alarm_topic``. Reads the object, publishes
-    contract metrics for ``model``/``environment``/``endpoint_name`` and one per-feature point for each of
-    ``features``. arm64, structured logs, logs kept ``log_retention_days``. Reserved concurrency is an opt-in
+    lets EventBridge use it, ``stacks.data_stack``), with an alarm to ``alarm_topic``; so do invocations that still
+    fail after Lambda's two retries (a report the function cannot trust: nothing is published from it). Reads the
+    object, publishes contract metrics for ``model``/``environment``/``endpoint_name`` and one per-feature point for
+    each of ``features``. arm64, structured logs, logs kept ``log_retention_days``. Reserved concurrency is an opt-in
     (``reserved_concurrency``, default none).
     """
 
@@ -596,6 +603,15 @@ class MonitorBridgeFunction(Construct):
         report_bucket.grant_read(self.role, f"{report_prefix}*")
         key.grant_decrypt(self.role)
         grant_put_metric_data(self.role)
+        self.dead_letters = EventDeadLetters(
+            self,
+            "DeadLetters",
+            key=key,
+            purpose=f"Model Monitor reports of {endpoint_name} for the bridge function",
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+        )
+        self.dead_letter_queue = self.dead_letters.queue
         self.function = lambda_.Function(
             self,
             "Function",
@@ -610,6 +626,13 @@ class MonitorBridgeFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             memory_size=256,
             timeout=Duration.seconds(60),
+            # A report the function cannot trust raises (nothing is published): after Lambda's retries the event
+            # goes to the same dead-letter queue and its alarm. The rule target's dead-letter queue alone would
+            # never see it: EventBridge has delivered once Lambda queued the asynchronous invocation ("Using
+            # dead-letter queues to process undelivered events in EventBridge"; function errors follow the
+            # function's own on-failure destination, Lambda "Asynchronous invocation").
+            retry_attempts=2,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
             environment={
                 "MODEL_NAME": model,
                 "ENVIRONMENT_NAME": environment,
@@ -626,15 +649,6 @@ class MonitorBridgeFunction(Construct):
         # policy before the function too; harmless.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         reserve_concurrency(self.function, reserved_concurrency)
-        self.dead_letters = EventDeadLetters(
-            self,
-            "DeadLetters",
-            key=key,
-            purpose=f"Model Monitor reports of {endpoint_name} for the bridge function",
-            alarm_topic=alarm_topic,
-            removal_policy=removal_policy,
-        )
-        self.dead_letter_queue = self.dead_letters.queue
         self.rule = events.Rule(
             self,
             "ReportWritten",
@@ -654,3 +668,10 @@ class MonitorBridgeFunction(Construct):
             )
         )
         self.dead_letter_alarm = self.dead_letters.alarm
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "The KMS grant CDK adds for sending to the KMS-encrypted dead-letter queue: data-key actions on the "
+            "one environment key only.",
+            applies_to=["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+        )

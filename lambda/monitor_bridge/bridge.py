@@ -10,6 +10,7 @@ dashboards read only what this module publishes.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ from typing import Any, Protocol
 import metric_contract as contract
 
 DRIFT_CHECK = "baseline_drift_check"
-_DISTANCE = re.compile(r"distance:\s*([0-9.eE+-]+)")
+# Model Monitor's description of a drift violation: "Baseline drift distance: 0.41 exceeds threshold: 0.1".
+_DISTANCE = re.compile(r"distance:\s*(\S+)", re.ASCII)
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+"""Largest report read (statistics.json grows with the feature count; 16 MiB is thousands of features)."""
+_MODEL_QUALITY_METRICS = (("auc", contract.MODEL_AUC), ("accuracy", contract.MODEL_ACCURACY), ("f1", contract.MODEL_F1))
 
 
 class BridgeConfigError(ValueError):
@@ -27,6 +32,22 @@ class BridgeConfigError(ValueError):
 
 class EventRejectedError(ValueError):
     """The event is not one this function translates (wrong source, bucket or object)."""
+
+
+class ReportRejectedError(ValueError):
+    """A report this function should translate but cannot trust; nothing of it is published.
+
+    Raised, not swallowed: the invocation fails, so after Lambda's retries the event lands in the function's
+    dead-letter destination and its error alarm fires, where an operator sees it.
+    """
+
+    def __init__(self, bucket: str, key: str, field: str, problem: str) -> None:
+        self.bucket, self.key, self.field, self.problem = bucket, key, field, problem
+        super().__init__(f"s3://{bucket}/{key}: {field}: {problem}")
+
+    def log_fields(self) -> dict[str, str]:
+        """The structured fields of the one error log line."""
+        return {"bucket": self.bucket, "key": self.key, "field": self.field, "problem": self.problem}
 
 
 class ObjectReader(Protocol):
@@ -85,19 +106,28 @@ class ReportObject:
 
 
 def parse_event(event: Any, settings: BridgeSettings) -> ReportObject:
-    """The report object an EventBridge "Object Created" event names, or ``EventRejectedError``."""
+    """The report object an EventBridge "Object Created" event names, or ``EventRejectedError``.
+
+    The envelope and the S3 detail are validated by Powertools' parser model of S3 events delivered through
+    EventBridge (``S3EventNotificationEventBridgeModel``, Powertools "Parser"), not by hand; what is left is this
+    function's own rule: the bucket and prefix it serves, and the two report files.
+    """
+    from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+    from pydantic import ValidationError
+
     if (
         not isinstance(event, Mapping)
         or event.get("source") != "aws.s3"
         or event.get("detail-type") != "Object Created"
     ):
         raise EventRejectedError("not an S3 Object Created event")
-    detail = event.get("detail")
     try:
-        bucket = str(detail["bucket"]["name"])  # type: ignore[index]
-        key = str(detail["object"]["key"])  # type: ignore[index]
-    except (KeyError, TypeError):
-        raise EventRejectedError("event detail has no bucket.name and object.key") from None
+        parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise EventRejectedError(f"not the shape of an S3 Object Created event: {where}: {first['msg']}") from None
+    bucket, key = parsed.detail.bucket.name, parsed.detail.object.key
     if bucket != settings.bucket or not key.startswith(settings.report_prefix):
         raise EventRejectedError(f"s3://{bucket}/{key} is not under s3://{settings.bucket}/{settings.report_prefix}")
     relative = key[len(settings.report_prefix) :].split("/")
@@ -107,23 +137,125 @@ def parse_event(event: Any, settings: BridgeSettings) -> ReportObject:
     return ReportObject(bucket=bucket, key=key, kind=relative[0], file_name=file_name)
 
 
+def _excerpt(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_json(s3: ObjectReader, report: ReportObject) -> Any:
-    """The report's JSON body."""
-    body = s3.get_object(Bucket=report.bucket, Key=report.key)["Body"].read()
-    return json.loads(body)
+    """The report's JSON body, or ``ReportRejectedError`` for a missing, empty, oversized or unparsable object."""
+
+    def rejected(problem: str) -> ReportRejectedError:
+        return ReportRejectedError(report.bucket, report.key, "(object)", problem)
+
+    try:
+        response = s3.get_object(Bucket=report.bucket, Key=report.key)
+    except Exception as error:  # botocore's ClientError; the bridge takes no botocore import for one class
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            raise rejected("the report object does not exist (deleted or overwritten since the event)") from None
+        raise
+    size = response.get("ContentLength")
+    if isinstance(size, int) and size > MAX_REPORT_BYTES:
+        raise rejected(f"{size} bytes; allowed: at most {MAX_REPORT_BYTES}")
+    body = response["Body"].read(MAX_REPORT_BYTES + 1)
+    if len(body) > MAX_REPORT_BYTES:
+        raise rejected(f"more than {MAX_REPORT_BYTES} bytes; allowed: at most {MAX_REPORT_BYTES}")
+    if not body.strip():
+        raise rejected("the report is empty")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise rejected(f"byte {error.start} is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise rejected(f"not JSON: line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except ValueError as error:
+        raise rejected(f"not plain JSON: {error}") from None
+    except RecursionError:
+        raise rejected("not JSON: nested too deeply") from None
 
 
-def translate(report: ReportObject, document: Mapping[str, Any], settings: BridgeSettings) -> list[dict[str, Any]]:
-    """The contract data points one Model Monitor file stands for (empty for files the contract ignores)."""
+class _Checker:
+    """Typed access to one report document; every failure names the report object and the field."""
+
+    def __init__(self, report: ReportObject) -> None:
+        self.report = report
+
+    def fail(self, field: str, problem: str) -> ReportRejectedError:
+        return ReportRejectedError(self.report.bucket, self.report.key, field, problem)
+
+    def mapping(self, value: Any, field: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(field, f"expected an object, got {type(value).__name__}")
+        return value
+
+    def member(self, container: Mapping[str, Any], name: str, field: str) -> Any:
+        if name not in container:
+            raise self.fail(f"{field}.{name}" if field else name, "is missing")
+        return container[name]
+
+    def number(self, value: Any, field: str, *, low: float = 0.0, high: float = math.inf) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(field, f"{_excerpt(value)} is not a number")
+        number = float(value)
+        if not math.isfinite(number) or not low <= number <= high:
+            allowed = f"[{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}, finite"
+            raise self.fail(field, f"{_excerpt(value)} is out of range; allowed: {allowed}")
+        return number
+
+    def text(self, value: Any, field: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(field, f"{_excerpt(value)} is not a non-empty string")
+        return value
+
+
+def _drift_violations(check: _Checker, document: Mapping[str, Any]) -> dict[str, float | None]:
+    violations = check.member(document, "violations", "")
+    if not isinstance(violations, list):
+        raise check.fail("violations", f"expected a list, got {type(violations).__name__}")
+    drifted: dict[str, float | None] = {}
+    for index, item in enumerate(violations):
+        where = f"violations[{index}]"
+        violation = check.mapping(item, where)
+        kind = check.text(check.member(violation, "constraint_check_type", where), f"{where}.constraint_check_type")
+        if kind != DRIFT_CHECK:
+            continue
+        name = check.text(check.member(violation, "feature_name", where), f"{where}.feature_name")
+        description = violation.get("description", "")
+        if not isinstance(description, str):
+            raise check.fail(f"{where}.description", f"{_excerpt(description)} is not a string")
+        match = _DISTANCE.search(description)
+        score: float | None = None
+        if match:
+            raw = match.group(1)
+            try:
+                score = float(raw)
+            except ValueError:
+                raise check.fail(f"{where}.description", f"distance {_excerpt(raw)} is not a number") from None
+            check.number(score, f"{where}.description (distance)")
+        drifted[name] = score
+    return drifted
+
+
+def translate(report: ReportObject, document: Any, settings: BridgeSettings) -> list[dict[str, Any]]:
+    """The contract data points one Model Monitor file stands for (empty for files the contract ignores).
+
+    The whole document is checked before any data point is built: a report with one bad value publishes nothing
+    (``ReportRejectedError`` naming the object and the field).
+    """
     ids = {"model": settings.model, "environment": settings.environment, "endpoint": settings.endpoint}
+    check = _Checker(report)
+    if report.kind not in ("data-quality", "model-quality"):
+        return []
+    root = check.mapping(document, "(top level)")
     if report.kind == "data-quality" and report.file_name == "constraint_violations.json":
-        drifted: dict[str, float | None] = {}
-        for violation in document.get("violations", []):
-            if violation.get("constraint_check_type") != DRIFT_CHECK:
-                continue
-            name = str(violation.get("feature_name", ""))
-            match = _DISTANCE.search(str(violation.get("description", "")))
-            drifted[name] = float(match.group(1)) if match else None
+        drifted = _drift_violations(check, root)
         data = [contract.datum(contract.DRIFTED_FEATURES, len(drifted), **ids)]
         for feature in settings.features:
             data.append(contract.datum(contract.FEATURE_DRIFT, 1 if feature in drifted else 0, feature=feature, **ids))
@@ -132,20 +264,19 @@ def translate(report: ReportObject, document: Mapping[str, Any], settings: Bridg
                 data.append(contract.datum(contract.FEATURE_DRIFT_SCORE, score, feature=feature, **ids))
         return data
     if report.kind == "data-quality" and report.file_name == "statistics.json":
-        count = document.get("dataset", {}).get("item_count")
-        return [contract.datum(contract.CAPTURED_RECORDS, count, **ids)] if isinstance(count, int | float) else []
+        dataset = check.mapping(check.member(root, "dataset", ""), "dataset")
+        count = check.number(check.member(dataset, "item_count", "dataset"), "dataset.item_count")
+        if count != int(count):
+            raise check.fail("dataset.item_count", f"{count!r} is not a whole number")
+        return [contract.datum(contract.CAPTURED_RECORDS, count, **ids)]
     if report.kind == "model-quality" and report.file_name == "statistics.json":
-        found = document.get("binary_classification_metrics", {})
-        data = []
-        for source, metric in (
-            ("auc", contract.MODEL_AUC),
-            ("accuracy", contract.MODEL_ACCURACY),
-            ("f1", contract.MODEL_F1),
-        ):
-            value = found.get(source, {}).get("value") if isinstance(found.get(source), Mapping) else None
-            if isinstance(value, int | float):
-                data.append(contract.datum(metric, value, **ids))
-        return data
+        found = check.mapping(check.member(root, "binary_classification_metrics", ""), "binary_classification_metrics")
+        values = []
+        for source, metric in _MODEL_QUALITY_METRICS:
+            where = f"binary_classification_metrics.{source}"
+            entry = check.mapping(check.member(found, source, "binary_classification_metrics"), where)
+            values.append((metric, check.number(check.member(entry, "value", where), f"{where}.value", high=1.0)))
+        return [contract.datum(metric, value, **ids) for metric, value in values]
     return []
 
 

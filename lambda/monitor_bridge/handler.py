@@ -38,7 +38,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.warning("event ignored", extra={"reason": str(rejected)})
         return {"status": "ignored", "reason": str(rejected)}
     s3, cloudwatch = aws_clients()
-    data = bridge.translate(report, bridge.read_json(s3, report), SETTINGS)
+    try:
+        data = bridge.translate(report, bridge.read_json(s3, report), SETTINGS)
+    except bridge.ReportRejectedError as untrusted:
+        # One structured line naming the object and field; re-raised so the invocation fails into the DLQ.
+        logger.error("report rejected, nothing published", extra=untrusted.log_fields())
+        raise
     sent = bridge.publish(cloudwatch, data)
     logger.info("published contract metrics", extra={"key": report.key, "kind": report.kind, "data_points": sent})
     return {"status": "published", "kind": report.kind, "data_points": sent}

@@ -30,10 +30,6 @@ SETTINGS = retrain.Settings.from_env(os.environ)
 logger = Logger(service=SETTINGS.service_name, level=SETTINGS.log_level)
 processor = SqsFifoPartialProcessor()
 
-# botocore's standard mode retries throttling and 5xx with jittered backoff; retrain's own
-# bounded retry only sits on top of it.
-BOTO_MAX_ATTEMPTS = 4  # retries after the first call: 5 attempts in all
-
 
 @cache
 def aws_clients() -> retrain.AwsClients:
@@ -43,13 +39,9 @@ def aws_clients() -> retrain.AwsClients:
     100 ms budget for the module import, and a rejected event never needs it.
     """
     import boto3  # type: ignore[import-untyped, unused-ignore]
-    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
-    config = Config(
-        retries={"mode": "standard", "max_attempts": BOTO_MAX_ATTEMPTS},
-        connect_timeout=5,
-        read_timeout=20,
-    )
+    # botocore's standard retry mode is the only retry (``retrain.client_config``).
+    config = retrain.client_config()
     region = SETTINGS.expected_region
     return retrain.AwsClients(
         sagemaker=boto3.client("sagemaker", region_name=region, config=config),

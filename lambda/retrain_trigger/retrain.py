@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +49,7 @@ __all__ = [
     "ScheduleTrigger",
     "Settings",
     "Trigger",
+    "client_config",
     "client_request_token",
     "display_name",
     "event_tag",
@@ -67,30 +67,17 @@ DISPLAY_NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
 
 ACTIVE_STATUSES: Final = frozenset({"Executing", "Stopping"})
 DAY: Final = timedelta(hours=24)
-# Error codes worth another try after botocore's own retries gave up (or never ran, e.g. a
-# throttle answered by a proxy). Everything else is permanent: log, re-raise, let the DLQ have it.
-TRANSIENT_ERROR_CODES: Final = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "InternalFailure",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+# Retries are botocore's standard mode ("Retries" in the Boto3 guide: throttling and transient errors and HTTP
+# 500/502/503/504, exponential backoff with jitter, a retry quota), set on the clients by ``client_config``; the
+# function has no retry loop of its own. StartPipelineExecution is safe to retry: ClientRequestToken dedupes it.
+MAX_ATTEMPTS: Final = 5
+"""Attempts in all per call (the first and four retries)."""
 _HISTORY_PAGE_LIMIT: Final = 20
 _S3_PAGE_SIZE: Final = 1000
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 Clock = Callable[[], datetime]
-Sleep = Callable[[float], None]
 
 
 class LogSink(Protocol):
@@ -205,7 +192,7 @@ def display_name(trigger: Trigger, settings: Settings, subject: str | None = Non
     return name
 
 
-def load_history(sagemaker: SageMakerApi, settings: Settings, now: datetime, retry: _Retry) -> list[ExecutionSummary]:
+def load_history(sagemaker: SageMakerApi, settings: Settings, now: datetime, logger: LogSink) -> list[ExecutionSummary]:
     """Executions started within the look-back window, newest first."""
     since = now - settings.history_lookback
     request: dict[str, Any] = {
@@ -217,7 +204,7 @@ def load_history(sagemaker: SageMakerApi, settings: Settings, now: datetime, ret
     }
     summaries: list[ExecutionSummary] = []
     for _ in range(_HISTORY_PAGE_LIMIT):
-        page = retry.call("ListPipelineExecutions", sagemaker.list_pipeline_executions, **request)
+        page = _call(logger, "ListPipelineExecutions", sagemaker.list_pipeline_executions, **request)
         for item in page.get("PipelineExecutionSummaries", []):
             start = item.get("StartTime")
             summary = ExecutionSummary(
@@ -237,7 +224,7 @@ def load_history(sagemaker: SageMakerApi, settings: Settings, now: datetime, ret
     return sorted(summaries, key=lambda s: s.start_time or epoch, reverse=True)
 
 
-def count_new_data(s3: S3Api, settings: Settings, since: datetime | None, retry: _Retry) -> NewData:
+def count_new_data(s3: S3Api, settings: Settings, since: datetime | None, logger: LogSink) -> NewData:
     """Count objects under the prefix modified after ``since``; stop once a threshold is met."""
     objects = total = listed = 0
     request: dict[str, Any] = {
@@ -246,7 +233,7 @@ def count_new_data(s3: S3Api, settings: Settings, since: datetime | None, retry:
         "MaxKeys": _S3_PAGE_SIZE,
     }
     while True:
-        page = retry.call("ListObjectsV2", s3.list_objects_v2, **request)
+        page = _call(logger, "ListObjectsV2", s3.list_objects_v2, **request)
         for item in page.get("Contents", []):
             listed += 1
             modified = item.get("LastModified")
@@ -273,45 +260,32 @@ def _enough(settings: Settings, objects: int, total_bytes: int) -> bool:
     )
 
 
-class _Retry:
-    """Bounded retry with exponential backoff for transient AWS errors; logs the rest and re-raises."""
+def client_config() -> Any:
+    """The botocore client configuration of both clients: standard retry mode, bounded timeouts."""
+    from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
-    def __init__(self, logger: LogSink, sleep: Sleep, attempts: int, base_delay: float = 1.0) -> None:
-        self._logger = logger
-        self._sleep = sleep
-        self._attempts = max(1, attempts)
-        self._base_delay = base_delay
+    return Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=20)
 
-    def call(self, operation: str, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return fn(**kwargs)
-            except ClientError as err:
-                code = str(err.response.get("Error", {}).get("Code", "Unknown"))
-                transient = code in TRANSIENT_ERROR_CODES
-                fields = {
-                    "operation": operation,
-                    "error_code": code,
-                    "attempt": attempt,
-                }
-                if transient and attempt < self._attempts:
-                    delay = min(self._base_delay * 2 ** (attempt - 1), 8.0)
-                    self._logger.warning(
-                        "transient AWS error, retrying",
-                        extra={**fields, "delay_s": delay},
-                    )
-                    self._sleep(delay)
-                    continue
-                self._logger.error(
-                    "AWS call failed; re-raising so the async invocation lands in the DLQ",
-                    extra={
-                        **fields,
-                        "failure": "transient-exhausted" if transient else "permanent",
-                        "error_message": str(err)[:500],
-                    },
-                )
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+def _call(logger: LogSink, operation: str, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    """``fn(**kwargs)``; a ``ClientError`` (botocore already retried what was worth it) is logged and raised."""
+    try:
+        return fn(**kwargs)
+    except ClientError as err:
+        metadata = err.response.get("ResponseMetadata", {})
+        retries = int(metadata.get("RetryAttempts", 0))
+        logger.error(
+            "AWS call failed; re-raising so the message returns to the queue and, in the end, its DLQ",
+            extra={
+                "operation": operation,
+                "error_code": str(err.response.get("Error", {}).get("Code", "Unknown")),
+                "attempts": retries + 1,
+                # botocore marks a call whose retries ran out; anything else was not worth a retry.
+                "failure": "transient-exhausted" if metadata.get("MaxAttemptsReached") else "permanent",
+                "error_message": str(err)[:500],
+            },
+        )
+        raise
 
 
 def handle_trigger(
@@ -321,12 +295,10 @@ def handle_trigger(
     clients: AwsClients,
     clock: Clock,
     logger: LogSink,
-    sleep: Sleep = time.sleep,
 ) -> Outcome:
     """Apply the guards to a valid trigger and start the pipeline at most once."""
     now = clock()
-    retry = _Retry(logger, sleep, settings.transient_retry_attempts)
-    history = load_history(clients.sagemaker, settings, now, retry)
+    history = load_history(clients.sagemaker, settings, now, logger)
     tag = event_tag(trigger, settings)
 
     duplicate = next((e for e in history if e.display_name.endswith(f"-{tag}")), None)
@@ -351,7 +323,7 @@ def handle_trigger(
 
     subject: str | None = None
     if isinstance(trigger, NewDataTrigger):
-        new = count_new_data(clients.s3, settings, last_start, retry)
+        new = count_new_data(clients.s3, settings, last_start, logger)
         if not _enough(settings, new.objects, new.total_bytes):
             since = last_start.isoformat() if last_start else "ever"
             partial = "" if new.complete else f" (listing stopped at {settings.max_listed_objects} keys)"
@@ -375,7 +347,7 @@ def handle_trigger(
         "PipelineParameters": [{"Name": settings.trigger_parameter_name, "Value": reason}],
         "ClientRequestToken": client_request_token(trigger, settings),
     }
-    response = retry.call("StartPipelineExecution", clients.sagemaker.start_pipeline_execution, **request)
+    response = _call(logger, "StartPipelineExecution", clients.sagemaker.start_pipeline_execution, **request)
     arn = str(response["PipelineExecutionArn"])
     return Outcome(
         "started",

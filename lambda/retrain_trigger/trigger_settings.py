@@ -44,7 +44,6 @@ class Settings:
     max_event_bytes: int = 65536
     history_lookback: timedelta = timedelta(hours=168)
     max_listed_objects: int = 100_000
-    transient_retry_attempts: int = 3
     # Other (account, region) pairs whose alarm state changes are forwarded to this bus: drift alarms of serving
     # environments in other accounts. S3 and schedule events must still come from this account and region.
     alarm_sources: frozenset[tuple[str, str]] = frozenset()

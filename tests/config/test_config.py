@@ -289,5 +289,7 @@ def test_config_pin_wins_over_resolver(default_config: Any) -> None:
     assert served_package(config, {"prod": {"breast-cancer": ARN}}, "prod", "breast-cancer") == pinned
 
 
-def test_shipped_file_round_trips_through_yaml() -> None:
-    assert yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["project"] == "mlops"
+def test_the_loader_reads_the_shipped_file_as_written(default_config: Any) -> None:
+    """What ``load_config`` returns is exactly the validated content of the file (not PyYAML's behaviour)."""
+    assert default_config == parse_config(yaml.safe_load(DEFAULT_CONFIG.read_bytes()), source=SOURCE)
+    assert (default_config.project, default_config.registry_environment) == ("mlops", "dev")

@@ -764,3 +764,24 @@ def test_every_rule_target_has_the_stacks_encrypted_dead_letter_queue(templates:
     )
     assert dead_letter_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert dead_letter_alarm["AlarmActions"][0]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"
+
+
+def test_a_report_the_bridge_rejects_ends_in_its_dead_letter_queue(mm: Template) -> None:
+    """The rule target's DLQ only sees undelivered events; a raised ReportRejectedError needs the function's own."""
+    (function_id,) = (
+        logical_id
+        for logical_id, function in resources(mm, "AWS::Lambda::Function").items()
+        if "REPORT_PREFIX" in function.get("Environment", {}).get("Variables", {})
+    )
+    (config,) = (
+        c for c in resources(mm, "AWS::Lambda::EventInvokeConfig").values() if c["FunctionName"] == {"Ref": function_id}
+    )
+    assert config["MaximumRetryAttempts"] == 2
+    queue_arn = config["DestinationConfig"]["OnFailure"]["Destination"]
+    (rule,) = (
+        r
+        for r in resources(mm, "AWS::Events::Rule").values()
+        if r["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    )
+    assert rule["Targets"][0]["DeadLetterConfig"] == {"Arn": queue_arn}
+    assert queue_arn["Fn::GetAtt"][0] in resources(mm, "AWS::SQS::Queue")

@@ -1,8 +1,9 @@
 """Snapshots: a few whole templates per stage, so any change to them is seen in review.
 
 Fine-grained assertions elsewhere say what must hold; these say what changed. Asset hashes are normalised (they
-follow file contents, which the asset tests cover). After an intended change: ``UPDATE_SNAPSHOTS=1 make test``
-and review the diff of ``tests/infra/snapshots/``.
+follow file contents, which the asset tests cover). After an intended change: run this file with
+``UPDATE_SNAPSHOTS=1``, review the diff of ``tests/infra/snapshots/``, then run it again without. A run that rewrites
+a snapshot fails on purpose: a comparison that writes its own expectation first could never fail.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def test_template_matches_snapshot(approved_app: Any, env: str, unit: str) -> No
     _, stages = approved_app
     actual = _normalised(Template.from_stack(_stack(stages, env, unit)).to_json())
     path = SNAPSHOTS / f"{env}-{unit}.json"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+    expected = path.read_text(encoding="utf-8") if path.exists() else None
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" and actual != expected:
         path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"no snapshot {path.name}: run with UPDATE_SNAPSHOTS=1 and review it"
-    assert actual == path.read_text(encoding="utf-8"), f"{env}/{unit} changed: review, then UPDATE_SNAPSHOTS=1"
+        pytest.fail(f"{path.name} rewritten: review its diff, then run again without UPDATE_SNAPSHOTS")
+    assert expected is not None, f"no snapshot {path.name}: run with UPDATE_SNAPSHOTS=1 and review it"
+    assert actual == expected, f"{env}/{unit} changed: review, then UPDATE_SNAPSHOTS=1"

@@ -208,7 +208,17 @@ def test_data_quality_statistics_report_the_analysed_records(
             "is not under",
         ),
         (lambda e: e["detail"]["object"].update({"key": f"{PREFIX}data-quality/{RUN}/analysis.json"}), "not a Model"),
-        (lambda e: e.pop("detail"), "no bucket.name"),
+        (lambda e: e.pop("detail"), "not the shape of an S3 Object Created event: detail: Field required"),
+        (
+            lambda e: e["detail"].pop("bucket"),
+            "not the shape of an S3 Object Created event: detail.bucket: Field required",
+        ),
+        (
+            lambda e: e["detail"]["object"].update({"key": 7}),
+            "not the shape of an S3 Object Created event: detail.object.key: Input should be a valid string",
+        ),
+        (lambda e: e.update({"time": "yesterday"}), "not the shape of an S3 Object Created event: time: Input should"),
+        (lambda e: e.update({"detail-type": "Object Deleted"}), "not an S3 Object Created"),
     ],
 )
 def test_other_events_are_ignored_without_touching_aws(

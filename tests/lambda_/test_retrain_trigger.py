@@ -299,7 +299,6 @@ def _run(event: Event, settings: retrain.Settings, now: datetime) -> retrain.Out
         clients=clients,
         clock=lambda: now,
         logger=_NullLogger(),
-        sleep=_no_sleep,
     )
 
 
@@ -312,10 +311,6 @@ class _NullLogger:
 
     def error(self, msg: object, *, extra: Any = None) -> None:
         pass
-
-
-def _no_sleep(seconds: float) -> None:
-    raise AssertionError("no retry expected")
 
 
 def _alarm(load_event: Callable[[str], Event], event_id: str) -> Event:
@@ -403,7 +398,6 @@ def test_new_data_counts_only_objects_since_the_last_start(
             clients=clients,
             clock=lambda: now,
             logger=_NullLogger(),
-            sleep=_no_sleep,
         )
 
     assert (outcome.status, outcome.code) == ("skipped", "not-enough-new-data")
@@ -441,6 +435,6 @@ def test_clients_use_botocore_standard_retries(
     clients = handler.aws_clients()
 
     for client in (clients.sagemaker, clients.s3):
-        # botocore reads max_attempts=4 as four retries: five attempts in all.
+        # retrain.client_config sets five attempts in all (the first and four retries).
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
         assert client.meta.region_name == retrain_env["EXPECTED_REGION"]

@@ -1,7 +1,8 @@
-"""Retrain trigger under AWS faults (botocore Stubber): retries, permanent errors, no double start.
+"""Retrain trigger under AWS faults: botocore's standard retry mode does the retrying, nothing starts twice.
 
-Stubber answers before botocore's retry handler runs, so every stubbed throttle reaches the
-function's own bounded retry; the injected ``sleep`` records the back-off instead of waiting.
+The clients are real botocore clients with the function's own configuration (``retrain.client_config``); every
+HTTP answer is canned at ``before-send``, after botocore's retry handler, so throttles and 503s go through the same
+retry logic as in Lambda (and the recorded back-off replaces the sleeps). The function itself has no retry loop.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 import retrain
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
 from tests.lambda_.conftest import sqs_event, sqs_record
 
@@ -45,56 +47,89 @@ class RecordingLogger:
         self._log("ERROR", msg, extra)
 
 
+class _Body:
+    """The raw stream botocore reads an HTTP body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
 class Harness:
-    """Stubbed clients plus everything ``handle_trigger`` needs."""
+    """Real clients (standard retry mode) answered by canned HTTP responses, one per attempt."""
 
     def __init__(self, settings: retrain.Settings) -> None:
         self.settings = settings
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
+        sagemaker = boto3.client("sagemaker", region_name=REGION, config=retrain.client_config())
+        s3 = boto3.client("s3", region_name=REGION, config=retrain.client_config())
         self.clients = retrain.AwsClients(sagemaker=sagemaker, s3=s3)
-        self.sagemaker = Stubber(sagemaker)
-        self.s3 = Stubber(s3)
+        self.answers: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.sent: dict[str, list[dict[str, Any]]] = {}
         self.logger = RecordingLogger()
-        self.sleeps: list[float] = []
-        self.start_requests: list[dict[str, Any]] = []
-        sagemaker.meta.events.register(
-            "before-parameter-build.sagemaker.StartPipelineExecution",
-            lambda params, **_: self.start_requests.append(dict(params)),
-        )
+        sagemaker.meta.events.register("before-send.sagemaker", self._answer)
+        s3.meta.events.register("before-send.s3", self._answer)
 
-    def history(self, *summaries: dict[str, Any]) -> None:
-        self.sagemaker.add_response("list_pipeline_executions", {"PipelineExecutionSummaries": list(summaries)})
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        target = dict(request.headers).get("X-Amz-Target", b"")
+        operation = (target.decode() if isinstance(target, bytes) else str(target)).rpartition(".")[2]
+        self.sent.setdefault(operation, []).append(json.loads(request.body or b"{}"))
+        queue = self.answers.get(operation)
+        if not queue:
+            raise AssertionError(f"unexpected {operation} call: {request.body!r}")
+        status, body = queue.pop(0)
+        headers = {"x-amzn-RequestId": "req-1", "Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, status, headers, _Body(json.dumps(body).encode()))
+
+    def _queue(self, operation: str, status: int, body: dict[str, Any]) -> None:
+        self.answers.setdefault(operation, []).append((status, body))
+
+    def history(self, *summaries: dict[str, Any], next_token: str | None = None) -> None:
+        page: dict[str, Any] = {
+            "PipelineExecutionSummaries": [
+                {key: value.timestamp() if isinstance(value, datetime) else value for key, value in item.items()}
+                for item in summaries
+            ]
+        }
+        if next_token:
+            page["NextToken"] = next_token
+        self._queue("ListPipelineExecutions", 200, page)
 
     def started(self) -> None:
-        self.sagemaker.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION_ARN})
+        self._queue("StartPipelineExecution", 200, {"PipelineExecutionArn": EXECUTION_ARN})
 
-    def error(self, method: str, code: str, status: int) -> None:
-        self.sagemaker.add_client_error(method, service_error_code=code, service_message=code, http_status_code=status)
+    def error(self, operation: str, code: str, status: int, times: int = 1) -> None:
+        for _ in range(times):
+            self._queue(operation, status, {"__type": code, "message": code})
 
     def run(self, event: dict[str, Any]) -> retrain.Outcome:
         trigger = retrain.parse_event(event, self.settings)
-        with self.sagemaker, self.s3:
-            return retrain.handle_trigger(
-                trigger,
-                settings=self.settings,
-                clients=self.clients,
-                clock=lambda: NOW,
-                logger=self.logger,
-                sleep=self.sleeps.append,
-            )
+        return retrain.handle_trigger(
+            trigger, settings=self.settings, clients=self.clients, clock=lambda: NOW, logger=self.logger
+        )
 
     def errors_logged(self) -> list[dict[str, object]]:
         return [fields for level, _, fields in self.logger.records if level == "ERROR"]
 
+    def pending(self) -> dict[str, int]:
+        return {operation: len(queue) for operation, queue in self.answers.items() if queue}
+
 
 @pytest.fixture
-def harness(retrain_env: dict[str, str]) -> Iterator[Harness]:
-    """A harness whose stubs must all have been consumed by the end of the test."""
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore's back-off delays, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def harness(retrain_env: dict[str, str], sleeps: list[float]) -> Iterator[Harness]:
+    """A harness whose canned answers must all have been used by the end of the test."""
     h = Harness(retrain.Settings.from_env(retrain_env))
     yield h
-    h.sagemaker.assert_no_pending_responses()
-    h.s3.assert_no_pending_responses()
+    assert h.pending() == {}
 
 
 @pytest.fixture
@@ -103,167 +138,182 @@ def alarm_event(load_event: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     return load_event("alarm_state_change")
 
 
-def test_throttled_start_is_retried_and_starts_exactly_once(harness: Harness, alarm_event: dict[str, Any]) -> None:
+def _backoff_ok(delays: list[float]) -> bool:
+    # Standard mode: a random delay up to 2 ** (attempt - 1) seconds, capped at 20 ("Retries", Boto3 guide).
+    return all(0 <= delay <= min(20, 2**attempt) for attempt, delay in enumerate(delays))
+
+
+def test_a_throttled_start_is_retried_by_botocore_and_starts_exactly_once(
+    harness: Harness, sleeps: list[float], alarm_event: dict[str, Any]
+) -> None:
     harness.history()
-    harness.error("start_pipeline_execution", "ThrottlingException", 400)
+    harness.error("StartPipelineExecution", "ThrottlingException", 400)
     harness.started()
 
     outcome = harness.run(alarm_event)
 
-    assert outcome.status == "started"
-    assert outcome.execution_arn == EXECUTION_ARN
-    assert harness.sleeps == [1.0]
-    first, second = harness.start_requests
-    assert first == second  # same display name and ClientRequestToken: SageMaker dedupes on it
+    assert (outcome.status, outcome.execution_arn) == ("started", EXECUTION_ARN)
+    first, second = harness.sent["StartPipelineExecution"]
+    assert first == second  # the retry resends the same ClientRequestToken: SageMaker dedupes on it
     assert len(first["ClientRequestToken"]) == 64
-    warnings = [f for level, _, f in harness.logger.records if level == "WARNING"]
-    assert warnings == [
-        {"operation": "StartPipelineExecution", "error_code": "ThrottlingException", "attempt": 1, "delay_s": 1.0}
+    assert len(sleeps) == 1 and _backoff_ok(sleeps)
+    assert harness.logger.records == []  # a retry that succeeded is botocore's business, not an error
+
+
+def test_a_throttled_history_read_is_retried(
+    harness: Harness, sleeps: list[float], alarm_event: dict[str, Any]
+) -> None:
+    harness.error("ListPipelineExecutions", "ThrottlingException", 400, times=2)
+    harness.history()
+    harness.started()
+
+    assert harness.run(alarm_event).status == "started"
+    assert len(harness.sent["ListPipelineExecutions"]) == 3
+    assert len(harness.sent["StartPipelineExecution"]) == 1
+    assert len(sleeps) == 2 and _backoff_ok(sleeps)
+
+
+def test_throttling_that_never_ends_is_raised_after_five_attempts_without_a_start(
+    harness: Harness, sleeps: list[float], alarm_event: dict[str, Any]
+) -> None:
+    harness.history()
+    harness.error("StartPipelineExecution", "ThrottlingException", 400, times=retrain.MAX_ATTEMPTS)
+
+    with pytest.raises(ClientError) as raised:
+        harness.run(alarm_event)
+
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert len(harness.sent["StartPipelineExecution"]) == 5
+    assert len(sleeps) == 4 and _backoff_ok(sleeps)
+    assert harness.errors_logged() == [
+        {
+            "operation": "StartPipelineExecution",
+            "error_code": "ThrottlingException",
+            "attempts": 5,
+            "failure": "transient-exhausted",
+            "error_message": "An error occurred (ThrottlingException) when calling the StartPipelineExecution "
+            "operation (reached max retries: 4): ThrottlingException",
+        }
     ]
 
 
-def test_throttled_history_read_is_retried(harness: Harness, alarm_event: dict[str, Any]) -> None:
-    harness.error("list_pipeline_executions", "ThrottlingException", 400)
-    harness.error("list_pipeline_executions", "ThrottlingException", 400)
+def test_access_denied_is_raised_at_once_and_nothing_starts(
+    harness: Harness, sleeps: list[float], alarm_event: dict[str, Any]
+) -> None:
     harness.history()
-    harness.started()
-
-    outcome = harness.run(alarm_event)
-
-    assert outcome.status == "started"
-    assert harness.sleeps == [1.0, 2.0]
-    assert len(harness.start_requests) == 1
-
-
-def test_throttling_that_never_ends_is_raised_without_a_start(harness: Harness, alarm_event: dict[str, Any]) -> None:
-    harness.history()
-    for _ in range(3):
-        harness.error("start_pipeline_execution", "ThrottlingException", 400)
-
-    with pytest.raises(ClientError, match="ThrottlingException"):
-        harness.run(alarm_event)
-
-    assert harness.sleeps == [1.0, 2.0]
-    (error,) = harness.errors_logged()
-    assert error["failure"] == "transient-exhausted"
-    assert error["operation"] == "StartPipelineExecution"
-
-
-def test_access_denied_is_raised_at_once_and_nothing_starts(harness: Harness, alarm_event: dict[str, Any]) -> None:
-    harness.history()
-    harness.error("start_pipeline_execution", "AccessDeniedException", 400)
+    harness.error("StartPipelineExecution", "AccessDeniedException", 400)
 
     with pytest.raises(ClientError) as raised:
         harness.run(alarm_event)
 
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert harness.sleeps == []  # permanent: no retry
-    assert len(harness.start_requests) == 1
-    (error,) = harness.errors_logged()
-    assert error == {
-        "operation": "StartPipelineExecution",
-        "error_code": "AccessDeniedException",
-        "attempt": 1,
-        "failure": "permanent",
-        "error_message": "An error occurred (AccessDeniedException) when calling the StartPipelineExecution "
-        "operation: AccessDeniedException",
-    }
+    assert sleeps == []  # permanent: no retry
+    assert len(harness.sent["StartPipelineExecution"]) == 1
+    assert harness.errors_logged() == [
+        {
+            "operation": "StartPipelineExecution",
+            "error_code": "AccessDeniedException",
+            "attempts": 1,
+            "failure": "permanent",
+            "error_message": "An error occurred (AccessDeniedException) when calling the StartPipelineExecution "
+            "operation: AccessDeniedException",
+        }
+    ]
 
 
 def test_missing_pipeline_is_raised_before_any_start(harness: Harness, alarm_event: dict[str, Any]) -> None:
-    harness.error("list_pipeline_executions", "ResourceNotFound", 400)
+    harness.error("ListPipelineExecutions", "ResourceNotFound", 400)
 
-    with pytest.raises(ClientError, match="ResourceNotFound"):
+    with pytest.raises(ClientError) as raised:
         harness.run(alarm_event)
 
-    assert harness.start_requests == []  # no start response queued either: a start would have failed
-    assert harness.errors_logged()[0]["failure"] == "permanent"
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert "StartPipelineExecution" not in harness.sent
+    assert [(e["operation"], e["failure"], e["attempts"]) for e in harness.errors_logged()] == [
+        ("ListPipelineExecutions", "permanent", 1)
+    ]
 
 
-def test_validation_error_on_start_is_raised(harness: Harness, alarm_event: dict[str, Any]) -> None:
+def test_validation_error_on_start_is_raised_without_a_retry(
+    harness: Harness, sleeps: list[float], alarm_event: dict[str, Any]
+) -> None:
     harness.history()
-    harness.error("start_pipeline_execution", "ValidationException", 400)
+    harness.error("StartPipelineExecution", "ValidationException", 400)
 
-    with pytest.raises(ClientError, match="ValidationException"):
+    with pytest.raises(ClientError) as raised:
         harness.run(alarm_event)
 
-    assert harness.sleeps == []
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert sleeps == []
+    assert len(harness.sent["StartPipelineExecution"]) == 1
 
 
 def test_redelivery_after_a_start_whose_answer_was_lost_starts_nothing(
-    retrain_env: dict[str, str], alarm_event: dict[str, Any]
+    retrain_env: dict[str, str], sleeps: list[float], alarm_event: dict[str, Any]
 ) -> None:
     # First delivery: the start went through on SageMaker's side, but every answer was a 503.
     first = Harness(retrain.Settings.from_env(retrain_env))
     first.history()
-    for _ in range(3):
-        first.error("start_pipeline_execution", "ServiceUnavailable", 503)
+    first.error("StartPipelineExecution", "ServiceUnavailable", 503, times=retrain.MAX_ATTEMPTS)
     with pytest.raises(ClientError):
         first.run(alarm_event)
-    sent = first.start_requests[0]
-    assert {r["ClientRequestToken"] for r in first.start_requests} == {sent["ClientRequestToken"]}
+    attempts = first.sent["StartPipelineExecution"]
+    assert len(attempts) == 5
+    assert {a["ClientRequestToken"] for a in attempts} == {attempts[0]["ClientRequestToken"]}
+    assert [e["failure"] for e in first.errors_logged()] == ["transient-exhausted"]
 
-    # Lambda's async retry redelivers the same event; the execution is now in the history.
+    # The queue redelivers the same message; the execution is now in the history.
     second = Harness(retrain.Settings.from_env(retrain_env))
     second.history(
         {
             "PipelineExecutionArn": EXECUTION_ARN,
             "StartTime": NOW - timedelta(minutes=1),
             "PipelineExecutionStatus": "Executing",
-            "PipelineExecutionDisplayName": sent["PipelineExecutionDisplayName"],
+            "PipelineExecutionDisplayName": attempts[0]["PipelineExecutionDisplayName"],
         }
     )
     outcome = second.run(alarm_event)
 
     assert (outcome.status, outcome.code, outcome.execution_arn) == ("skipped", "duplicate-event", EXECUTION_ARN)
-    assert second.start_requests == []
-    second.sagemaker.assert_no_pending_responses()
+    assert "StartPipelineExecution" not in second.sent
+    assert second.pending() == {}
 
 
 def test_history_is_paged_and_an_older_page_can_hold_the_duplicate(
     harness: Harness, alarm_event: dict[str, Any]
 ) -> None:
     tag = retrain.event_tag(retrain.parse_event(alarm_event, harness.settings), harness.settings)
-    harness.sagemaker.add_response(
-        "list_pipeline_executions",
+    harness.history(
         {
-            "PipelineExecutionSummaries": [
-                {
-                    "PipelineExecutionArn": EXECUTION_ARN.replace("abc123def456", "newer"),
-                    "StartTime": NOW - timedelta(hours=5),
-                    "PipelineExecutionStatus": "Succeeded",
-                    "PipelineExecutionDisplayName": "schedule-weekly-0123456789abcdef",
-                }
-            ],
-            "NextToken": "page-2",
+            "PipelineExecutionArn": EXECUTION_ARN.replace("abc123def456", "newer"),
+            "StartTime": NOW - timedelta(hours=5),
+            "PipelineExecutionStatus": "Succeeded",
+            "PipelineExecutionDisplayName": "schedule-weekly-0123456789abcdef",
         },
+        next_token="page-2",
     )
-    harness.sagemaker.add_response(
-        "list_pipeline_executions",
+    harness.history(
         {
-            "PipelineExecutionSummaries": [
-                {
-                    "PipelineExecutionArn": EXECUTION_ARN,
-                    "StartTime": NOW - timedelta(hours=6),
-                    "PipelineExecutionStatus": "Failed",
-                    "PipelineExecutionDisplayName": f"alarm-churn-dev-feature-drift-{tag}",
-                }
-            ]
-        },
-        {
-            "PipelineName": harness.settings.pipeline_name,
-            "CreatedAfter": NOW - timedelta(hours=168),
-            "SortBy": "CreationTime",
-            "SortOrder": "Descending",
-            "MaxResults": 100,
-            "NextToken": "page-2",
-        },
+            "PipelineExecutionArn": EXECUTION_ARN,
+            "StartTime": NOW - timedelta(hours=6),
+            "PipelineExecutionStatus": "Failed",
+            "PipelineExecutionDisplayName": f"alarm-churn-dev-feature-drift-{tag}",
+        }
     )
 
     outcome = harness.run(alarm_event)
 
     assert (outcome.status, outcome.code) == ("skipped", "duplicate-event")
-    assert harness.start_requests == []
+    first, second = harness.sent["ListPipelineExecutions"]
+    assert second == {**first, "NextToken": "page-2"}
+    assert first == {
+        "PipelineName": harness.settings.pipeline_name,
+        "CreatedAfter": (NOW - timedelta(hours=168)).timestamp(),
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 100,
+    }
+    assert "StartPipelineExecution" not in harness.sent
 
 
 def test_handler_reraises_permanent_errors_so_the_invocation_fails(
@@ -283,9 +333,14 @@ def test_handler_reraises_permanent_errors_so_the_invocation_fails(
     with pytest.raises(BatchProcessingError) as raised:
         handler.lambda_handler(event, lambda_context)
 
-    assert "ResourceNotFound" in str(raised.value) or "ValidationException" in str(raised.value)
+    # moto's answer for a pipeline that does not exist (SageMaker's own is ResourceNotFound: the test above).
+    assert (
+        "An error occurred (ValidationException) when calling the ListPipelineExecutions operation: Could not find "
+        "pipeline with PipelineName churn-dev-training." in str(raised.value)
+    ), str(raised.value)
 
     errors = [r for r in read_logs() if r["level"] == "ERROR"]
-    assert errors[0]["operation"] == "ListPipelineExecutions"
-    assert errors[0]["failure"] == "permanent"
+    assert [(e["operation"], e["error_code"], e["attempts"], e["failure"]) for e in errors[:1]] == [
+        ("ListPipelineExecutions", "ValidationException", 1, "permanent")
+    ]
     assert errors[0]["function_name"] == lambda_context.function_name

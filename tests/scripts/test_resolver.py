@@ -141,8 +141,12 @@ def test_only_environments_that_serve_the_model_get_it(sagemaker: Any) -> None:
     assert resolver.resolve(config, sagemaker) == {"staging": {"breast-cancer": arn}, "prod": {"breast-cancer": arn}}
 
 
-def test_cli_writes_a_file_that_synth_accepts(tmp_path: Path, default_config: PlatformConfig) -> None:
+def test_cli_writes_a_file_that_synth_accepts(
+    tmp_path: Path, default_config: PlatformConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "approved-models.json"
+    # The registry is the dev account: synth refuses packages of any other account (mlops_config.approved).
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", default_config.registry.account)
     with mock_aws():
         client = boto3.client("sagemaker", region_name="eu-west-1")
         client.create_model_package_group(ModelPackageGroupName=GROUP)
