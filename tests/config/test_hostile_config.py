@@ -101,9 +101,10 @@ def test_a_file_larger_than_the_limit_is_not_parsed(tmp_path: Path) -> None:
 def test_a_second_top_level_block_is_a_duplicate_key_not_a_silent_replacement(tmp_path: Path) -> None:
     data = SHIPPED + b"\nenvironments:\n  - name: qa\n"
     line = SHIPPED.count(b"\n") + 2
+    first = SHIPPED.splitlines().index(b"environments:") + 1
     assert _refused(tmp_path, data) == [
         f"{tmp_path / 'platform.yaml'}: not valid configuration YAML: line {line}, column 1: duplicate key "
-        "'environments' (first at line 7); YAML keys are unique and a second block would silently replace "
+        f"'environments' (first at line {first}); YAML keys are unique and a second block would silently replace "
         "the first; allowed: each key once"
     ]
 
@@ -179,7 +180,7 @@ def test_thousands_of_unknown_keys_are_one_bounded_line() -> None:
     (line,) = _invalid(lambda raw: raw.update({f"k{i}": 1 for i in range(3000)}))
     assert line == (
         f"{SOURCE}: unknown key(s) 'k0', 'k1', 'k10', 'k100', 'k1000' and 2995 more; "
-        "allowed keys: environments, models, project, registry_environment, tooling"
+        "allowed keys: environments, models, permissions_boundary, project, registry_environment, tooling"
     )
 
 
