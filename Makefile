@@ -19,7 +19,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench lock clean
+.PHONY: help deps synth test lint ls local-run bench lock clean integ-snapshots integ preflight
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,18 @@ lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-de
 	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
 	/tmp/mlops-lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	/tmp/mlops-lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
+
+integ-snapshots: deps  ## offline: compare what the integration tests (integ/) would deploy to their snapshots; UPDATE=1 rewrites
+	$(PY) integ/snapshots.py $(if $(filter 1,$(UPDATE)),--update)
+
+# Deploys to a real sandbox account (docs/testing-on-aws.md): never in CI here. INTEG_TESTS picks tests.
+INTEG_REGION ?= eu-west-1
+INTEG_TESTS ?=
+integ: deps  ## deploy the integration tests to a sandbox account, assert, destroy (AWS credentials; costs money)
+	$(PY) integ/run_on_aws.py --region $(INTEG_REGION) $(INTEG_TESTS)
+
+preflight: deps  ## read-only checks that ENV's account can hold the platform (AWS credentials of ENV)
+	$(PY) scripts/preflight.py $(if $(ENV),--env $(ENV)) $(CDK_ARGS)
 
 clean:  ## remove build output (keeps the venv and node_modules)
 	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build
