@@ -74,7 +74,7 @@ integ: deps  ## deploy the integration tests to a sandbox account, assert, destr
 	$(PY) integ/run_on_aws.py --region $(INTEG_REGION) $(INTEG_TESTS)
 
 preflight: deps  ## read-only checks that ENV's account can hold the platform (AWS credentials of ENV)
-	$(PY) scripts/preflight.py $(if $(ENV),--env $(ENV)) $(CDK_ARGS)
+	$(PY) -m preflight $(if $(ENV),--env $(ENV))
 
 clean:  ## remove build output (keeps the venv and node_modules)
 	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build
