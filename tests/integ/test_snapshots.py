@@ -40,7 +40,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 
 
 def test_every_scenario_has_an_integration_test() -> None:
-    assert {test.name for test in TESTS} >= {"integ_training.py"}
+    assert {test.name for test in TESTS} >= {
+        "integ_training.py",
+        "integ_serving.py",
+        "integ_serving_rollout.py",
+        "integ_serving_rollback.py",
+    }
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
