@@ -43,6 +43,7 @@ class RegisteredPackages(Construct):
         data: DataStack,
         versions: int,
         instance_types: list[str],
+        training_baseline: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -52,6 +53,27 @@ class RegisteredPackages(Construct):
             f"/sagemaker-xgboost:{XGBOOST_VERSION}"
         )
         group = data.package_groups[model]
+        metadata = {"ModelArtifactSha256": sha256, "TriggerReason": "integ-fixture"}
+        uploads: list[Construct] = []
+        if training_baseline is not None:
+            # The open drift backend's baseline: the preprocess step's output layout, recorded like the pipeline
+            # records it (customer metadata TrainingBaselineS3Uri), promoted with the package.
+            prefix = f"{model}/integ-fixture/Preprocess/baseline"
+            baseline = s3deploy.BucketDeployment(
+                self,
+                "TrainingBaseline",
+                sources=[s3deploy.Source.asset(str(training_baseline.parent))],
+                destination_bucket=data.artifact_bucket,
+                destination_key_prefix=prefix,
+                server_side_encryption=s3deploy.ServerSideEncryption.AWS_KMS,
+                server_side_encryption_aws_kms_key_id=data.key.key_id,
+                retain_on_delete=False,
+            )
+            data.key.grant_encrypt_decrypt(baseline.handler_role)
+            metadata["TrainingBaselineS3Uri"] = data.artifact_bucket.s3_url_for_object(
+                f"{prefix}/{training_baseline.name}"
+            )
+            uploads.append(baseline)
         previous: Construct | None = None
         self.packages: list[sagemaker.CfnModelPackage] = []
         for version in range(1, versions + 1):
@@ -74,7 +96,7 @@ class RegisteredPackages(Construct):
                 model_package_group_name=naming.model_package_group_name(project, model),
                 model_package_description=f"integ fixture v{version} of {model} (tiny XGBoost model)",
                 model_approval_status="Approved",
-                customer_metadata_properties={"ModelArtifactSha256": sha256, "TriggerReason": "integ-fixture"},
+                customer_metadata_properties=metadata,
                 inference_specification=sagemaker.CfnModelPackage.InferenceSpecificationProperty(
                     containers=[
                         sagemaker.CfnModelPackage.ModelPackageContainerDefinitionProperty(
@@ -87,7 +109,7 @@ class RegisteredPackages(Construct):
                     supported_transform_instance_types=instance_types,
                 ),
             )
-            package.node.add_dependency(upload)
+            package.node.add_dependency(upload, *uploads)
             package.node.add_dependency(group)
             if previous is not None:
                 # One after another: the group numbers them in creation order.
