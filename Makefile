@@ -67,7 +67,8 @@ lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-de
 integ-snapshots: deps  ## offline: compare what the integration tests (integ/) would deploy to their snapshots; UPDATE=1 rewrites
 	$(PY) integ/snapshots.py $(if $(filter 1,$(UPDATE)),--update)
 
-# Deploys to a real sandbox account (docs/testing-on-aws.md): never in CI here. INTEG_TESTS picks tests.
+# Deploys to a real sandbox account (docs/testing-on-aws.md): never in CI here. INTEG_TESTS picks scenarios
+# (training serving monitoring promotion); promotion also uses INTEG_SECOND_REGION (default eu-central-1).
 INTEG_REGION ?= eu-west-1
 INTEG_TESTS ?=
 integ: deps  ## deploy the integration tests to a sandbox account, assert, destroy (AWS credentials; costs money)

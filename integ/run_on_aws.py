@@ -47,6 +47,9 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
         # After the rollback: still version 2, still answering.
         Step("integ_serving_rollout.py", "iserve-integ-Assertions"),
     ),
+    "monitoring": (Step("integ_monitoring.py", "imon-integ-Assertions"),),
+    # Needs a second bootstrapped Region: INTEG_SECOND_REGION (default eu-central-1).
+    "promotion": (Step("integ_promotion.py", "iprom-serve-Assertions"),),
 }
 
 
@@ -119,8 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: run the named scenarios (default all) in the account of the current credentials."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--region", required=True)
-    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all")
+    parser.add_argument("scenarios", nargs="*", help=f"of {', '.join(SCENARIOS)} (default: all)")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; allowed: {', '.join(SCENARIOS)}")
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -45,6 +45,8 @@ def test_every_scenario_has_an_integration_test() -> None:
         "integ_serving.py",
         "integ_serving_rollout.py",
         "integ_serving_rollback.py",
+        "integ_monitoring.py",
+        "integ_promotion.py",
     }
 
 
