@@ -38,7 +38,9 @@ deps: $(VENV)/.installed node_modules/.installed  ## create the venv and install
 lint: deps  ## ruff (lint and format) and mypy over all code
 	ruff check .
 	ruff format --check .
-	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench cfn_rules
+	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench cfn_rules preflight
+	@# The integration tests run from integ/ (integ-runner's layout) and import their helpers from there.
+	cd integ && MYPYPATH=.:.. mypy --config-file $(CURDIR)/pyproject.toml *.py
 	@# Each Lambda function is its own top-level package at run time, so it is type-checked from its folder.
 	for function in lambda/*/; do (cd "$$function" && MYPYPATH=. mypy --config-file $(CURDIR)/pyproject.toml *.py); done
 

@@ -80,9 +80,9 @@ fixture = Stack(app, f"{PROJECT}-reg-Packages", env=where.env)
 RegisteredPackages(
     fixture, "Packages", project=PROJECT, model=MODEL, data=registry.data, versions=1, instance_types=[INSTANCE]
 )
-for stack in serving.serving.values():
+for serving_stack in serving.serving.values():
     # Ordering only (another Region): the package exists before the copier reads it.
-    stack.add_dependency(fixture)
+    serving_stack.add_dependency(fixture)
 
 assertions = Stack(app, f"{PROJECT}-serve-Assertions", env=serve_env.env)
 test_stacks = [*registry.all(), fixture, *serving.all()]
