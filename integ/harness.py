@@ -214,3 +214,27 @@ def model_tarball(out_dir: Path, *, model_file: Path = TINY_MODEL) -> tuple[Path
     path = out_dir / "model.tar.gz"
     path.write_bytes(compressed)
     return path, hashlib.sha256(compressed).hexdigest()
+
+
+def leaf(  # noqa: PLR0917 - aws_api_call(service, api, parameters) then assert_at_path(path, expected)
+    integ: Any,
+    service: str,
+    api: str,
+    parameters: Mapping[str, Any],
+    path: str,
+    expected: Any,
+    *,
+    wait: tuple[Any, Any] | None = None,
+) -> Any:
+    """An AWS API call asserting the one value at ``path`` of its response (waiting ``(total, interval)``).
+
+    Only that value goes back to CloudFormation: a custom resource's response body can't exceed 4096 bytes
+    (CloudFormation, "Custom resource response objects"), which a whole DescribeEndpoint or DescribeModelPackage
+    can. A call whose attributes are read (``get_att_string``) is never also asserted: that flattens its response
+    and the assertion then sees nothing (aws/aws-cdk issue 30477).
+    """
+    call = integ.assertions.aws_api_call(service, api, dict(parameters), output_paths=[path])
+    call.assert_at_path(path, expected)
+    if wait is not None:
+        call.wait_for_assertions(total_timeout=wait[0], interval=wait[1])
+    return call

@@ -107,9 +107,14 @@ shifted = frame.drop(columns=[TARGET_COLUMN]).head(ROWS).copy()
 shifted[SHIFTED_FEATURE] = shifted[SHIFTED_FEATURE] * 5
 body = "\n".join(",".join(f"{value:.6g}" for value in row) for row in shifted.itertuples(index=False))
 
-in_service = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-in_service.expect(ExpectedResult.object_like({"EndpointStatus": "InService"})).wait_for_assertions(
-    total_timeout=Duration.minutes(20), interval=Duration.seconds(30)
+in_service = harness.leaf(
+    integ,
+    "SageMaker",
+    "describeEndpoint",
+    {"EndpointName": endpoint},
+    "EndpointStatus",
+    ExpectedResult.exact("InService"),
+    wait=(Duration.minutes(20), Duration.seconds(30)),
 )
 traffic = integ.assertions.aws_api_call(
     "SageMakerRuntime",
@@ -119,7 +124,8 @@ traffic = integ.assertions.aws_api_call(
     output_paths=["ContentType"],
 )
 traffic.provider.add_to_role_policy({"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"], "Resource": ["*"]})
-captured = integ.assertions.aws_api_call(
+captured = harness.leaf(
+    integ,
     "S3",
     "listObjectsV2",
     {
@@ -127,10 +133,9 @@ captured = integ.assertions.aws_api_call(
         "Prefix": f"{MODEL}/",
         "MaxKeys": 1,
     },
-    output_paths=["KeyCount"],
-)
-captured.expect(ExpectedResult.object_like({"KeyCount": 1})).wait_for_assertions(
-    total_timeout=Duration.minutes(15), interval=Duration.minutes(1)
+    "KeyCount",
+    ExpectedResult.exact(1),
+    wait=(Duration.minutes(15), Duration.minutes(1)),
 )
 monitoring_run = integ.assertions.aws_api_call(
     "SageMaker",
@@ -149,14 +154,15 @@ monitoring_done = integ.assertions.aws_api_call(
 monitoring_done.expect(ExpectedResult.object_like({"PipelineExecutionStatus": "Succeeded"})).wait_for_assertions(
     total_timeout=Duration.minutes(45), interval=Duration.minutes(1)
 )
-drift_alarm = integ.assertions.aws_api_call(
+drift_alarm = harness.leaf(
+    integ,
     "CloudWatch",
     "describeAlarms",
     {"AlarmNames": [naming.alarm_name(PROJECT, ENV, MODEL, "feature-drift")]},
+    "MetricAlarms.0.StateValue",
+    ExpectedResult.exact("ALARM"),
+    wait=(Duration.minutes(20), Duration.minutes(1)),
 )
-drift_alarm.expect(
-    ExpectedResult.object_like({"MetricAlarms": [Match.object_like({"StateValue": "ALARM"})]})
-).wait_for_assertions(total_timeout=Duration.minutes(20), interval=Duration.minutes(1))
 # Exactly one execution of the training pipeline: the list holds one summary (arrays match element by element).
 retraining = integ.assertions.aws_api_call(
     "SageMaker",
@@ -166,10 +172,16 @@ retraining = integ.assertions.aws_api_call(
 retraining.expect(
     ExpectedResult.object_like({"PipelineExecutionSummaries": [Match.object_like({})]})
 ).wait_for_assertions(total_timeout=Duration.minutes(10), interval=Duration.seconds(30))
-reason = integ.assertions.aws_api_call(
+# A second, unasserted call gives the execution's ARN (reading attributes of an asserted call breaks it).
+first = integ.assertions.aws_api_call(
     "SageMaker",
-    "listPipelineParametersForExecution",
-    {"PipelineExecutionArn": retraining.get_att_string("PipelineExecutionSummaries.0.PipelineExecutionArn")},
+    "listPipelineExecutions",
+    {"PipelineName": naming.pipeline_name(PROJECT, ENV, MODEL, "training")},
+    output_paths=["PipelineExecutionSummaries.0.PipelineExecutionArn"],
+)
+execution = first.get_att_string("PipelineExecutionSummaries.0.PipelineExecutionArn")
+reason = integ.assertions.aws_api_call(
+    "SageMaker", "listPipelineParametersForExecution", {"PipelineExecutionArn": execution}
 )
 reason.expect(
     ExpectedResult.object_like(
@@ -180,13 +192,9 @@ reason.expect(
         }
     )
 )
-stop = integ.assertions.aws_api_call(
-    "SageMaker",
-    "stopPipelineExecution",
-    {"PipelineExecutionArn": retraining.get_att_string("PipelineExecutionSummaries.0.PipelineExecutionArn")},
-)
+stop = integ.assertions.aws_api_call("SageMaker", "stopPipelineExecution", {"PipelineExecutionArn": execution})
 in_service.next(traffic).next(captured).next(monitoring_run).next(monitoring_done).next(drift_alarm).next(
     retraining
-).next(reason).next(stop)
+).next(first).next(reason).next(stop)
 
 app.synth()

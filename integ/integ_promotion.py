@@ -116,9 +116,14 @@ lineage.expect(
         }
     )
 )
-in_service = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-in_service.expect(ExpectedResult.object_like({"EndpointStatus": "InService"})).wait_for_assertions(
-    total_timeout=Duration.minutes(20), interval=Duration.seconds(30)
+in_service = harness.leaf(
+    integ,
+    "SageMaker",
+    "describeEndpoint",
+    {"EndpointName": endpoint},
+    "EndpointStatus",
+    ExpectedResult.exact("InService"),
+    wait=(Duration.minutes(20), Duration.seconds(30)),
 )
 answer = integ.assertions.aws_api_call(
     "SageMakerRuntime",

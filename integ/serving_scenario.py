@@ -23,6 +23,8 @@ them; delete by hand or let their retention expire).
 
 from __future__ import annotations
 
+from typing import Any
+
 import harness
 from aws_cdk import Duration, Stack
 from aws_cdk.integ_tests_alpha import ExpectedResult, IntegTest, Match
@@ -162,10 +164,7 @@ def build(phase: str) -> None:
 
 def _answers(integ: IntegTest, endpoint: str) -> None:
     """The endpoint is InService and one CSV row gets one probability back."""
-    status = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-    status.expect(ExpectedResult.object_like({"EndpointStatus": "InService"})).wait_for_assertions(
-        total_timeout=Duration.minutes(20), interval=Duration.seconds(30)
-    )
+    status = _endpoint_status(integ, endpoint, "InService", Duration.minutes(20), Duration.seconds(30))
     invoke = integ.assertions.aws_api_call(
         "SageMakerRuntime",
         "invokeEndpoint",
@@ -178,38 +177,35 @@ def _answers(integ: IntegTest, endpoint: str) -> None:
 
 def _rolled_out(integ: IntegTest, endpoint: str, package: str, where: harness.Target) -> None:
     """The endpoint was updated blue/green and serves ``package`` (its lineage tag)."""
-    describe = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-    describe.expect(
-        ExpectedResult.object_like(
-            {
-                "EndpointStatus": "InService",
-                "LastDeploymentConfig": Match.object_like(
-                    {
-                        "BlueGreenUpdatePolicy": Match.object_like(
-                            {"TrafficRoutingConfiguration": Match.object_like({"Type": "ALL_AT_ONCE"})}
-                        ),
-                        "AutoRollbackConfiguration": Match.object_like(
-                            {"Alarms": Match.array_with([Match.object_like({})])}
-                        ),
-                    }
-                ),
-            }
-        )
+    describe = {"EndpointName": endpoint}
+    in_service = _endpoint_status(integ, endpoint, "InService", Duration.minutes(5), Duration.seconds(30))
+    policy = harness.leaf(
+        integ,
+        "SageMaker",
+        "describeEndpoint",
+        describe,
+        "LastDeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type",
+        ExpectedResult.exact("ALL_AT_ONCE"),
+    )
+    rollback = harness.leaf(
+        integ,
+        "SageMaker",
+        "describeEndpoint",
+        describe,
+        "LastDeploymentConfig.AutoRollbackConfiguration.Alarms.0.AlarmName",
+        ExpectedResult.string_like_regexp(".+"),
     )
     arn = f"arn:aws:sagemaker:{where.region}:{where.account}:endpoint/{endpoint.lower()}"
     tags = integ.assertions.aws_api_call("SageMaker", "listTags", {"ResourceArn": arn})
     tags.expect(
         ExpectedResult.object_like({"Tags": Match.array_with([{"Key": "mlops:model-package-arn", "Value": package}])})
     )
-    describe.next(tags)
+    in_service.next(policy).next(rollback).next(tags)
 
 
 def _force_rollback(integ: IntegTest, endpoint: str) -> None:
     """While the update bakes, force the endpoint's first rollback alarm into ALARM; wait for the rollback."""
-    updating = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-    updating.expect(ExpectedResult.object_like({"EndpointStatus": "Updating"})).wait_for_assertions(
-        total_timeout=Duration.minutes(30), interval=Duration.seconds(10)
-    )
+    updating = _endpoint_status(integ, endpoint, "Updating", Duration.minutes(30), Duration.seconds(10))
     alarms = integ.assertions.aws_api_call(
         "SageMaker",
         "describeEndpoint",
@@ -225,8 +221,18 @@ def _force_rollback(integ: IntegTest, endpoint: str) -> None:
             "StateReason": "integ test: force the rollback of a blue/green update",
         },
     )
-    rolled_back = integ.assertions.aws_api_call("SageMaker", "describeEndpoint", {"EndpointName": endpoint})
-    rolled_back.expect(ExpectedResult.object_like({"EndpointStatus": "InService"})).wait_for_assertions(
-        total_timeout=Duration.minutes(40), interval=Duration.seconds(30)
-    )
+    rolled_back = _endpoint_status(integ, endpoint, "InService", Duration.minutes(40), Duration.seconds(30))
     updating.next(alarms).next(force).next(rolled_back)
+
+
+def _endpoint_status(integ: IntegTest, endpoint: str, status: str, total: Duration, interval: Duration) -> Any:
+    """Wait until the endpoint's status is ``status``."""
+    return harness.leaf(
+        integ,
+        "SageMaker",
+        "describeEndpoint",
+        {"EndpointName": endpoint},
+        "EndpointStatus",
+        ExpectedResult.exact(status),
+        wait=(total, interval),
+    )

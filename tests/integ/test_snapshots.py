@@ -7,10 +7,13 @@ the file and the change named.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,10 +36,21 @@ snapshots = _load("snapshots")
 TESTS = snapshots.integ_tests()
 
 
-@pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """Every integration test synthesized once (about 10-20 s each)."""
-    return {test.name: snapshots.synthesize(test, tmp_path_factory.mktemp(test.stem)) for test in TESTS}
+_SYNTH_DIR = tempfile.TemporaryDirectory(prefix="integ-snapshots-")
+
+
+@functools.cache
+def _synthesized(name: str) -> dict[str, str]:
+    """One integration test synthesized (10-20 s), once per process: under xdist each worker synthesizes only
+    the tests its share of this module needs."""
+    test = INTEG / name
+    files: dict[str, str] = snapshots.synthesize(test, Path(_SYNTH_DIR.name) / test.stem)
+    return files
+
+
+@pytest.fixture
+def synthesized() -> Callable[[str], dict[str, str]]:
+    return _synthesized
 
 
 def test_every_scenario_has_an_integration_test() -> None:
@@ -51,25 +65,25 @@ def test_every_scenario_has_an_integration_test() -> None:
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
-def test_snapshot_is_current(synthesized: dict[str, dict[str, str]], test: Path) -> None:
-    problems = snapshots.compare(synthesized[test.name], snapshots.snapshot_dir(test))
+def test_snapshot_is_current(synthesized: Callable[[str], dict[str, str]], test: Path) -> None:
+    problems = snapshots.compare(synthesized(test.name), snapshots.snapshot_dir(test))
     assert problems == [], "\n".join(problems) + "\nreview, then `make integ-snapshots UPDATE=1`"
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
 def test_snapshot_is_synthesized_for_the_placeholder_account_without_credentials(
-    synthesized: dict[str, dict[str, str]], test: Path
+    synthesized: Callable[[str], dict[str, str]], test: Path
 ) -> None:
-    manifest = json.loads(synthesized[test.name]["integ.json"])
+    manifest = json.loads(synthesized(test.name)["integ.json"])
     (case,) = manifest["testCases"].values()
     assert case["assertionStack"] and case["stacks"]
     # Stacks carry the harness's snapshot account, never a real or the runner's 8-digit one.
-    text = "".join(synthesized[test.name].values())
+    text = "".join(synthesized(test.name).values())
     assert '12345678"' not in text
 
 
 def test_a_stale_snapshot_fails_naming_the_file_and_the_change(
-    synthesized: dict[str, dict[str, str]], tmp_path: Path
+    synthesized: Callable[[str], dict[str, str]], tmp_path: Path
 ) -> None:
     test = INTEG / "integ_training.py"
     stale = tmp_path / snapshots.snapshot_dir(test).name
@@ -80,21 +94,21 @@ def test_a_stale_snapshot_fails_naming_the_file_and_the_change(
     pipeline["Properties"]["PipelineName"] = "renamed-by-the-test"
     template.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
-    problems = snapshots.compare(synthesized[test.name], stale)
+    problems = snapshots.compare(synthesized(test.name), stale)
 
     assert len(problems) == 1
     assert problems[0].startswith(f"{stale.name}/itrain-dev-Training-breast-cancer.template.json: changed")
     assert '-    "PipelineName": "renamed-by-the-test"' in problems[0]
 
 
-def test_a_missing_or_extra_snapshot_file_fails(synthesized: dict[str, dict[str, str]], tmp_path: Path) -> None:
+def test_a_missing_or_extra_snapshot_file_fails(synthesized: Callable[[str], dict[str, str]], tmp_path: Path) -> None:
     test = INTEG / "integ_training.py"
     stale = tmp_path / snapshots.snapshot_dir(test).name
     shutil.copytree(snapshots.snapshot_dir(test), stale)
     (stale / "itrain-dev-Fixture.template.json").unlink()
     (stale / "gone-Stack.template.json").write_text("{}\n", encoding="utf-8")
 
-    problems = snapshots.compare(synthesized[test.name], stale)
+    problems = snapshots.compare(synthesized(test.name), stale)
 
     assert any("itrain-dev-Fixture.template.json: not in the snapshot (new)" in p for p in problems)
     assert any("gone-Stack.template.json: in the snapshot but no longer synthesized" in p for p in problems)
