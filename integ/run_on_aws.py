@@ -94,7 +94,7 @@ def run_scenario(name: str, steps: Sequence[Step], region: str) -> list[str]:
                     Path(tmp) / f"cdk.out-{index}",
                 )
                 if step.fails is not None:
-                    problems += _expect_rolled_back(step.fails, region, code)
+                    problems += _expect_rolled_back(step, region, code)
                 elif code != 0:
                     problems.append(f"{step.test}: cdk deploy failed (exit {code})")
                 outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else {}
@@ -109,13 +109,23 @@ def run_scenario(name: str, steps: Sequence[Step], region: str) -> list[str]:
     return problems
 
 
-def _expect_rolled_back(stack: str, region: str, code: int) -> list[str]:
+def _expect_rolled_back(step: Step, region: str, code: int) -> list[str]:
+    """The step's ``fails`` stack rolled its update back, and its assertion stack deployed (its waiters held)."""
     import boto3
 
-    status = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0]
-    if code == 0 or status["StackStatus"] != "UPDATE_ROLLBACK_COMPLETE":
-        return [f"{stack}: expected the update to fail and roll back; exit {code}, status {status['StackStatus']}"]
-    return []
+    cloudformation = boto3.client("cloudformation", region_name=region)
+
+    def status(stack: str) -> str:
+        return str(cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
+
+    problems = []
+    failed = status(str(step.fails))
+    if code == 0 or failed != "UPDATE_ROLLBACK_COMPLETE":
+        problems.append(f"{step.fails}: expected the update to fail and roll back; exit {code}, status {failed}")
+    assertions = status(step.assertion_stack)
+    if assertions not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        problems.append(f"{step.assertion_stack}: {assertions}; its assertions did not all hold")
+    return problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,3 +60,49 @@ def test_an_unknown_scenario_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         run_on_aws.main(["--region", "eu-west-1", "everything"])
     assert "allowed: training, serving, monitoring, promotion" in capsys.readouterr().err
+
+
+def _stubbed_statuses(monkeypatch: pytest.MonkeyPatch, statuses: dict[str, str]) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("cloudformation", region_name="eu-west-1")
+    stubber = Stubber(client)
+    for stack, status in statuses.items():
+        stubber.add_response(
+            "describe_stacks",
+            {"Stacks": [{"StackName": stack, "StackStatus": status, "CreationTime": "2026-01-01T00:00:00Z"}]},
+            {"StackName": stack},
+        )
+    stubber.activate()
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
+
+
+ROLLBACK = run_on_aws.SCENARIOS["serving"][2]
+
+
+def test_the_rollback_step_passes_when_the_update_rolled_back_and_the_saboteur_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _stubbed_statuses(
+        monkeypatch,
+        {"iserve-integ-rt-model-serving": "UPDATE_ROLLBACK_COMPLETE", "iserve-integ-Saboteur": "CREATE_COMPLETE"},
+    )
+    assert run_on_aws._expect_rolled_back(ROLLBACK, "eu-west-1", 1) == []
+
+
+def test_the_rollback_step_fails_when_the_update_went_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stubbed_statuses(
+        monkeypatch, {"iserve-integ-rt-model-serving": "UPDATE_COMPLETE", "iserve-integ-Saboteur": "CREATE_COMPLETE"}
+    )
+    (problem,) = run_on_aws._expect_rolled_back(ROLLBACK, "eu-west-1", 0)
+    assert "expected the update to fail and roll back" in problem
+
+
+def test_the_rollback_step_fails_when_the_saboteur_did_not_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stubbed_statuses(
+        monkeypatch,
+        {"iserve-integ-rt-model-serving": "UPDATE_ROLLBACK_COMPLETE", "iserve-integ-Saboteur": "ROLLBACK_COMPLETE"},
+    )
+    (problem,) = run_on_aws._expect_rolled_back(ROLLBACK, "eu-west-1", 1)
+    assert "iserve-integ-Saboteur: ROLLBACK_COMPLETE" in problem
