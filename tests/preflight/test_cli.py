@@ -98,3 +98,15 @@ def test_tooling_checks_the_connection() -> None:
     out = io.StringIO()
     assert main(["--env", "tooling"], session_factory=lambda region: session, out=out) == 1
     assert "FAIL         CodeConnections connection: status PENDING" in out.getvalue()
+
+
+def test_the_real_boto3_session_without_credentials_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["--env", "prod"]) == 2
+    assert "account 333333333333, region eu-west-1" in capsys.readouterr().err
