@@ -71,7 +71,7 @@ def test_snapshot_is_current(synthesized: Callable[[str], dict[str, str]], test:
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
-def test_snapshot_is_synthesized_for_the_placeholder_account_without_credentials(
+def test_snapshot_is_synthesized_for_the_placeholder_account(
     synthesized: Callable[[str], dict[str, str]], test: Path
 ) -> None:
     manifest = json.loads(synthesized(test.name)["integ.json"])
@@ -124,3 +124,28 @@ def test_run_exits_non_zero_on_a_stale_snapshot(tmp_path: Path, capsys: pytest.C
     out = capsys.readouterr().out
     assert "CHANGED    integ_training.py" in out
     assert "itrain-dev-Data.template.json: changed" in out
+
+
+def test_synth_runs_without_credentials_in_integ_runners_snapshot_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run(command: list[str], **kwargs: Any) -> Any:
+        seen.update(kwargs)
+
+        class Failed:
+            returncode = 1
+            stderr = "synth error shown to the user"
+
+        return Failed()
+
+    monkeypatch.setenv("AWS_PROFILE", "someone")
+    monkeypatch.setattr(snapshots.subprocess, "run", fake_run)
+    with pytest.raises(RuntimeError, match="synth error shown to the user"):
+        snapshots.synthesize(INTEG / "integ_training.py", tmp_path)
+    env = seen["env"]
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} & set(env)
+    assert env["CDK_INTEG_ACCOUNT"] == "12345678" and env["CDK_INTEG_REGION"] == "test-region"
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["CDK_OUTDIR"] == str(tmp_path)
+    assert seen["cwd"] == INTEG
