@@ -28,10 +28,12 @@ DEFAULT_QUALIFIER: Final = "hnb659fds"
 TRUSTED_ROLES: Final = ("deploy", "file-publishing", "image-publishing")
 # "Configuring reserved concurrency for a function": Lambda keeps at least 100 concurrent executions unreserved.
 MIN_UNRESERVED_CONCURRENCY: Final = 100
-# "Amazon EventBridge quotas": rules per event bus, 300 by default (adjustable); used when Service Quotas has no
-# value. Upper estimate of the rules one model adds to the default bus of an environment (retraining, endpoint
-# and pipeline events, batch windows), from the synthesized templates.
+# "Amazon EventBridge quotas": "Number of rules" per event bus per account, 300 by default, 100 in af-south-1 and
+# eu-south-1 (adjustable); used when Service Quotas has no value. Upper estimate of the rules one model adds to
+# the default bus of an environment (retraining, endpoint and pipeline events, batch windows), from the
+# synthesized templates.
 DEFAULT_RULES_PER_BUS: Final = 300
+DEFAULT_RULES_PER_BUS_BY_REGION: Final = {"af-south-1": 100, "eu-south-1": 100}
 RULES_PER_MODEL_ESTIMATE: Final = 10
 
 
@@ -249,10 +251,12 @@ def eventbridge_rules(clients: ClientFactory, plan: Plan) -> Result:
         return _denied(check, error, "events:ListRules")
     try:
         applied, defaults = _quotas(clients, "events")
-        quota = _quota(applied, defaults, lambda q: "rules per event bus" in q)
+        quota = _quota(applied, defaults, lambda q: q == "number of rules" or "rules per event bus" in q)
     except ClientError:
         quota = None
-    limit = quota if quota is not None else float(DEFAULT_RULES_PER_BUS)
+    limit = (
+        quota if quota is not None else float(DEFAULT_RULES_PER_BUS_BY_REGION.get(plan.region, DEFAULT_RULES_PER_BUS))
+    )
     planned = plan.models * RULES_PER_MODEL_ESTIMATE
     detail = f"{count} existing + up to {planned} planned (estimate) of {limit:g}"
     if count + planned > limit:

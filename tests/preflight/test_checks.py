@@ -222,7 +222,7 @@ def _rules(aws: StubbedSession, existing: int, quota: float | None) -> None:
     aws.stub("events").add_response(
         "list_rules", {"Rules": [{"Name": f"r{i}"} for i in range(existing)]}, {"EventBusName": "default"}
     )
-    _quotas(aws, "events", {}, {"Maximum number of rules per event bus": quota} if quota else {})
+    _quotas(aws, "events", {}, {"Number of rules": quota} if quota else {})
 
 
 def test_eventbridge_rules_pass_with_room(aws: StubbedSession) -> None:
@@ -240,6 +240,12 @@ def test_eventbridge_rules_use_the_documented_default_without_a_listed_quota(aws
     _rules(aws, 295, None)
     result = checks.eventbridge_rules(aws.client, PLAN)
     assert result.status == "fail" and "of 300" in result.detail
+
+
+def test_eventbridge_rules_default_is_lower_in_the_regions_aws_documents(aws: StubbedSession) -> None:
+    _rules(aws, 95, None)
+    result = checks.eventbridge_rules(aws.client, Plan(environment="x", account=ACCOUNT, region="eu-south-1", models=1))
+    assert result.status == "fail" and "of 100" in result.detail
 
 
 # --- Model Monitor ---
