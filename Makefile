@@ -19,7 +19,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench mutate lock clean checkov
+.PHONY: help deps synth test lint ls local-run bench mutate lock clean checkov integ-snapshots integ preflight
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,9 @@ deps: $(VENV)/.installed node_modules/.installed  ## create the venv and install
 lint: deps  ## ruff (lint and format) and mypy over all code
 	ruff check .
 	ruff format --check .
-	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench cfn_rules
+	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench cfn_rules preflight
+	@# The integration tests run from integ/ (integ-runner's layout) and import their helpers from there.
+	cd integ && MYPYPATH=.:.. mypy --config-file $(CURDIR)/pyproject.toml *.py
 	@# Each Lambda function is its own top-level package at run time, so it is type-checked from its folder.
 	for function in lambda/*/; do (cd "$$function" && MYPYPATH=. mypy --config-file $(CURDIR)/pyproject.toml *.py); done
 
@@ -68,6 +70,19 @@ lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-de
 	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
 	/tmp/mlops-lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	/tmp/mlops-lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
+
+integ-snapshots: deps  ## offline: compare what the integration tests (integ/) would deploy to their snapshots; UPDATE=1 rewrites
+	$(PY) integ/snapshots.py $(if $(filter 1,$(UPDATE)),--update)
+
+# Deploys to a real sandbox account (docs/testing-on-aws.md): never in CI here. INTEG_TESTS picks scenarios
+# (training serving monitoring promotion); promotion also uses INTEG_SECOND_REGION (default eu-central-1).
+INTEG_REGION ?= eu-west-1
+INTEG_TESTS ?=
+integ: deps  ## deploy the integration tests to a sandbox account, assert, destroy (AWS credentials; costs money)
+	$(PY) integ/run_on_aws.py --region $(INTEG_REGION) $(INTEG_TESTS)
+
+preflight: deps  ## read-only checks that ENV's account can hold the platform (AWS credentials of ENV)
+	$(PY) -m preflight $(if $(ENV),--env $(ENV))
 
 clean:  ## remove build output (keeps the venv and node_modules)
 	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build mutants

@@ -1,0 +1,7 @@
+"""Integration test: serving, phase "serve" (the scenario and its cost: serving_scenario.py)."""
+
+from __future__ import annotations
+
+from serving_scenario import build
+
+build("serve")
