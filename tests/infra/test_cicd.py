@@ -425,3 +425,13 @@ def test_pipeline_and_access_templates_pass_cfn_lint(cicd: dict[str, Any]) -> No
     reports = [r for r in collect(cicd["outdir"]) if "Cicd" in r.path]
     assert {r.path for r in reports} == {"Cicd", "dev/CicdAccess", "staging/CicdAccess", "prod/CicdAccess"}
     assert lint([r.template for r in reports]) == []
+
+
+def test_synth_step_keeps_the_pipeline_render_cache_between_builds(
+    template: Template, stages: list[dict[str, Any]]
+) -> None:
+    """A release that changes no pipeline renders none: the render cache is a CodeBuild custom local cache."""
+    (synth,) = _stage(stages, "Build")["Actions"]
+    project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]
+    assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
+    assert _build_spec(template, _project_of(synth))["cache"] == {"paths": [".pipeline-cache/**/*"]}
