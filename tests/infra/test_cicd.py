@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.cicd_stack import ACCESS_STACK_ID, CDK_CLI_VERSION, CICD_STACK_ID
-from tests.conftest import REPO, build_app
+from tests.conftest import REPO
 
 TOOLING = "444444444444"
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -20,11 +20,9 @@ GROUP = f"mlops-{MODEL}"
 
 
 @pytest.fixture(scope="module")
-def cicd(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The shipped config with the pipeline: synthesized once (cdk-nag must pass on every stack for this)."""
-    outdir = tmp_path_factory.mktemp("cicd.out")
-    app, stages = build_app(default_config, with_cicd=True, outdir=outdir)
-    assembly = app.synth()
+def cicd(cicd_app: tuple[Any, dict[str, Any], Any, Path]) -> dict[str, Any]:
+    """The shipped config with the pipeline: synthesized once per session (cdk-nag must pass on every stack)."""
+    app, stages, assembly, outdir = cicd_app
     stack = app.node.find_child(CICD_STACK_ID)
     return {
         "app": app,
