@@ -32,7 +32,7 @@ help:  ## list the targets
 # (https://pypi.org/simple) unless UV_INDEX_URL or uv.toml say otherwise; it ignores pip.conf.
 UV_VERSION := 0.13.9
 UV_HOME := build/uv
-UV ?= $(UV_HOME)/bin/uv
+UV := $(UV_HOME)/bin/uv
 # Use the interpreter given (PYTHON), never one uv would download.
 export UV_PYTHON_DOWNLOADS := never
 UV_INSTALL = $(UV) pip install --quiet --python $(PY) -c constraints.txt
