@@ -45,8 +45,8 @@ $(VENV)/bin/python: | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(VENV)
 
 # What `make synth` needs: the app's runtime and the gates around synth.
-$(VENV)/.synth-installed: requirements.txt requirements-synth.txt constraints.txt | $(VENV)/bin/python
-	$(UV_INSTALL) -r requirements-synth.txt
+$(VENV)/.synth-installed: requirements.txt requirements-synth.txt synth-excludes.txt constraints.txt | $(VENV)/bin/python
+	$(UV_INSTALL) --excludes synth-excludes.txt -r requirements-synth.txt
 	touch $@
 
 # Everything: tests, local runs, the benchmark (a superset of the synth set). The venv becomes exactly the lock:

@@ -185,3 +185,46 @@ def test_clients_the_sdk_builds_during_a_render_refuse_the_network() -> None:
         with pytest.raises(NetworkAccessError):
             client.list_buckets()
     assert botocore.session.Session.create_client is original
+
+
+# The import name of each distribution synth-excludes.txt leaves out of the `make synth` venv.
+EXCLUDED_MODULES = {
+    "matplotlib": "matplotlib",
+    "scikit-learn": "sklearn",
+    "skops": "skops",
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",
+    "flask": "flask",
+    "flask-cors": "flask_cors",
+    "gunicorn": "gunicorn",
+    "huey": "huey",
+    "waitress": "waitress",
+    "databricks-sdk": "databricks",
+    "pyiceberg": "pyiceberg",
+}
+
+
+def test_rendering_every_pipeline_imports_nothing_the_synth_venv_leaves_out() -> None:
+    """`make synth` installs without synth-excludes.txt: rendering must never import one of those libraries."""
+    excluded = [
+        line.strip()
+        for line in (REPO / "synth-excludes.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(excluded) == sorted(EXCLUDED_MODULES), "name the import module of every excluded distribution"
+    code = (
+        "import json, sys\n"
+        "from pipeline_defs.batch_settings import render_batch_definition\n"
+        "from mlops_constructs.drift_monitor import BUILDER as MONITORING\n"
+        "from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P\n"
+        "from pipeline_defs.render import render_definition\n"
+        "from tests.pipeline_defs import test_batch_pipeline, test_monitoring_pipeline, test_render\n"
+        "render_definition(test_render.BUILDER, test_render.make_settings(), cache_dir=None)\n"
+        "render_definition(MONITORING, test_monitoring_pipeline.make_settings(), cache_dir=None,"
+        " placeholders=P.all() | P.own())\n"
+        "render_batch_definition(test_batch_pipeline.make_settings(), cache_dir=None)\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    loaded = set(json.loads(run_python(code, "0").splitlines()[-1]))
+    assert "sagemaker" in loaded  # the renders really ran
+    assert sorted(loaded & set(EXCLUDED_MODULES.values())) == []
