@@ -1,6 +1,7 @@
 # One entry point for set-up, the main job, tests and the benchmark. Every target installs what it needs
-# on first use: a Python venv from requirements-dev.txt (pinned, with constraints.txt) and the CDK CLI
-# and Node.js LTS pinned in package.json.
+# on first use, with uv from the same lock (constraints.txt): `make synth` the app and its gates
+# (requirements-synth.txt), `make test` and the rest everything (requirements-dev.txt); and the CDK CLI and
+# Node.js LTS pinned in package.json.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -19,15 +20,43 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench mutate lock clean checkov integ-snapshots integ preflight
+.PHONY: help deps synth-deps check synth test lint ls local-run bench mutate lock clean checkov integ-snapshots integ preflight
+# What synth imports and runs (the app, its libraries, the scripts and rules around it).
+APP_CODE := app.py mlops_config mlops_constructs stacks pipeline_defs scripts cfn_rules
+# checkov pins an old boto3: it lives in its own venv, never in .venv (defined here: `test` depends on it).
+CHECKOV_VENV := .venv-checkov
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+# uv installs the pinned sets in seconds (pip took minutes). It is bootstrapped once, pinned, into a venv of its
+# own under build/ (outside .venv, so the project's venv holds only the project's packages). uv reads PyPI
+# (https://pypi.org/simple) unless UV_INDEX_URL or uv.toml say otherwise; it ignores pip.conf.
+UV_VERSION := 0.13.9
+UV_HOME := build/uv
+UV := $(UV_HOME)/bin/uv
+# Use the interpreter given (PYTHON), never one uv would download.
+export UV_PYTHON_DOWNLOADS := never
+UV_INSTALL = $(UV) pip install --quiet --python $(PY) -c constraints.txt
+
+$(UV_HOME)/bin/uv:
+	rm -rf $(UV_HOME) && $(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/bin/python: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(VENV)
+
+# What `make synth` needs: the app's runtime and the gates around synth.
+$(VENV)/.synth-installed: requirements.txt requirements-synth.txt synth-excludes.txt constraints.txt | $(VENV)/bin/python
+	$(UV_INSTALL) --excludes synth-excludes.txt -r requirements-synth.txt
 	touch $@
+
+# Everything: tests, local runs, the benchmark (a superset of the synth set). The venv becomes exactly the lock:
+# sync also removes what the lock no longer has (an old venv's GPU xgboost and its NVIDIA libraries).
+$(VENV)/.installed: requirements.txt requirements-synth.txt requirements-dev.txt constraints.txt | $(VENV)/bin/python
+	$(UV) pip sync --quiet --python $(PY) constraints.txt
+	$(UV_INSTALL) -r requirements-dev.txt
+	touch $(VENV)/.synth-installed $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -35,21 +64,26 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed  ## create the venv and install the pinned CLI
 
-lint: deps  ## ruff (lint and format) and mypy over all code
+synth-deps: $(VENV)/.synth-installed node_modules/.installed
+
+check: synth-deps  ## the gates synth runs first: ruff (lint and format) over all code, mypy over the app's code
 	ruff check .
 	ruff format --check .
-	mypy app.py mlops_config mlops_constructs stacks pipeline_defs scripts tests bench cfn_rules preflight
+	mypy $(APP_CODE)
+
+lint: deps check  ## every gate: `check`, and mypy over tests, benchmark, pre-flight, integration tests and each Lambda
+	mypy $(APP_CODE) tests bench preflight
 	@# The integration tests run from integ/ (integ-runner's layout) and import their helpers from there.
 	cd integ && MYPYPATH=.:.. mypy --config-file $(CURDIR)/pyproject.toml *.py
 	@# Each Lambda function is its own top-level package at run time, so it is type-checked from its folder.
 	for function in lambda/*/; do (cd "$$function" && MYPYPATH=. mypy --config-file $(CURDIR)/pyproject.toml *.py); done
 
-synth: lint  ## main job: synthesize every environment (ENV=name for one) with cdk-nag, cfn-lint and a summary
+synth: check  ## main job: synthesize every environment (ENV=name for one) with cdk-nag, cfn-lint and a summary
 	rm -rf cdk.out
 	cdk synth --quiet $(CDK_CONTEXT)
 	$(PY) scripts/synth_report.py cdk.out
 
-ls: deps  ## list the stacks of every environment
+ls: synth-deps  ## list the stacks of every environment
 	cdk ls $(CDK_CONTEXT)
 
 test: deps $(CHECKOV_VENV)/.installed  ## run the test suite (checkov runs from its own venv, see `make checkov`)
@@ -66,10 +100,8 @@ mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<
 	mutmut run --max-children 2 $(MUTATE)
 	mutmut results
 
-lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt
-	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
-	/tmp/mlops-lock-venv/bin/pip install --quiet -r requirements-dev.txt
-	/tmp/mlops-lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
+lock: | $(UV)  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt (synth's set is a subset)
+	$(UV) pip compile --quiet --python $(PYTHON) --no-header --no-annotate --output-file constraints.txt requirements-dev.txt
 
 integ-snapshots: deps  ## offline: compare what the integration tests (integ/) would deploy to their snapshots; UPDATE=1 rewrites
 	$(PY) integ/snapshots.py $(if $(filter 1,$(UPDATE)),--update)
@@ -87,8 +119,6 @@ preflight: deps  ## read-only checks that ENV's account can hold the platform (A
 clean:  ## remove build output (keeps the venv and node_modules)
 	rm -rf cdk.out .pipeline-cache .pytest_cache .mypy_cache .ruff_cache build mutants
 
-# checkov pins an old boto3: it lives in its own venv, never in .venv.
-CHECKOV_VENV := .venv-checkov
 CHECKOV_OUT := build/security-templates
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt

@@ -38,7 +38,41 @@ TARGETS = (
     Target("bus_policy_chars_200", "largest event-bus policy at 200 models (quota 10,240 characters)", 10_240, "chars"),
     Target("wildcard_rules_50", "most wildcard rules on one event bus at 50 models (quota 30)", 30, "rules"),
     Target("wildcard_rules_200", "most wildcard rules on one event bus at 200 models (quota 30)", 30, "rules"),
+    # Issue 18, items 1, 2 and 5.
+    Target("first_run_s", "fresh clone to the make-synth summary (empty package caches)", 180, "s"),
+    Target("first_run_venv_gib", "virtualenv after that first make synth (du, GiB)", 1.2, "GiB"),
+    Target("cold_warm_ratio_50", "cold synth (empty render cache) / warm synth at 50 models", 1.5, "x"),
+    Target(
+        "gates_ratio_50",
+        "synth + gates (synth_report: cfn-lint, rules) / bare synth at 50 models, empty lint cache",
+        1.5,
+        "x",
+    ),
+    Target(
+        "gates_ratio_50_warm",
+        "synth + gates / bare synth at 50 models, templates passed before (lint cache filled)",
+        1.5,
+        "x",
+    ),
 )
+GIB = 1024**3
+
+
+def _point(scale: Mapping[str, Any], models: int) -> Mapping[str, Any]:
+    return next((p for p in scale.get("points", []) if int(p["models"]) == models), {})
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator is not None and denominator else None
+
+
+def gate_ratio(point: Mapping[str, Any], kind: str) -> float | None:
+    """(warm synth + the gates' ``kind`` time) / warm synth at one scale point."""
+    gates = point.get("gates") or {}
+    synth = point.get("median_s")
+    if synth is None or gates.get(f"{kind}_s") is None or gates.get("error"):
+        return None
+    return float(synth + gates[f"{kind}_s"]) / float(synth)
 
 
 def stack_facts(path: str, resources: int, outputs: int, parameters: int, template_bytes: int) -> dict[str, Any]:
@@ -64,6 +98,9 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
     tests = report.get("tests") or {}
     pack = (largest or {}).get("rule_pack") or {}
     quota_points = {int(p["models"]): p for p in (report.get("quotas") or {}).get("points", [])}
+    first_run = report.get("first_run") or {}
+    first_ok = not first_run.get("error")
+    at_50 = _point(scale, 50)
     return {
         "synth_ratio": full.get("ratio_to_floor"),
         "seconds_per_model": scale.get("seconds_per_model"),
@@ -77,6 +114,11 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
         "bus_policy_chars_200": (quota_points.get(200) or {}).get("max_policy_chars"),
         "wildcard_rules_50": (quota_points.get(50) or {}).get("max_wildcard_rules"),
         "wildcard_rules_200": (quota_points.get(200) or {}).get("max_wildcard_rules"),
+        "first_run_s": first_run.get("seconds") if first_ok else None,
+        "first_run_venv_gib": first_run["venv_bytes"] / GIB if first_ok and first_run.get("venv_bytes") else None,
+        "cold_warm_ratio_50": _ratio(at_50.get("cold_s"), at_50.get("median_s")),
+        "gates_ratio_50": gate_ratio(at_50, "cold"),
+        "gates_ratio_50_warm": gate_ratio(at_50, "warm"),
     }
 
 
@@ -139,7 +181,21 @@ def format_markdown(report: Mapping[str, Any], *, top_stacks: int = 10) -> str:
     lines += _quota_section(report.get("quotas") or {})
     lines += _lambda_section(report.get("lambda", []))
     lines += _tests_section(report.get("tests"))
+    lines += _first_run_section(report.get("first_run"))
     return "\n".join(lines) + "\n"
+
+
+def _first_run_section(first_run: Mapping[str, Any] | None) -> list[str]:
+    if not first_run:
+        return []
+    size = first_run.get("venv_bytes")
+    return [
+        "",
+        "## First run",
+        "",
+        f"`{first_run.get('command')}`: {_num(first_run.get('seconds'), 1)} s; .venv "
+        f"{'n/a' if size is None else f'{size / GIB:.2f} GiB'}; {status(first_run.get('error'))}.",
+    ]
 
 
 def _synth_section(synth: Mapping[str, Any]) -> list[str]:
@@ -209,7 +265,10 @@ def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
                     str(max((s["outputs"] for s in stacks), default=0)),
                     str(max((s["parameters"] for s in stacks), default=0)),
                     _num(phases.get("cfn_lint")),
-                    status(point.get("error")),
+                    _num(_ratio(point.get("cold_s"), point.get("median_s"))),
+                    _num((point.get("gates") or {}).get("cold_s")),
+                    _num((point.get("gates") or {}).get("warm_s")),
+                    status(point.get("error") or (point.get("gates") or {}).get("error")),
                 ]
             )
         lines += _table(
@@ -223,6 +282,9 @@ def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
                 "max outputs",
                 "max params",
                 "cfn-lint s",
+                "cold / warm",
+                "gates s (empty lint cache)",
+                "gates s (filled)",
                 "status",
             ],
             rows,

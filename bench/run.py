@@ -1,6 +1,6 @@
 """``make bench``: measure synth time, scale to many models, the Lambda cold path and the test suite.
 
-    python -m bench.run [--runs N] [--scale-runs N] [--quick] [--skip-tests] [--models 1,10,50]
+    python -m bench.run [--runs N] [--scale-runs N] [--quick] [--skip-tests] [--skip-first-run] [--models 1,10,50,200]
 
 Everything runs as the CDK CLI would run it, in child processes of this venv, offline (fake credentials, no
 instance metadata). Synths run in a snapshot of the working tree (git's tracked and untracked-but-not-ignored
@@ -222,6 +222,7 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         if last != cold_out:
             shutil.rmtree(cold_out, ignore_errors=True)
         stacks = stacks_of(last)
+        gates = measure_gates(workspace, last) if stacks and last is not None else None
         pack = None
         if count == max(models) and stacks and last is not None:
             print(f"scale: project rule pack over the {count}-model templates", flush=True)
@@ -235,6 +236,7 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
                 "samples_s": [round(s, 3) for s in samples],
                 "cold_s": cold_s if completed(error) else None,
                 "stacks": stacks,
+                "gates": gates,
                 "breakdown": profile(workspace, context, scratch) if completed(error or warm_error) else None,
                 "rule_pack": pack,
                 "error": error or warm_error,
@@ -247,6 +249,55 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         "seconds_per_model": stats.least_squares_slope(measured) if enough else None,
         "segment_slopes": stats.segment_slopes(measured),
         "linearity": stats.linearity(measured),
+    }
+
+
+def measure_gates(workspace: Path, outdir: Path) -> dict[str, Any]:
+    """The gates `make synth` runs after `cdk synth` (scripts/synth_report.py: cfn-lint with the project rules across
+    cores, the assembly checks, the summary), once with an empty lint cache and once again with it filled."""
+    cache = workspace / "build" / "lint-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    command = [sys.executable, "scripts/synth_report.py", str(outdir)]
+    cold_s, error = timed_run(command, cwd=workspace, env=child_env())
+    warm_s, warm_error = timed_run(command, cwd=workspace, env=child_env())
+    return {"cold_s": cold_s, "warm_s": warm_s, "error": error or warm_error}
+
+
+def _directory_bytes(root: Path) -> int:
+    """Bytes on disk under ``root`` as ``du`` counts them (blocks, each hard-linked file once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in root.rglob("*"):
+        stat = path.lstat()
+        if (stat.st_dev, stat.st_ino) in seen:
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        total += stat.st_blocks * 512
+    return total
+
+
+def measure_first_run(scratch: Path) -> dict[str, Any]:
+    """`make synth` on a fresh clone of this repository's HEAD, with empty uv and npm caches (from the network).
+
+    The clean-machine case of issue 18: only Python, Node/npm and make present; the venv's size is taken after.
+    """
+    print("first run: git clone + make synth with empty package caches", flush=True)
+    clone = scratch / "first-run"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)  # noqa: S607 -- git from PATH
+    env = {
+        k: v
+        for k, v in child_env().items()
+        if k not in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV") and not k.startswith("UV_")
+    }
+    env.update({"UV_CACHE_DIR": str(scratch / "uv-cache"), "npm_config_cache": str(scratch / "npm-cache")})
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(REPO)))
+    seconds, error = timed_run(["make", "synth"], cwd=clone, env=env)
+    venv = clone / ".venv"
+    return {
+        "command": f"git clone {REPO} <tmp> && cd <tmp> && make synth (empty UV_CACHE_DIR and npm cache)",
+        "seconds": seconds,
+        "venv_bytes": _directory_bytes(venv) if venv.exists() else None,
+        "error": error,
     }
 
 
@@ -288,13 +339,17 @@ def parse_pytest_counts(summary: str) -> dict[str, int]:
     return {("errors" if kind == "error" else kind): int(n) for n, kind in _COUNT.findall(summary)}
 
 
-def measure_tests() -> dict[str, Any]:
-    """Run the whole suite once, as ``make test`` does, in the repository; wall time and counts (never asserted)."""
-    print("tests: python -m pytest -n 2 --dist worksteal -q", flush=True)
+def measure_tests(workdir: Path = REPO) -> dict[str, Any]:
+    """Run the whole suite once, as ``make test`` does, in ``workdir``; wall time and counts (never asserted).
+
+    ``main`` passes a fresh snapshot of the working tree: the render and lint caches start empty, as on a fresh
+    clone, so their fills are part of the time.
+    """
+    print("tests: python -m pytest -n 2 --dist worksteal -q (empty render and lint caches)", flush=True)
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "--dist", "worksteal", "-q"],
-        cwd=REPO,
+        cwd=workdir,
         env=child_env(),
         capture_output=True,
         text=True,
@@ -348,11 +403,12 @@ def machine() -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options; ``--quick`` is a smoke pass (2 runs, 1 and 3 models, no tests)."""
+    """Command-line options; ``--quick`` is a smoke pass (2 runs, 1 and 3 models, no tests, no first run)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="timed warm runs per synth measurement (default 5)")
     parser.add_argument("--scale-runs", type=int, help="warm runs per model count (default: --runs)")
-    parser.add_argument("--models", default="1,10,50", help="model counts for the scale test (default 1,10,50)")
+    parser.add_argument("--models", default="1,10,50,200", help="model counts for the scale test (default 1,10,50,200)")
+    parser.add_argument("--skip-first-run", action="store_true", help="do not time make synth on a fresh clone")
     parser.add_argument("--quick", action="store_true", help="smoke pass: 2 runs, models 1,3, no test suite")
     parser.add_argument("--skip-tests", action="store_true", help="do not run the test suite")
     parser.add_argument("--skip-scale", action="store_true", help="do not run the scale test")
@@ -370,7 +426,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.runs = min(args.runs, 2)
         args.scale_runs = 1
-        args.models = "1,3" if args.models == "1,10,50" else args.models
+        args.models = "1,3" if args.models == "1,10,50,200" else args.models
+        args.skip_first_run = True
         args.quota_models = "3" if args.quota_models == "50,200" else args.quota_models
         args.skip_tests = True
     args.scale_runs = args.scale_runs or args.runs
@@ -414,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "models": args.model_counts,
             "quick": args.quick,
             "tests": not args.skip_tests,
+            "first_run": not args.skip_first_run,
             "quota_models": [] if args.skip_quotas else args.quota_model_counts,
             "quota_environments": [] if args.skip_quotas else args.quota_environments,
         },
@@ -429,8 +487,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["scale"] = measure_scale(workspace, scratch, args.model_counts, args.scale_runs)
         if not args.skip_quotas:
             result["quotas"] = measure_bus_quotas(workspace, scratch, args.quota_model_counts, args.quota_environments)
-    if not args.skip_tests:
-        result["tests"] = measure_tests()
+        if not args.skip_first_run:
+            result["first_run"] = measure_first_run(scratch)
+        if not args.skip_tests:
+            result["tests"] = measure_tests(snapshot(scratch / "tests-repo"))
     json_path, md_path = write_report(result, args.output)
     print(report.format_markdown(result))
     print(f"wrote {json_path} and {md_path}")

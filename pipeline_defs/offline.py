@@ -32,7 +32,9 @@ a ``before-send`` hook that raises :class:`NetworkAccessError` on any HTTP reque
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -92,6 +94,80 @@ def _validate_config_once() -> None:
 
     validate._offline_render = True  # type: ignore[attr-defined]
     SageMakerConfig.validate_sagemaker_config = staticmethod(validate)  # type: ignore[method-assign,assignment]
+    # Sessions validate through the module-level function, imported by name into these modules.
+    from sagemaker.core.helper import session_helper
+    from sagemaker.core.local import local_session
+
+    for module in (session_helper, local_session):
+        module_original = module.validate_sagemaker_config
+
+        def validate_in_module(
+            sagemaker_config: dict[str, Any] | None = None, _original: Any = module_original
+        ) -> None:
+            if sagemaker_config == SDK_CONFIG:
+                return
+            _original(sagemaker_config)
+
+        module.validate_sagemaker_config = validate_in_module
+
+
+# One offline botocore session and one client per (service, Region) for every render of the process: building a
+# client decodes the service's JSON model and builds its operation models (~0.1 s each, a dozen per render, and the
+# SDK's steps build more through sessions of their own), which made every render cost ~1.8 s, more than the SDK
+# import. No client here ever sends a request, so sharing them between renders carries no state between them.
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
+_OFFLINE_CORE: list[Any] = []
+_SHARED_LOADER: list[Any] = []
+
+
+def _offline_core() -> Any:
+    """The process's offline botocore session: fake static credentials and the ``before-send`` refusal."""
+    if not _OFFLINE_CORE:
+        import botocore.session
+
+        core = botocore.session.Session()
+        core.set_credentials(_FAKE_ACCESS_KEY, _FAKE_SECRET_KEY)
+        core.register("before-send", _refuse_request)
+        _OFFLINE_CORE.append(core)
+    return _OFFLINE_CORE[0]
+
+
+@contextlib.contextmanager
+def shared_clients() -> Iterator[None]:
+    """While rendering, build every botocore client from the offline session, once per service and Region.
+
+    The SDK also builds clients through sessions of its own (``LocalSession`` in ``TrainingStep`` uses
+    ``boto3.Session()``); routed here, those get the fake credentials and the network refusal too. Image URIs
+    resolve the ECR endpoint through a new default loader per lookup (the endpoints file decoded each time); one
+    loader keeps its decoded files. Both patches are undone on exit, so clients built outside a render (moto in
+    tests, scripts/) are untouched.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    original_client = botocore.session.Session.create_client
+    original_loader = botocore.loaders.create_loader
+    if not _SHARED_LOADER:
+        _SHARED_LOADER.append(original_loader())
+
+    def create_client(self: Any, service_name: str, region_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        key = (service_name, region_name or self.get_config_variable("region"))
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = original_client(_offline_core(), service_name, key[1])
+            _CLIENTS[key] = client
+        return client
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        return _SHARED_LOADER[0] if search_path_string is None else original_loader(search_path_string)
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    botocore.loaders.create_loader = create_loader
+    try:
+        yield
+    finally:
+        botocore.session.Session.create_client = original_client  # type: ignore[method-assign]
+        botocore.loaders.create_loader = original_loader
 
 
 def offline_session(region: str, default_bucket: str) -> PipelineSession:

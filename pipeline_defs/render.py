@@ -203,9 +203,9 @@ def build_definition(
 ) -> str:
     """Build the definition with an offline session (imports the sagemaker SDK)."""
     # Imported here, not at the top: a cache hit must not pay for the SDK.
-    from pipeline_defs.offline import offline_session, prepare_environment
+    from pipeline_defs.offline import offline_session, prepare_environment, shared_clients
 
-    with _quiet_sdk():
+    with _quiet_sdk(), shared_clients():
         # Before resolve_builder: a builder module may import sagemaker at module level.
         prepare_environment(settings.region)
         function = resolve_builder(builder) if isinstance(builder, str) else builder

@@ -4,12 +4,15 @@ Run after ``cdk synth`` (``make synth`` does): exits non-zero on any cfn-lint er
 rules in ``cfn_rules/`` run in the same cfn-lint pass, appended with ``--append-rules``), on any finding of the
 assembly checks over the templates of one account and Region, or on a stack over a CloudFormation limit. Prints
 per stack its resources, outputs, parameters, template size and the cdk-nag findings acknowledged in it, and how
-many project rules ran and fired.
+many project rules ran and fired. cfn-lint runs one process per core and skips templates it already passed with the
+same bytes, cfn-lint version, project rules and .cfnlintrc.yaml (build/lint-cache; ``--no-lint-cache`` lints all).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -28,6 +31,9 @@ ACK_METADATA = "aws:cdk:acknowledged-rules"
 # CloudFormation's hard limits per stack.
 MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES = 1_000_000
+CFN_LINT_CONFIG = REPO / ".cfnlintrc.yaml"
+# Passes of cfn-lint, one empty-ish file per (template bytes, cfn-lint version, rules) key; `make clean` removes it.
+LINT_CACHE_DIR = REPO / "build" / "lint-cache"
 
 
 @dataclass(frozen=True)
@@ -101,14 +107,38 @@ def collect(root: Path) -> list[StackReport]:
     return sorted(reports, key=lambda r: r.path)
 
 
-def lint(templates: list[Path]) -> list[str]:
-    """cfn-lint findings (errors and warnings) over ``templates``, the project rules of ``cfn_rules/`` included.
+def _rules_digest() -> str:
+    """sha256 of what decides a template's cfn-lint result besides the template: the project rules and the config."""
+    digest = hashlib.sha256()
+    sources = sorted(RULES_DIR.rglob("*.py"), key=lambda p: p.relative_to(RULES_DIR).as_posix())
+    for path in [*sources, CFN_LINT_CONFIG]:
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        data = path.read_bytes()
+        digest.update(f"{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
-    cfn-lint runs in the repository (it reads .cfnlintrc.yaml there) with the repository on PYTHONPATH, so that
-    the rule modules it loads from ``cfn_rules/`` import their shared helpers.
-    """
+
+def lint_cache_key(template: Path, context: str) -> str:
+    """The name of a template's pass in the lint cache: its bytes, the cfn-lint version and the rules' sources."""
+    return hashlib.sha256(context.encode() + b"\0" + template.read_bytes()).hexdigest()
+
+
+def _chunks(templates: list[Path], count: int) -> list[list[Path]]:
+    """``templates`` in ``count`` groups of about equal total size (cfn-lint's time grows with template size)."""
+    groups: list[list[Path]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for template in sorted(templates, key=lambda t: t.stat().st_size, reverse=True):
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(template)
+        sizes[smallest] += template.stat().st_size
+    return [group for group in groups if group]
+
+
+def _run_cfn_lint(templates: list[Path]) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run(
+    return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("cfn-lint")),
             "--format",
@@ -118,15 +148,41 @@ def lint(templates: list[Path]) -> list[str]:
             "--",
             *map(str, templates),
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
         cwd=REPO,
         env=env,
     )
-    return [line for line in result.stdout.splitlines() if line.strip()] + (
-        [result.stderr.strip()] if result.returncode and not result.stdout.strip() else []
-    )
+
+
+def lint(templates: list[Path], *, cache_dir: Path | None = LINT_CACHE_DIR, workers: int | None = None) -> list[str]:
+    """cfn-lint findings (errors and warnings) over ``templates``, the project rules of ``cfn_rules/`` included.
+
+    cfn-lint runs in the repository (it reads .cfnlintrc.yaml there) with the repository on PYTHONPATH, so that
+    the rule modules it loads from ``cfn_rules/`` import their shared helpers. Templates are linted in parallel
+    processes (one per core, at most ``workers``), each process given templates of about equal total size. A
+    template that passed before with the same bytes, cfn-lint version, project rules and .cfnlintrc.yaml is not
+    linted again (``cache_dir``; ``None`` lints everything); only passes are cached, so a finding is always
+    printed from a fresh run.
+    """
+    context = f"cfn-lint {importlib.metadata.version('cfn-lint')}\0rules {_rules_digest()}"
+    keys = {template: lint_cache_key(template, context) for template in templates} if cache_dir else {}
+    todo = [t for t in templates if not (cache_dir and (cache_dir / keys[t]).is_file())]
+    if not todo:
+        return []
+    count = max(1, min(workers or len(os.sched_getaffinity(0)), len(todo)))
+    running = [(group, _run_cfn_lint(group)) for group in _chunks(todo, count)]
+    findings: list[str] = []
+    for group, process in running:
+        stdout, stderr = process.communicate()
+        lines = [line for line in stdout.splitlines() if line.strip()]
+        findings.extend(lines + ([stderr.strip()] if process.returncode and not lines else []))
+        if cache_dir and process.returncode == 0 and not lines:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for template in group:
+                (cache_dir / keys[template]).write_text(f"{template.name}\n", encoding="utf-8")
+    return findings
 
 
 def project_findings(findings: list[str]) -> list[str]:
@@ -162,12 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     """Lint and summarize; the exit code is the gate."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
+    parser.add_argument("--no-lint-cache", action="store_true", help="lint every template, even those passed before")
     args = parser.parse_args(argv)
     reports = collect(args.assembly)
     if not reports:
         print(f"no stacks in {args.assembly}", file=sys.stderr)
         return 1
-    findings = lint([r.template for r in reports])
+    findings = lint([r.template for r in reports], cache_dir=None if args.no_lint_cache else LINT_CACHE_DIR)
     assembly = assembly_findings(reports)
     width = max(len(r.path) for r in reports)
     print(f"{'stack':<{width}}  resources  outputs  params  template KB  nag acks")

@@ -66,6 +66,8 @@ RELEASE_INPUT_DIR = "release"
 SMOKE_TEST_PROFILE = "smoke-test"
 # Ubuntu standard 7.0 carries both runtimes the build needs (jsii and the CDK CLI on Node 22, the app on 3.11).
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# pipeline_defs/render.py's content cache, relative to the source directory.
+RENDER_CACHE_PATH = ".pipeline-cache/**/*"
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
 
 REGISTRY_READER = "registry-reader"
@@ -224,7 +226,16 @@ class CicdStack(Stack):
             env={"REGISTRY_READER_ROLE_ARN": reader_arn, "CI": "true"},
             commands=[TEST_COMMAND, RESOLVE_COMMAND, SYNTH_COMMAND, PUBLISH_APPROVED_COMMAND],
             primary_output_directory="cdk.out",
-            partial_build_spec=build_spec,
+            # The pipeline-render cache (entries named by the sha256 of what they render) survives between builds
+            # on the same host: a release that changes no pipeline renders none ("Local caching - AWS CodeBuild":
+            # CUSTOM mode caches the directories the buildspec's cache paths name).
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {
+                    "phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}},
+                    "cache": {"paths": [RENDER_CACHE_PATH]},
+                }
+            ),
+            cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             # The full test suite and a synth of every environment: 4 vCPUs keep a release under half an hour.
             build_environment=codebuild.BuildEnvironment(
                 build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM

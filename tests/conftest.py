@@ -108,3 +108,14 @@ def release_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -
     app, stages = build_app(default_config, approved=approved, with_cicd=True, outdir=outdir)
     app.synth()
     return {"app": app, "stages": stages, "outdir": outdir}
+
+
+@pytest.fixture(scope="session")
+def cicd_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any], Any, Path]:
+    """The shipped configuration with the release pipeline, built and synthesized once (cdk-nag runs on every stack).
+
+    Returns the App, its stages, the cloud assembly and its output directory.
+    """
+    outdir = tmp_path_factory.mktemp("cicd.out")
+    app, stages = build_app(default_config, with_cicd=True, outdir=outdir)
+    return app, stages, app.synth(), outdir

@@ -429,3 +429,56 @@ def test_quota_options() -> None:
     assert (chosen.quota_model_counts, chosen.quota_environments) == ([50, 200], ["dev"])
     with pytest.raises(SystemExit):
         parse_args(["--quota-models", "lots"])
+
+
+def _scale_50(cold_s: float | None, gates: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "points": [{"models": 50, "median_s": 30.0, "cold_s": cold_s, "gates": gates, "stacks": [_stack("a", 1, 1)]}]
+    }
+
+
+def test_issue_18_targets_first_run_cold_synth_and_gates() -> None:
+    result = _report(
+        scale=_scale_50(45.0, {"cold_s": 20.0, "warm_s": 2.0, "error": None}),
+        first_run={"command": "make synth", "seconds": 150.0, "venv_bytes": int(1.1 * report.GIB), "error": None},
+    )
+    targets = {t["key"]: t for t in report.evaluate_targets(result)}
+    assert (targets["first_run_s"]["value"], targets["first_run_s"]["met"]) == (150.0, True)
+    assert targets["first_run_venv_gib"]["value"] == pytest.approx(1.1, abs=1e-6)
+    assert targets["first_run_venv_gib"]["met"] is True
+    assert (targets["cold_warm_ratio_50"]["value"], targets["cold_warm_ratio_50"]["met"]) == (1.5, True)
+    assert targets["gates_ratio_50"]["value"] == pytest.approx(50 / 30)
+    assert targets["gates_ratio_50"]["met"] is False
+    assert targets["gates_ratio_50_warm"]["value"] == pytest.approx(32 / 30)
+    assert targets["gates_ratio_50_warm"]["met"] is True
+    result["targets"] = list(targets.values())
+    text = report.format_markdown(result)
+    assert "| 50 | 30.00 | 45.00 |" in text and "| 1.50 | 20.00 | 2.00 | ok |" in text
+    assert "## First run\n\n`make synth`: 150.0 s; .venv 1.10 GiB; ok." in text
+
+
+def test_issue_18_targets_failed_or_missing_runs_are_not_measured() -> None:
+    result = _report(
+        scale=_scale_50(None, {"cold_s": 20.0, "warm_s": 2.0, "error": "E3001 finding"}),
+        first_run={"command": "make synth", "seconds": 12.0, "venv_bytes": 10, "error": "error: no network"},
+    )
+    targets = {t["key"]: t for t in report.evaluate_targets(result)}
+    for key in ("first_run_s", "first_run_venv_gib", "cold_warm_ratio_50", "gates_ratio_50", "gates_ratio_50_warm"):
+        assert (targets[key]["value"], targets[key]["met"]) == (None, None), key
+    assert "failed: E3001 finding" in report.format_markdown(result)
+
+
+def test_directory_bytes_count_a_hard_linked_file_once(tmp_path: Path) -> None:
+    from bench.run import _directory_bytes
+
+    (tmp_path / "a").write_bytes(b"x" * 100_000)
+    alone = _directory_bytes(tmp_path)
+    (tmp_path / "b").hardlink_to(tmp_path / "a")
+    assert alone >= 100_000
+    assert _directory_bytes(tmp_path) == alone
+
+
+def test_the_default_scale_covers_200_models_and_quick_skips_the_first_run() -> None:
+    assert parse_args([]).model_counts == [1, 10, 50, 200]
+    assert parse_args([]).skip_first_run is False
+    assert parse_args(["--quick"]).skip_first_run is True

@@ -21,11 +21,9 @@ GROUP = f"mlops-{MODEL}"
 
 
 @pytest.fixture(scope="module")
-def cicd(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The shipped config with the pipeline: synthesized once (cdk-nag must pass on every stack for this)."""
-    outdir = tmp_path_factory.mktemp("cicd.out")
-    app, stages = build_app(default_config, with_cicd=True, outdir=outdir)
-    assembly = app.synth()
+def cicd(cicd_app: tuple[Any, dict[str, Any], Any, Path]) -> dict[str, Any]:
+    """The shipped config with the pipeline: synthesized once per session (cdk-nag must pass on every stack)."""
+    app, stages, assembly, outdir = cicd_app
     stack = app.node.find_child(CICD_STACK_ID)
     return {
         "app": app,
@@ -429,3 +427,13 @@ def test_pipeline_and_access_templates_pass_cfn_lint(cicd: dict[str, Any]) -> No
     reports = [r for r in collect(cicd["outdir"]) if "Cicd" in r.path]
     assert {r.path for r in reports} == {"Cicd", "dev/CicdAccess", "staging/CicdAccess", "prod/CicdAccess"}
     assert lint([r.template for r in reports]) == []
+
+
+def test_synth_step_keeps_the_pipeline_render_cache_between_builds(
+    template: Template, stages: list[dict[str, Any]]
+) -> None:
+    """A release that changes no pipeline renders none: the render cache is a CodeBuild custom local cache."""
+    (synth,) = _stage(stages, "Build")["Actions"]
+    project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]
+    assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
+    assert _build_spec(template, _project_of(synth))["cache"] == {"paths": [".pipeline-cache/**/*"]}

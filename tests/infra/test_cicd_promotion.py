@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,16 +17,15 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from stacks.cicd_stack import ACCESS_STACK_ID, CICD_STACK_ID
-from tests.conftest import build_app
 
 REGISTRY_ACCOUNT = "111111111111"
 GROUP = "mlops-breast-cancer"
 
 
 @pytest.fixture(scope="module")
-def patterns(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def patterns(cicd_app: tuple[Any, dict[str, Any], Any, Path]) -> dict[str, dict[str, Any]]:
     """The event patterns of the registry's forwarding rule and the tooling account's release rule."""
-    app, stages = build_app(default_config, with_cicd=True, outdir=tmp_path_factory.mktemp("promotion.out"))
+    app, stages, _, _ = cicd_app
     registry = Template.from_stack(stages["dev"].node.find_child(ACCESS_STACK_ID))
     tooling = Template.from_stack(app.node.find_child(CICD_STACK_ID))
     (forward,) = registry.find_resources("AWS::Events::Rule").values()

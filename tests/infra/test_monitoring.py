@@ -34,11 +34,13 @@ ENDPOINTS = {
 
 
 @pytest.fixture(scope="module")
-def stages(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The shipped configuration with the sample model served everywhere, synthesized once (cdk-nag runs)."""
-    app, built = build_app(default_config, approved=APPROVED, outdir=tmp_path_factory.mktemp("cdk.out"))
-    app.synth()
-    return built
+def stages(approved_app: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
+    """The shipped configuration with the sample model served everywhere, synthesized once (cdk-nag runs).
+
+    The session's ``approved_app`` is this very app (same package approved in every environment): not built twice.
+    """
+    assert approved_app[1]["prod"].serving[MODEL].package_arn == PACKAGE
+    return approved_app[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,81 @@ def test_literal_dollar_brace_is_escaped_for_fn_sub() -> None:
         '{"a":"${ArtifactBucket}","b":"${!HOME}","c":"arn:${AWS::Partition}","d":"$(ls)"}'
     )
     assert canonical_json('{"b": "${x}", "a": 1}') == '{"a":1,"b":"${!x}"}'
+
+
+def test_renders_of_one_process_build_each_botocore_client_once(rendered: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building clients (service models decoded, operations built) made every render miss cost ~1.8 s."""
+    import dataclasses
+
+    import botocore.client
+
+    built: list[str] = []
+    original = botocore.client.ClientCreator.create_client
+
+    def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(service_name)
+        return original(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
+    other = dataclasses.replace(make_settings(), model_package_group_name="render-test-other")
+    assert render_definition(BUILDER, other, cache_dir=None) != rendered
+    assert render_definition(BUILDER, make_settings(), cache_dir=None) == rendered
+    assert built == []
+
+
+def test_clients_the_sdk_builds_during_a_render_refuse_the_network() -> None:
+    import boto3
+    import botocore.session
+
+    from pipeline_defs.offline import NetworkAccessError, shared_clients
+
+    original = botocore.session.Session.create_client
+    with shared_clients():
+        # As LocalSession does inside TrainingStep: a default session of its own, real credential chain.
+        client = boto3.Session(region_name="eu-west-1").client("s3")
+        with pytest.raises(NetworkAccessError):
+            client.list_buckets()
+    assert botocore.session.Session.create_client is original
+
+
+# The import name of each distribution synth-excludes.txt leaves out of the `make synth` venv.
+EXCLUDED_MODULES = {
+    "matplotlib": "matplotlib",
+    "scikit-learn": "sklearn",
+    "skops": "skops",
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",
+    "flask": "flask",
+    "flask-cors": "flask_cors",
+    "gunicorn": "gunicorn",
+    "huey": "huey",
+    "waitress": "waitress",
+    "databricks-sdk": "databricks",
+    "pyiceberg": "pyiceberg",
+}
+
+
+def test_rendering_every_pipeline_imports_nothing_the_synth_venv_leaves_out() -> None:
+    """`make synth` installs without synth-excludes.txt: rendering must never import one of those libraries."""
+    excluded = [
+        line.strip()
+        for line in (REPO / "synth-excludes.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(excluded) == sorted(EXCLUDED_MODULES), "name the import module of every excluded distribution"
+    code = (
+        "import json, sys\n"
+        "from pipeline_defs.batch_settings import render_batch_definition\n"
+        "from mlops_constructs.drift_monitor import BUILDER as MONITORING\n"
+        "from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P\n"
+        "from pipeline_defs.render import render_definition\n"
+        "from tests.pipeline_defs import test_batch_pipeline, test_monitoring_pipeline, test_render\n"
+        "render_definition(test_render.BUILDER, test_render.make_settings(), cache_dir=None)\n"
+        "render_definition(MONITORING, test_monitoring_pipeline.make_settings(), cache_dir=None,"
+        " placeholders=P.all() | P.own())\n"
+        "render_batch_definition(test_batch_pipeline.make_settings(), cache_dir=None)\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    loaded = set(json.loads(run_python(code, "0").splitlines()[-1]))
+    assert "sagemaker" in loaded  # the renders really ran
+    assert sorted(loaded & set(EXCLUDED_MODULES.values())) == []
