@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.cicd_stack import ACCESS_STACK_ID, CDK_CLI_VERSION, CICD_STACK_ID
-from tests.conftest import REPO, build_app
+from tests.conftest import REPO
 from tests.infra.acknowledgements import assert_reviewed_reasons
 
 TOOLING = "444444444444"
