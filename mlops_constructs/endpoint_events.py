@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from mlops_constructs.dead_letters import EventDeadLetters
 
 DEPLOYMENT_STATE_CHANGE: Final = "SageMaker Endpoint Deployment State Change"
 """The EventBridge detail-type of an endpoint's blue/green deployment progress, rollbacks included ("Events that
@@ -40,16 +41,20 @@ class DeploymentNotifications(Construct):
         endpoint_name: str,
         topic: sns.ITopic,
         dead_letter_key: kms.IKey,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """``removal_policy`` (of the dead-letter queue) defaults to RETAIN."""
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        # The shared dead-letter queue of EventBridge targets, with its alarm on the same topic.
+        self.dead_letters = EventDeadLetters(
             self,
             "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=dead_letter_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            key=dead_letter_key,
+            purpose=f"deployment events of {endpoint_name}",
+            alarm_topic=topic,
+            removal_policy=removal_policy,
         )
+        self.dead_letter_queue = self.dead_letters.queue
         self.rule = events.Rule(
             self,
             "Rule",

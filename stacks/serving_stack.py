@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack, Tags
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -128,12 +128,12 @@ class ServingStack(Stack):
                 description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
             )
             self.deployment_notifications = DeploymentNotifications(
-                self, "DeploymentEvents", endpoint_name=endpoint_name, topic=data.topic, dead_letter_key=data.key
-            )
-            acknowledge(
-                self.deployment_notifications.dead_letter_queue,
-                "AwsSolutions-SQS3",
-                "This queue is itself the dead-letter queue of the endpoint's deployment-event rule.",
+                self,
+                "DeploymentEvents",
+                endpoint_name=endpoint_name,
+                topic=data.topic,
+                dead_letter_key=data.key,
+                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
             )
             self._acknowledge_common(served)
             self._tag_lineage(self.endpoint.resource)

@@ -210,7 +210,11 @@ def test_serverless_rolls_out_all_at_once_with_baking_and_rollback(templates: di
         "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
     }
     assert len(deployment["AutoRollbackConfiguration"]["Alarms"]) == 2
-    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    # The two rollback alarms, and the alarm on the deployment-event rule's dead letters.
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    (dead_letters,) = (props for key, props in alarms.items() if key.startswith("DeploymentEventsDeadLetters"))
+    assert dead_letters["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
 
 
 def test_provisioned_concurrency_from_config() -> None:
