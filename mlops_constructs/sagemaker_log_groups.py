@@ -7,8 +7,11 @@ When SageMaker creates one, it has no retention and no key. An ``AWS::Logs::LogG
 wherever the group already exists (a job ran before the first deploy), so a custom resource adopts each group
 instead: CreateLogGroup, tolerating ``ResourceAlreadyExistsException``; PutRetentionPolicy; AssociateKmsKey with the
 environment's key (CloudWatch Logs API Reference: "CreateLogGroup", "PutRetentionPolicy", "AssociateKmsKey"; the
-key's policy must let ``logs.<region>.amazonaws.com`` use it, ``DataStack._allow_service_use_of_key``). Nothing
-happens on Delete: the logs are retained.
+key's policy must let ``logs.<region>.amazonaws.com`` use it, ``DataStack._allow_service_use_of_key``). On Delete the
+groups and their logs stay. Where the key goes with the stack (``retain_data: false``), Delete also calls
+DisassociateKmsKey: a group left associated with a key pending deletion could no longer take new events, so the
+account's next SageMaker job or endpoint would log nothing ("DisassociateKmsKey": new events are then stored
+unencrypted by the key, earlier ones stay encrypted with it).
 
 The three calls run from CDK's ``AwsCustomResource`` function with a role of this construct, allowed exactly these
 three actions on exactly these log groups (Service Authorization Reference, "Actions, resources, and condition keys
@@ -34,6 +37,8 @@ TRAINING_JOBS: Final = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_JOBS: Final = "/aws/sagemaker/TransformJobs"
 # The actions the custom resource calls, each on a log-group resource.
 ADOPT_ACTIONS: Final = ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey")
+# And, when the key is not retained, on Delete.
+RELEASE_KEY_ACTION: Final = "logs:DisassociateKmsKey"
 
 
 def endpoint_log_group_name(endpoint_name: str) -> str:
@@ -50,7 +55,8 @@ def job_log_group_names(*, trains: bool) -> tuple[str, ...]:
 class SageMakerLogGroups(Construct):
     """Keeps the logs of ``log_group_names`` ``retention_days`` and encrypts new events with ``key``.
 
-    Groups are created if missing and adopted if present; on Delete they stay (and keep their settings).
+    Groups are created if missing and adopted if present; on Delete they stay (and keep their retention); with
+    ``release_key_on_delete`` (for a key that is not retained) their key is disassociated first.
     ``log_group_arns`` are the groups' ARNs; ``role`` is the custom resource function's role (those three calls on
     those groups, and its own log group). ``key`` must let CloudWatch Logs of this account and region use it.
     """
@@ -63,6 +69,7 @@ class SageMakerLogGroups(Construct):
         log_group_names: Sequence[str],
         retention_days: int,
         key: kms.IKey,
+        release_key_on_delete: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if not log_group_names:
@@ -90,11 +97,13 @@ class SageMakerLogGroups(Construct):
         self.log_group.grant_write(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="AdoptSageMakerLogGroups", actions=list(ADOPT_ACTIONS), resources=list(self.log_group_arns)
+                sid="AdoptSageMakerLogGroups",
+                actions=[*ADOPT_ACTIONS, *([RELEASE_KEY_ACTION] if release_key_on_delete else [])],
+                resources=list(self.log_group_arns),
             )
         )
         for index, name in enumerate(self.log_group_names):
-            self._adopt(f"Group{index}", name, retention_days, key.key_arn)
+            self._adopt(f"Group{index}", name, retention_days, key.key_arn, release_key_on_delete=release_key_on_delete)
         # The function is CDK's singleton of the stack (a child of the stack, named after its fixed UUID). W3005: CDK
         # adds an explicit DependsOn on the function's role next to the GetAtt of it (harmless).
         provider = stack.node.find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
@@ -102,7 +111,9 @@ class SageMakerLogGroups(Construct):
             if isinstance(child, lambda_.CfnFunction):
                 child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
-    def _adopt(self, construct_id: str, name: str, retention_days: int, key_arn: str) -> None:
+    def _adopt(
+        self, construct_id: str, name: str, retention_days: int, key_arn: str, *, release_key_on_delete: bool
+    ) -> None:
         """Create (or find) ``name``, then set its retention and key; each call its own custom resource."""
         group = Construct(self, construct_id)
         physical_id = cr.PhysicalResourceId.of(name)
@@ -125,16 +136,25 @@ class SageMakerLogGroups(Construct):
         created = self._resource(group, "Create", create)
         retention = call("PutRetentionPolicy", {"logGroupName": name, "retentionInDays": retention_days})
         encryption = call("AssociateKmsKey", {"logGroupName": name, "kmsKeyId": key_arn})
-        for step_id, step in (("Retention", retention), ("Key", encryption)):
-            self._resource(group, step_id, step).node.add_dependency(created)
+        release = (
+            # A group deleted by hand since must not block the stack's deletion.
+            call("DisassociateKmsKey", {"logGroupName": name}, ignore_error_codes_matching="ResourceNotFoundException")
+            if release_key_on_delete
+            else None
+        )
+        self._resource(group, "Retention", retention).node.add_dependency(created)
+        self._resource(group, "Key", encryption, on_delete=release).node.add_dependency(created)
 
-    def _resource(self, scope: Construct, construct_id: str, call: cr.AwsSdkCall) -> cr.AwsCustomResource:
+    def _resource(
+        self, scope: Construct, construct_id: str, call: cr.AwsSdkCall, *, on_delete: cr.AwsSdkCall | None = None
+    ) -> cr.AwsCustomResource:
         return cr.AwsCustomResource(
             scope,
             construct_id,
             resource_type="Custom::SageMakerLogGroup",
             on_create=call,
             on_update=call,
+            on_delete=on_delete,
             role=self.role,
             log_group=self.log_group,
             timeout=Duration.minutes(1),

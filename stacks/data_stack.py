@@ -75,6 +75,7 @@ class DataStack(Stack):
             log_group_names=job_log_group_names(trains=environment.trains),
             retention_days=environment.log_retention_days,
             key=self.key,
+            release_key_on_delete=not environment.retain_data,
         )
         # Published by name for pipeline definitions in other stacks (mlops_constructs.sagemaker_pipeline).
         self.key_arn_parameter_name = naming.key_arn_parameter_name(config.project, environment.name)

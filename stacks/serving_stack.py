@@ -151,6 +151,7 @@ class ServingStack(Stack):
                     "DataKeyForLogs",
                     key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
                 ),
+                release_key_on_delete=not environment.retain_data,
             )
 
         self.batch_pipeline: BatchInference | None = None

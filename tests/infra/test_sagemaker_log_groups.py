@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 from mlops_constructs.sagemaker_log_groups import (
     ADOPT_ACTIONS,
+    RELEASE_KEY_ACTION,
     SageMakerLogGroups,
     endpoint_log_group_name,
     job_log_group_names,
@@ -30,7 +31,6 @@ def _calls(template: Mapping[str, Any], path_prefix: str) -> dict[tuple[str, str
         if resource["Type"] != "Custom::SageMakerLogGroup" or not logical_id.startswith(path_prefix):
             continue
         props = resource["Properties"]
-        assert "Delete" not in props, f"{logical_id} acts on delete: the groups and their logs must stay"
         assert props["Create"] == props["Update"], logical_id
         create = props["Create"]
         token = None
@@ -43,6 +43,8 @@ def _calls(template: Mapping[str, Any], path_prefix: str) -> dict[tuple[str, str
         assert call["service"] == "CloudWatchLogs"
         assert call["physicalResourceId"] == {"id": name}
         calls[(call["action"], name)] = {"call": call, "token": token, "logical_id": logical_id, "resource": resource}
+        if "Delete" in props:
+            calls[("Delete:" + json.loads(props["Delete"])["action"], name)] = {"logical_id": logical_id}
     return calls
 
 
@@ -62,9 +64,19 @@ def _arn(name: str, account: str) -> str:
 def _assert_adopted(template: Mapping[str, Any], prefix: str, names: list[str], environment: Any, key: Any) -> None:
     retention, account = environment.log_retention_days, environment.account
     calls = _calls(template, prefix)
+    # The groups and their logs always stay; the key is let go of only where it goes with the stack.
+    on_delete = [] if environment.retain_data else ["Delete:DisassociateKmsKey"]
     assert sorted(calls) == sorted(
-        (action, name) for name in names for action in ("CreateLogGroup", "PutRetentionPolicy", "AssociateKmsKey")
+        (action, name)
+        for name in names
+        for action in ("CreateLogGroup", "PutRetentionPolicy", "AssociateKmsKey", *on_delete)
     )
+    for name in names:
+        if on_delete:
+            assert (
+                calls[("Delete:DisassociateKmsKey", name)]["logical_id"]
+                == calls[("AssociateKmsKey", name)]["logical_id"]
+            )
     for name in names:
         create = calls[("CreateLogGroup", name)]
         assert create["call"]["ignoreErrorCodesMatching"] == "ResourceAlreadyExistsException"
@@ -85,7 +97,7 @@ def _assert_adopted(template: Mapping[str, Any], prefix: str, names: list[str], 
         {
             "Sid": "AdoptSageMakerLogGroups",
             "Effect": "Allow",
-            "Action": sorted(ADOPT_ACTIONS),
+            "Action": sorted([*ADOPT_ACTIONS, *([] if environment.retain_data else [RELEASE_KEY_ACTION])]),
             "Resource": [_arn(n, account) for n in names] if len(names) > 1 else _arn(names[0], account),
         }
     ]
@@ -177,3 +189,26 @@ def test_bad_group_lists_fail_at_synth(names: list[str], message: str) -> None:
     key = kms.Key(stack, "Key")
     with pytest.raises(ValueError, match=message):
         SageMakerLogGroups(stack, "Logs", log_group_names=names, retention_days=30, key=key)
+
+
+def test_a_retained_key_stays_associated_and_a_destroyed_one_is_released_on_delete() -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    key = kms.Key(stack, "Key")
+    SageMakerLogGroups(stack, "Kept", log_group_names=["/aws/sagemaker/A"], retention_days=30, key=key)
+    SageMakerLogGroups(
+        stack, "Released", log_group_names=["/aws/sagemaker/B"], retention_days=30, key=key, release_key_on_delete=True
+    )
+    template = Template.from_stack(stack).to_json()
+    kept, released = _calls(template, "Kept"), _calls(template, "Released")
+    assert not any(action.startswith("Delete:") for action, _ in kept)
+    assert [k for k in released if k[0].startswith("Delete:")] == [("Delete:DisassociateKmsKey", "/aws/sagemaker/B")]
+    (release,) = (r for r in template["Resources"].values() if "Delete" in r.get("Properties", {}))
+    assert json.loads(release["Properties"]["Delete"])["ignoreErrorCodesMatching"] == "ResourceNotFoundException"
+    actions = {
+        prefix: next(s for s in _role_statements(template, prefix) if s.get("Sid") == "AdoptSageMakerLogGroups")[
+            "Action"
+        ]
+        for prefix in ("Kept", "Released")
+    }
+    assert RELEASE_KEY_ACTION not in actions["Kept"]
+    assert RELEASE_KEY_ACTION in actions["Released"]
