@@ -429,3 +429,26 @@ def test_pipeline_and_access_templates_pass_cfn_lint(cicd: dict[str, Any]) -> No
     reports = [r for r in collect(cicd["outdir"]) if "Cicd" in r.path]
     assert {r.path for r in reports} == {"Cicd", "dev/CicdAccess", "staging/CicdAccess", "prod/CicdAccess"}
     assert lint([r.template for r in reports]) == []
+
+
+def test_self_mutation_lists_only_the_bootstrap_buckets_of_the_app_accounts(
+    template: Template, default_config: Any
+) -> None:
+    statements = _statements(template, "PipelineUpdatePipelineSelfMutationRole")
+    listing = [
+        s for s in statements if "s3:ListBucket" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    targets = {(default_config.tooling.account, default_config.tooling.region)} | {
+        (env.account, env.region) for env in default_config.environments
+    }
+    assert listing == [
+        {
+            "Sid": "ListBootstrapBuckets",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": [f"arn:aws:s3:::cdk-hnb659fds-assets-{a}-{r}" for a, r in sorted(targets)],
+        }
+    ]
+    # DescribeStacks keeps CDK's statement; nothing else of the role is on "*".
+    on_everything = [s for s in statements if s["Resource"] == "*"]
+    assert on_everything == [{"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": "*"}]
