@@ -1,11 +1,13 @@
 """Narrow what CDK generates for the release pipeline and its sources.
 
-Two grants CDK writes wider (or differently) than the job needs:
+Grants CDK writes wider (or differently) than the job needs:
 
 - CDK Pipelines' shared asset-publishing role may ``codebuild:StartBuild``/``BatchGetBuilds``/``StopBuild`` on
   every project of the account (``Resource: "*"``, the role exists before its projects). CodePipeline uses it as
   the action role of the asset-publishing actions only, so it is scoped to those projects' ARNs
   ("Actions, resources, and condition keys for AWS CodeBuild": the three actions take a ``project`` resource).
+- CDK Pipelines' self-mutation role may ``s3:ListBucket`` every bucket (``Resource: "*"``); it is scoped to the CDK
+  bootstrap asset buckets of the tooling and environment accounts.
 - ``CodeStarConnectionsSourceAction`` grants ``codestar-connections:UseConnection`` whatever the connection ARN.
   Connections created since the rename have ``codeconnections`` ARNs, and "When specifying a resource in the IAM
   policy, the service prefix needs to match that of the resource" ("Connections rename - Summary of changes",
@@ -14,10 +16,11 @@ Two grants CDK writes wider (or differently) than the job needs:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import jsii
-from aws_cdk import ArnFormat, IAspect, RemovalPolicy, Stack, pipelines
+from aws_cdk import ArnFormat, DefaultStackSynthesizer, IAspect, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -55,6 +58,60 @@ def scope_asset_publishing_builds(pipeline: pipelines.CodePipeline) -> list[str]
     if projects and not patched:
         raise ValueError("scope_asset_publishing_builds: no codebuild:StartBuild on '*' found under the assets")
     return patched
+
+
+def bootstrap_bucket_arns(stack: Stack, targets: Iterable[tuple[str, str]]) -> list[str]:
+    """ARNs of the default CDK bootstrap asset buckets (``cdk-<qualifier>-assets-<account>-<region>``) of ``targets``
+    (account, region pairs), sorted and without repeats; the names follow ``DefaultStackSynthesizer``'s defaults."""
+    template = DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
+        "${Qualifier}", DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
+    names = {
+        template.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region) for account, region in targets
+    }
+    return [stack.format_arn(service="s3", region="", account="", resource=name) for name in sorted(names)]
+
+
+def scope_self_mutation_listing(pipeline: pipelines.CodePipeline, bucket_arns: Sequence[str]) -> str | None:
+    """Scope the self-mutation role's ``s3:ListBucket`` from ``"*"`` to ``bucket_arns``; returns the patched policy's
+    path (None without self-mutation).
+
+    CDK Pipelines grants the UpdatePipeline project ``cloudformation:DescribeStacks`` and ``s3:ListBucket`` on ``"*"``
+    in one statement: the CLI run there (``cdk deploy`` of the pipeline stack) checks its assets in the bootstrap
+    bucket. ListBucket takes a ``bucket`` resource ("Actions, resources, and condition keys for Amazon S3"), so it is
+    split off onto the bootstrap buckets; DescribeStacks stays as CDK wrote it. Call after ``build_pipeline()``, as
+    the last change to the role's policy (statements are patched by index). Raises ``ValueError`` if self-mutation
+    exists and no such statement is found (a CDK change moved what this relies on).
+    """
+    if not bucket_arns:
+        raise ValueError("scope_self_mutation_listing: no bucket ARNs; name the bootstrap buckets to list")
+    update = pipeline.node.try_find_child("UpdatePipeline")
+    if update is None:
+        return None
+    for policy in (node for node in update.node.find_all() if isinstance(node, iam.CfnPolicy)):
+        statements = Stack.of(policy).resolve(policy.policy_document).get("Statement", [])
+        for index, statement in enumerate(statements):
+            actions = _listed(statement.get("Action"))
+            if "s3:ListBucket" not in actions or _listed(statement.get("Resource")) != ["*"]:
+                continue
+            rest = [action for action in actions if action != "s3:ListBucket"]
+            if rest:
+                policy.add_property_override(
+                    f"PolicyDocument.Statement.{index}.Action", rest if len(rest) > 1 else rest[0]
+                )
+                policy.add_property_override(
+                    f"PolicyDocument.Statement.{len(statements)}",
+                    {
+                        "Sid": "ListBootstrapBuckets",
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": list(bucket_arns),
+                    },
+                )
+            else:
+                policy.add_property_override(f"PolicyDocument.Statement.{index}.Resource", list(bucket_arns))
+            return policy.node.path
+    raise ValueError("scope_self_mutation_listing: no s3:ListBucket on '*' found under UpdatePipeline")
 
 
 def connection_service(arn: str) -> str | None:

@@ -33,7 +33,13 @@ from mlops_constructs.cicd import (
 )
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge
-from mlops_constructs.pipeline_grants import allow_log_encryption, own_build_log_groups, scope_asset_publishing_builds
+from mlops_constructs.pipeline_grants import (
+    allow_log_encryption,
+    bootstrap_bucket_arns,
+    own_build_log_groups,
+    scope_asset_publishing_builds,
+    scope_self_mutation_listing,
+)
 from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.release_gates import (
     PipelineChangeGate,
@@ -352,6 +358,15 @@ class CicdStack(Stack):
         assert isinstance(artifact_key, kms.Key)
         allow_log_encryption(artifact_key)
         self.build_logs = own_build_log_groups(self, key=artifact_key)
+        # Self-mutation lists only the CDK bootstrap buckets of the accounts this app deploys to (issue 13); after every
+        # other grant to its role, since the statements are patched by index.
+        scope_self_mutation_listing(
+            self.pipeline,
+            bootstrap_bucket_arns(
+                self,
+                [(self.account, self.region), *((env.account, env.region) for env in config.environments)],
+            ),
+        )
         self._lint_exceptions(built)
         self._acknowledge_generated_grants(
             built.artifact_bucket, [self.synth_role, *(step_role for step_role in self._step_roles)]
@@ -560,9 +575,9 @@ class CicdStack(Stack):
             acknowledge(
                 self_mutation,
                 "AwsSolutions-IAM5",
-                "Self-mutation runs `cdk deploy` of this stack: it reads stack status and the staging bucket "
-                "(DescribeStacks, ListBucket on *) and assumes only the CDK bootstrap roles of the tooling account, "
-                "selected by their aws-cdk:bootstrap-role tag (role/* with a tag condition).",
+                "Self-mutation runs `cdk deploy` of this stack: it reads stack status (DescribeStacks on *) and "
+                "lists only the CDK bootstrap buckets, and assumes only the CDK bootstrap roles of the tooling "
+                "account, selected by their aws-cdk:bootstrap-role tag (role/* with a tag condition).",
                 applies_to=["Resource::*", f"Resource::arn:*:iam::{self.account}:role/*"],
             )
         assets = self.pipeline.node.try_find_child("Assets")

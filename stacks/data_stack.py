@@ -26,6 +26,7 @@ from mlops_constructs.promotion import (
     promotion_role_arn_pattern,
 )
 from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.sagemaker_log_groups import SageMakerLogGroups, job_log_group_names
 from mlops_constructs.storage import AccessLogBucket, SecureBucket
 
 
@@ -67,6 +68,15 @@ class DataStack(Stack):
             pending_window=Duration.days(30) if environment.retain_data else Duration.days(7),
         )
         self._allow_service_use_of_key()
+        # SageMaker's job log groups exist per account and region, so the environment's stateful stack owns them.
+        self.job_log_groups = SageMakerLogGroups(
+            self,
+            "SageMakerJobLogs",
+            log_group_names=job_log_group_names(trains=environment.trains),
+            retention_days=environment.log_retention_days,
+            key=self.key,
+            release_key_on_delete=not environment.retain_data,
+        )
         # Published by name for pipeline definitions in other stacks (mlops_constructs.sagemaker_pipeline).
         self.key_arn_parameter_name = naming.key_arn_parameter_name(config.project, environment.name)
         ssm.StringParameter(

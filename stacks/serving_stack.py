@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -33,6 +34,7 @@ from mlops_constructs.endpoint import (
 from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import ModelPromotion, RegistrySource, required_baselines
+from mlops_constructs.sagemaker_log_groups import SageMakerLogGroups, endpoint_log_group_name
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
 from stacks.data_stack import DataStack
@@ -137,6 +139,20 @@ class ServingStack(Stack):
             )
             self._acknowledge_common(served)
             self._tag_lineage(self.endpoint.resource)
+            # The endpoint's own log group, named by SageMaker after the endpoint: retention and the data key. The key
+            # ARN is read from SSM at deploy time (no cross-stack reference inside the custom resource's call).
+            self.endpoint_log_groups = SageMakerLogGroups(
+                self,
+                "EndpointLogs",
+                log_group_names=[endpoint_log_group_name(endpoint_name)],
+                retention_days=environment.log_retention_days,
+                key=kms.Key.from_key_arn(
+                    self,
+                    "DataKeyForLogs",
+                    key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
+                ),
+                release_key_on_delete=not environment.retain_data,
+            )
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch

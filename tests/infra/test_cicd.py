@@ -437,3 +437,26 @@ def test_synth_step_keeps_the_pipeline_render_cache_between_builds(
     project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]
     assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
     assert _build_spec(template, _project_of(synth))["cache"] == {"paths": [".pipeline-cache/**/*"]}
+
+
+def test_self_mutation_lists_only_the_bootstrap_buckets_of_the_app_accounts(
+    template: Template, default_config: Any
+) -> None:
+    statements = _statements(template, "PipelineUpdatePipelineSelfMutationRole")
+    listing = [
+        s for s in statements if "s3:ListBucket" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    targets = {(default_config.tooling.account, default_config.tooling.region)} | {
+        (env.account, env.region) for env in default_config.environments
+    }
+    assert listing == [
+        {
+            "Sid": "ListBootstrapBuckets",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": [f"arn:aws:s3:::cdk-hnb659fds-assets-{a}-{r}" for a, r in sorted(targets)],
+        }
+    ]
+    # DescribeStacks keeps CDK's statement; nothing else of the role is on "*".
+    on_everything = [s for s in statements if s["Resource"] == "*"]
+    assert on_everything == [{"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": "*"}]

@@ -170,8 +170,8 @@ def test_target_tracking_autoscaling(templates: dict[str, Template]) -> None:
         "arn:aws:iam::333333333333:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
-    # model, batch pipeline, batch schedule, window function, window schedule, promotion
-    template.resource_count_is("AWS::IAM::Role", 6)
+    # model, batch pipeline, batch schedule, window function, window schedule, promotion, endpoint log group
+    template.resource_count_is("AWS::IAM::Role", 7)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {

@@ -159,9 +159,11 @@ def test_arrival_window_and_opt_out_from_config() -> None:
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
 
     off = prod_template(config_with_batch(run_on_new_data=False))
-    # No window function: the one function left is the promotion copier.
-    (function_id,) = off.find_resources("AWS::Lambda::Function")
-    assert function_id.startswith("Promotion")
+    # No window function: the functions left are the promotion copier and the endpoint log group's custom resource.
+    functions = sorted(off.find_resources("AWS::Lambda::Function"))
+    assert len(functions) == 2
+    assert functions[0].startswith("AWS679f53fac002430cb0da5b7982bd2287")
+    assert functions[1].startswith("Promotion")
     off.resource_count_is("AWS::SQS::Queue", 2)  # the batch and the deployment-event dead-letter queues
     rules = off.find_resources("AWS::Events::Rule").values()
     assert not [r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]]
