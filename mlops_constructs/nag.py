@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_s3 as s3
@@ -40,3 +41,22 @@ def objects_finding(bucket: s3.IBucket) -> str:
     the data stack shares its buckets by name.
     """
     return resource_finding(bucket, bucket.arn_for_objects("*"))
+
+
+def nag_text(scope: IConstruct, value: str) -> str:
+    """``value`` as cdk-nag prints it in a finding: a reference as ``<LogicalId>``, an attribute as ``<Id.Attr>``."""
+    resolved = Stack.of(scope).resolve(value)
+    return _render(resolved)
+
+
+def _render(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if "Ref" in node:
+        return f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return str(separator).join(_render(part) for part in parts)
+    raise ValueError(f"no cdk-nag rendering for {node!r}")

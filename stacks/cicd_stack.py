@@ -25,14 +25,11 @@ from constructs import Construct
 from mlops_config import ConfigError, EnvironmentSettings, PlatformConfig, ToolingSettings
 from mlops_constructs import naming
 from mlops_constructs.cicd import (
-    EndpointInvokerRole,
-    ModelApprovalForwarder,
-    RegistryReaderRole,
     ReleaseOnModelApproval,
     role_arn_in,
 )
 from mlops_constructs.dead_letters import EventDeadLetters
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, nag_text
 from mlops_constructs.pipeline_grants import (
     allow_log_encryption,
     bootstrap_bucket_arns,
@@ -40,7 +37,6 @@ from mlops_constructs.pipeline_grants import (
     scope_asset_publishing_builds,
     scope_self_mutation_listing,
 )
-from mlops_constructs.registry import ModelPackageGroup
 from mlops_constructs.release_gates import (
     PipelineChangeGate,
     ReleaseApproverRole,
@@ -49,6 +45,14 @@ from mlops_constructs.release_gates import (
     codebuild_history_url,
 )
 from mlops_constructs.storage import AccessLogBucket
+from stacks.cicd_access_stack import (
+    ACCESS_STACK_ID,
+    REGISTRY_READER,
+    SYNTH,
+    CicdAccessStack,
+    smoke_test_role_purpose,
+    smoke_tested_endpoints,
+)
 from stacks.stage import MlopsStage
 
 # The CLI the pipeline's self-mutation and asset steps install: the same as package.json pins for `make synth`
@@ -56,7 +60,6 @@ from stacks.stage import MlopsStage
 CDK_CLI_VERSION = "2.1148.1"
 # Construct IDs are a contract: renaming one replaces the deployed pipeline or the per-environment access stack.
 CICD_STACK_ID = "Cicd"
-ACCESS_STACK_ID = "CicdAccess"
 # The README's commands; the Makefile installs the pinned venv, Node.js LTS and CDK CLI on first use.
 TEST_COMMAND = "make test"
 SYNTH_COMMAND = "make synth"
@@ -76,8 +79,6 @@ BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RENDER_CACHE_PATH = ".pipeline-cache/**/*"
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
 
-REGISTRY_READER = "registry-reader"
-SYNTH = "synth"
 PIPELINE_CHANGE_CHECK = "pipeline-change-check"
 # CDK Pipelines names the synth step's output artifact after the step ("Synth" + "_Output"); the gate before
 # self-mutation reads the same artifact (a test pins it against the pipeline definition).
@@ -89,28 +90,6 @@ def approval_action_name(environment: str) -> str:
     return f"Approve-{environment}"
 
 
-def smoke_test_role_purpose(environment: str) -> str:
-    """The ``naming.cicd_role_name`` purpose of the smoke-test roles of ``environment`` (both accounts)."""
-    return f"smoke-test-{environment}"
-
-
-def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSettings) -> list[str]:
-    """Endpoints the pipeline smoke-tests after deploying ``environment``: none in the registry environment.
-
-    Models are trained, evaluated and approved in the registry environment; its endpoints are development
-    endpoints. The smoke test guards the promotion path: every later environment that serves a model.
-    """
-    if environment.name == config.registry_environment:
-        return []
-    names = (
-        naming.served_endpoint_name(
-            config.project, environment.name, model.name, model.in_environment(environment.name).serving
-        )
-        for model in config.models
-    )
-    return [name for name in names if name is not None]
-
-
 def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:
     tooling = config.tooling
     if tooling is None or tooling.connection_arn is None:
@@ -119,79 +98,6 @@ def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:
             "allowed: set it, or synthesize without the pipeline (-c cicd=false)"
         )
     return tooling, tooling.connection_arn
-
-
-class CicdAccessStack(Stack):
-    """What the tooling account may do in one environment's account, and the registry's approval forwarding.
-
-    In the registry environment: a read-only registry role for the synth step's resolver and a rule that
-    forwards Approved model packages to the tooling account. In smoke-tested environments: a role that may
-    only invoke that environment's endpoints.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PlatformConfig,
-        environment: EnvironmentSettings,
-        tooling: ToolingSettings,
-        package_groups: Mapping[str, ModelPackageGroup],
-        key: kms.IKey,
-        topic: sns.ITopic,
-        **kwargs: Any,
-    ) -> None:
-        """``key`` and ``topic`` are the environment's (data stack): they encrypt and announce undelivered events."""
-        super().__init__(scope, construct_id, **kwargs)
-        self.registry_reader: RegistryReaderRole | None = None
-        self.approval_forwarder: ModelApprovalForwarder | None = None
-        self.endpoint_invoker: EndpointInvokerRole | None = None
-        if environment.name == config.registry_environment:
-            groups = [package_groups[model.name] for model in config.models]
-            self.registry_reader = RegistryReaderRole(
-                self,
-                "RegistryReader",
-                role_name=naming.cicd_role_name(config.project, REGISTRY_READER),
-                tooling_account=tooling.account,
-                tooling_role_name=naming.cicd_role_name(config.project, SYNTH),
-                package_groups=groups,
-            )
-            for group in groups:
-                acknowledge(
-                    self.registry_reader.role,
-                    "AwsSolutions-IAM5",
-                    "The resolver lists and describes the versions of the project's package group; versions are "
-                    "numbered as they are registered, so only a group-scoped wildcard can name them.",
-                    applies_to=[f"Resource::{_nag_text(self, group.packages_arn)}"],
-                )
-            self.approval_dead_letters = EventDeadLetters(
-                self,
-                "ApprovalDeadLetters",
-                key=key,
-                purpose="model approvals forwarded to the CI/CD account",
-                alarm_topic=topic,
-                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
-            )
-            self.approval_forwarder = ModelApprovalForwarder(
-                self,
-                "ModelApprovalForwarder",
-                package_group_names=[group.group_name for group in groups],
-                tooling_account=tooling.account,
-                tooling_region=tooling.region,
-                dead_letter_queue=self.approval_dead_letters.queue,
-            )
-        endpoints = smoke_tested_endpoints(config, environment)
-        if endpoints:
-            purpose = smoke_test_role_purpose(environment.name)
-            self.endpoint_invoker = EndpointInvokerRole(
-                self,
-                "SmokeTestInvoker",
-                role_name=naming.cicd_role_name(config.project, purpose),
-                tooling_account=tooling.account,
-                tooling_role_name=naming.cicd_role_name(config.project, purpose),
-                endpoint_names=endpoints,
-            )
 
 
 class CicdStack(Stack):
@@ -453,7 +359,7 @@ class CicdStack(Stack):
             "AwsSolutions-IAM5",
             "The approver reads the logs of the review builds (diff, pipeline-change check): CodeBuild names the "
             "log streams per build inside the projects' own log groups, so the grant is <group>:*.",
-            applies_to=[f"Resource::{_nag_text(self, arn)}" for arn in self.approver.log_group_arns],
+            applies_to=[f"Resource::{nag_text(self, arn)}" for arn in self.approver.log_group_arns],
         )
         stack_arn = self.format_arn(service="cloudformation", resource="stack", resource_name=f"{self.stack_name}/*")
         acknowledge(
@@ -461,7 +367,7 @@ class CicdStack(Stack):
             "AwsSolutions-IAM5",
             "The pipeline-change check reads the deployed template of this stack only; a stack ARN ends with the "
             "stack's generated ID, hence <stack name>/*.",
-            applies_to=[f"Resource::{_nag_text(self, stack_arn)}"],
+            applies_to=[f"Resource::{nag_text(self, stack_arn)}"],
         )
 
     def _notifications(
@@ -541,7 +447,7 @@ class CicdStack(Stack):
 
     def _acknowledge_generated_grants(self, artifact_bucket: s3.IBucket, build_roles: Sequence[iam.IRole]) -> None:
         """CDK Pipelines generates its roles' grants, some with wildcards: acknowledge each kind, with why."""
-        bucket_arn = _nag_text(self, artifact_bucket.bucket_arn)
+        bucket_arn = nag_text(self, artifact_bucket.bucket_arn)
         artifact_findings = [
             *(f"Action::{action}" for action in ARTIFACT_WILDCARD_ACTIONS),
             f"Resource::{bucket_arn}/*",
@@ -555,7 +461,7 @@ class CicdStack(Stack):
                 applies_to=artifact_findings,
             )
         projects = [
-            _nag_text(self, construct.ref)
+            nag_text(self, construct.ref)
             for construct in self.node.find_all()
             if isinstance(construct, codebuild.CfnProject)
         ]
@@ -566,8 +472,8 @@ class CicdStack(Stack):
                 "CodeBuild writes logs and test reports of this one project: CDK scopes the grant to the project's "
                 "log group streams and report groups, whose names CodeBuild derives at run time.",
                 applies_to=[
-                    f"Resource::{_nag_text(self, self._codebuild_logs_arn(project))}:*",
-                    f"Resource::{_nag_text(self, self._codebuild_reports_arn(project))}-*",
+                    f"Resource::{nag_text(self, self._codebuild_logs_arn(project))}:*",
+                    f"Resource::{nag_text(self, self._codebuild_reports_arn(project))}-*",
                 ],
             )
         self_mutation = self.pipeline.node.try_find_child("UpdatePipeline")
@@ -590,8 +496,8 @@ class CicdStack(Stack):
                 "environments' file-publishing bootstrap roles.",
                 applies_to=[
                     "Resource::*",
-                    f"Resource::{_nag_text(self, self._codebuild_logs_arn('*'))}",
-                    f"Resource::{_nag_text(self, self._codebuild_reports_arn('*'))}",
+                    f"Resource::{nag_text(self, self._codebuild_logs_arn('*'))}",
+                    f"Resource::{nag_text(self, self._codebuild_reports_arn('*'))}",
                 ],
             )
 
@@ -629,25 +535,6 @@ ARTIFACT_WILDCARD_ACTIONS = (
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 )
-
-
-def _nag_text(scope: Construct, value: str) -> str:
-    """``value`` as cdk-nag prints it in a finding: a reference as ``<LogicalId>``, an attribute as ``<Id.Attr>``."""
-    resolved = Stack.of(scope).resolve(value)
-    return _render(resolved)
-
-
-def _render(node: Any) -> str:
-    if isinstance(node, str):
-        return node
-    if "Ref" in node:
-        return f"<{node['Ref']}>"
-    if "Fn::GetAtt" in node:
-        return f"<{'.'.join(node['Fn::GetAtt'])}>"
-    if "Fn::Join" in node:
-        separator, parts = node["Fn::Join"]
-        return str(separator).join(_render(part) for part in parts)
-    raise ValueError(f"no cdk-nag rendering for {node!r}")
 
 
 def add_cicd(app: Construct, config: PlatformConfig, stages: Mapping[str, MlopsStage]) -> CicdStack:
