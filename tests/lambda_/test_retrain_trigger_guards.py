@@ -68,7 +68,7 @@ def settings(retrain_env: dict[str, str]) -> Any:
         (1, 0, 1, 0, True),
     ],
 )
-def test_enough_thresholds_are_inclusive_and_zero_is_off(
+def test_enough_thresholds_are_inclusive_and_zero_is_off(  # noqa: PLR0917 (one parameter per table column)
     settings: Any, min_objects: int, min_bytes: int, objects: int, total: int, enough: bool
 ) -> None:
     tuned = dataclasses.replace(settings, min_new_objects=min_objects, min_new_bytes=min_bytes)
@@ -99,9 +99,7 @@ def test_count_pages_with_the_exact_requests_and_filters(settings: Any) -> None:
 
 def test_count_without_since_counts_everything_but_folders(settings: Any) -> None:
     tuned = dataclasses.replace(settings, min_new_objects=0, min_new_bytes=10**12)
-    bucket = PagedBucket(
-        [{"Contents": [_item("churn/training/old.csv", 7, -600), _item("churn/training/x/", 5, 1)]}]
-    )
+    bucket = PagedBucket([{"Contents": [_item("churn/training/old.csv", 7, -600), _item("churn/training/x/", 5, 1)]}])
     assert retrain.count_new_data(bucket, tuned, None, Silent()) == retrain.NewData(1, 7, complete=True)
 
 
@@ -155,7 +153,7 @@ def test_a_failed_listing_is_logged_with_the_operation_and_raised(settings: Any)
     class Denied:
         def list_objects_v2(self, **_: Any) -> dict[str, Any]:
             raise ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": "no"}, "ResponseMetadata": {"RetryAttempts": 0}},
+                {"Error": {"Code": "AccessDenied", "Message": "n" * 1000}, "ResponseMetadata": {"RetryAttempts": 0}},
                 "ListObjectsV2",
             )
 
@@ -170,3 +168,4 @@ def test_a_failed_listing_is_logged_with_the_operation_and_raised(settings: Any)
         1,
         "permanent",
     )
+    assert len(extra["error_message"]) == 500
