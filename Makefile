@@ -19,7 +19,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth test lint ls local-run bench mutate lock clean checkov integ-snapshots integ preflight
+.PHONY: help deps synth test lint ls local-run bench mutate mutate-lambda lock clean checkov integ-snapshots integ preflight
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ MUTATE ?=
 mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<glob>' narrows it; slow)
 	mutmut run --max-children 2 $(MUTATE)
 	mutmut results
+
+# One Lambda folder per run, staged in build/mutate-<FN>/ (scripts/mutate_lambda.py says why); MUTATE narrows it
+# with mutant-name globs such as 'retrain.x_count_new_data*'.
+FN ?= retrain_trigger
+mutate-lambda: deps  ## mutation testing of one Lambda folder: FN=retrain_trigger|monitor_bridge|batch_window|clarify_config|promote_model
+	$(PY) scripts/mutate_lambda.py $(FN) $(MUTATE)
 
 lock:  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt
 	rm -rf /tmp/mlops-lock-venv && $(PYTHON) -m venv /tmp/mlops-lock-venv
