@@ -110,6 +110,20 @@ HOSTILE = [
         "distance '-' is not a number",
     ),
     ("description not a string", VIOLATIONS_KEY, _drift(7), "violations[0].description", "7 is not a string"),
+    (
+        "check type missing",
+        VIOLATIONS_KEY,
+        b'{"violations": [{"feature_name": "mean_radius"}]}',
+        "violations[0].constraint_check_type",
+        "is missing",
+    ),
+    (
+        "check type empty",
+        VIOLATIONS_KEY,
+        b'{"violations": [{"feature_name": "mean_radius", "constraint_check_type": ""}]}',
+        "violations[0].constraint_check_type",
+        "'' is not a non-empty string",
+    ),
     ("dataset missing", DATA_STATISTICS_KEY, b'{"version": 0.0}', "dataset", "is missing"),
     (
         "item count is a boolean",
