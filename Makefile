@@ -20,7 +20,7 @@ ENV ?=
 CDK_ARGS ?=
 CDK_CONTEXT := $(if $(ENV),-c env=$(ENV)) $(CDK_ARGS)
 
-.PHONY: help deps synth-deps check synth test lint ls local-run bench mutate lock clean checkov integ-snapshots integ preflight
+.PHONY: help deps synth-deps check synth test lint ls local-run bench mutate mutate-lambda lock clean checkov integ-snapshots integ preflight
 # What synth imports and runs (the app, its libraries, the scripts and rules around it).
 APP_CODE := app.py mlops_config mlops_constructs stacks pipeline_defs scripts cfn_rules
 # checkov pins an old boto3: it lives in its own venv, never in .venv (defined here: `test` depends on it).
@@ -99,6 +99,12 @@ MUTATE ?=
 mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<glob>' narrows it; slow)
 	mutmut run --max-children 2 $(MUTATE)
 	mutmut results
+
+# One Lambda folder per run, staged in build/mutate-<FN>/ (scripts/mutate_lambda.py says why); MUTATE narrows it
+# with mutant-name globs such as 'retrain.x_count_new_data*'.
+FN ?= retrain_trigger
+mutate-lambda: deps  ## mutation testing of one Lambda folder: FN=retrain_trigger|monitor_bridge|batch_window|clarify_config|promote_model
+	$(PY) scripts/mutate_lambda.py $(FN) $(MUTATE)
 
 lock: | $(UV)  ## re-pin transitive dependencies from a fresh resolve of requirements-dev.txt (synth's set is a subset)
 	$(UV) pip compile --quiet --python $(PYTHON) --no-header --no-annotate --output-file constraints.txt requirements-dev.txt

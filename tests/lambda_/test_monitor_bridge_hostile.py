@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pipeline_defs.steps import metric_contract as contract
 from tests.lambda_ import test_monitor_bridge as base
 from tests.lambda_.conftest import FakeLambdaContext
 from tests.lambda_.test_monitor_bridge import (
@@ -110,6 +111,20 @@ HOSTILE = [
         "distance '-' is not a number",
     ),
     ("description not a string", VIOLATIONS_KEY, _drift(7), "violations[0].description", "7 is not a string"),
+    (
+        "check type missing",
+        VIOLATIONS_KEY,
+        b'{"violations": [{"feature_name": "mean_radius"}]}',
+        "violations[0].constraint_check_type",
+        "is missing",
+    ),
+    (
+        "check type empty",
+        VIOLATIONS_KEY,
+        b'{"violations": [{"feature_name": "mean_radius", "constraint_check_type": ""}]}',
+        "violations[0].constraint_check_type",
+        "'' is not a non-empty string",
+    ),
     ("dataset missing", DATA_STATISTICS_KEY, b'{"version": 0.0}', "dataset", "is missing"),
     (
         "item count is a boolean",
@@ -261,3 +276,27 @@ def test_a_utf8_byte_order_mark_is_read(
 ) -> None:
     reports.put_object(Bucket=BUCKET, Key=DATA_STATISTICS_KEY, Body=b'\xef\xbb\xbf{"dataset": {"item_count": 7}}')
     assert load(env).lambda_handler(event_for(DATA_STATISTICS_KEY), FakeLambdaContext())["data_points"] == 1
+
+
+def test_a_drift_violation_without_a_description_counts_without_a_score(
+    reports: Any,
+    env: dict[str, str],
+    load: Callable[[dict[str, str]], ModuleType],
+) -> None:
+    """``description`` is optional: the feature drifted, but no distance is published for it."""
+    reports.put_object(Bucket=BUCKET, Key=VIOLATIONS_KEY, Body=_drift_without_description())
+    handler = load(env)
+    result = handler.lambda_handler(event_for(VIOLATIONS_KEY), FakeLambdaContext())
+    assert result == {"status": "published", "kind": "data-quality", "data_points": 4}
+    dims = (("Model", "breast-cancer"), ("Environment", "prod"), ("Endpoint", ENDPOINT))
+    assert published() == {
+        (contract.DRIFTED_FEATURES, dims): [1.0],
+        (contract.FEATURE_DRIFT, (*dims, ("Feature", "mean_radius"))): [1.0],
+        (contract.FEATURE_DRIFT, (*dims, ("Feature", "mean_texture"))): [0.0],
+        (contract.FEATURE_DRIFT, (*dims, ("Feature", "worst_area"))): [0.0],
+    }
+
+
+def _drift_without_description() -> bytes:
+    violation = {"feature_name": "mean_radius", "constraint_check_type": "baseline_drift_check"}
+    return json.dumps({"violations": [violation]}).encode()
