@@ -30,11 +30,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.lambda_runtime import (
-    ARCHITECTURE,
-    ASSET_EXCLUDES,
-    RUNTIME,
     acknowledge_pinned_runtime,
-    powertools_layer,
+    python_function,
 )
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.sagemaker_pipeline import SageMakerPipeline
@@ -157,15 +154,11 @@ class BatchWindow(Construct):
         key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         pipeline.grant_start_execution(self.role)
 
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Function",
             description=f"Starts {pipeline.pipeline_name} once per arrival window with a manifest of the new files",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_DIR), exclude=list(ASSET_EXCLUDES)),
-            layers=[powertools_layer(self)],
+            code_dir=FUNCTION_DIR,
             role=self.role,
             log_group=self.log_group,
             memory_size=256,

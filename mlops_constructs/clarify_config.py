@@ -26,7 +26,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from mlops_constructs.lambda_runtime import ARCHITECTURE, ASSET_EXCLUDES, RUNTIME, powertools_layer
+from mlops_constructs.lambda_runtime import python_function
 from mlops_constructs.nag import acknowledge
 
 CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "clarify_config"
@@ -73,15 +73,12 @@ class ServedModelAnalysisConfig(Construct):
             grantee=self.role, actions=["s3:PutObject"], resource_arns=[target_bucket.arn_for_objects(target_key)]
         )
         key.grant_encrypt_decrypt(self.role)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Function",
             description="Clarify analysis config of the served model (deploy time only)",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            code_dir=CODE_DIR,
             handler="handler.on_event",
-            code=lambda_.Code.from_asset(str(CODE_DIR), exclude=list(ASSET_EXCLUDES)),
-            layers=[powertools_layer(self)],
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

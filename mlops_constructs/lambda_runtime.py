@@ -7,7 +7,8 @@ version is published for.
 
 from __future__ import annotations
 
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_lambda as lambda_
@@ -39,6 +40,29 @@ def powertools_layer(
             resource_name=f"{POWERTOOLS_LAYER_NAME}:{version}",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         ),
+    )
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    code_dir: Path,
+    handler: str = "handler.lambda_handler",
+    powertools_version: int = POWERTOOLS_LAYER_VERSION,
+    **props: Any,
+) -> lambda_.Function:
+    """A function on the project's runtime: Python 3.13 on arm64 with the public Powertools layer, its code the folder
+    ``code_dir`` (caches and dotfiles left out). ``props`` are the remaining ``lambda_.Function`` properties."""
+    return lambda_.Function(
+        scope,
+        construct_id,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=lambda_.Code.from_asset(str(code_dir), exclude=list(ASSET_EXCLUDES)),
+        layers=[powertools_layer(scope, version=powertools_version)],
+        **props,
     )
 
 

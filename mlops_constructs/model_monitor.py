@@ -34,10 +34,7 @@ from constructs import Construct
 
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.lambda_runtime import (
-    ARCHITECTURE,
-    ASSET_EXCLUDES,
-    RUNTIME,
-    powertools_layer,
+    python_function,
     reserve_concurrency,
 )
 from mlops_constructs.metric_contract import grant_put_metric_data
@@ -612,15 +609,11 @@ class MonitorBridgeFunction(Construct):
             removal_policy=removal_policy,
         )
         self.dead_letter_queue = self.dead_letters.queue
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Function",
             description=f"Model Monitor reports of {endpoint_name} -> metric contract",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(BRIDGE_CODE_DIR), exclude=list(ASSET_EXCLUDES)),
-            layers=[powertools_layer(self)],
+            code_dir=BRIDGE_CODE_DIR,
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -35,11 +35,8 @@ from constructs import Construct
 
 from mlops_constructs.endpoint import ModelArtifactSource, aws_image_registry
 from mlops_constructs.lambda_runtime import (
-    ARCHITECTURE,
-    ASSET_EXCLUDES,
-    RUNTIME,
     acknowledge_pinned_runtime,
-    powertools_layer,
+    python_function,
 )
 from mlops_constructs.nag import acknowledge, resource_finding
 
@@ -282,15 +279,11 @@ class ModelPromotion(Construct):
         assert isinstance(log_group_resource, logs.CfnLogGroup)
         log_group_resource.retention_in_days = log_retention_days
         self.log_group.grant_write(self.role)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Function",
             description=f"Copies approved {model} packages into this environment (custom resource)",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_DIR), exclude=list(ASSET_EXCLUDES)),
-            layers=[powertools_layer(self)],
+            code_dir=FUNCTION_DIR,
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

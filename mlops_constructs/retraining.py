@@ -49,12 +49,9 @@ from mlops_constructs.drift_alarm_routing import (
     retrain_alarm_sources,
 )
 from mlops_constructs.lambda_runtime import (
-    ARCHITECTURE,
-    ASSET_EXCLUDES,
     POWERTOOLS_LAYER_VERSION,
-    RUNTIME,
     acknowledge_pinned_runtime,
-    powertools_layer,
+    python_function,
     reserve_concurrency,
 )
 from mlops_constructs.nag import acknowledge
@@ -284,16 +281,12 @@ class RetrainOnDrift(Construct):
             )
         )
 
-        powertools = powertools_layer(self, version=powertools_layer_version)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Function",
             description=f"Restarts the {model_name} training pipeline ({environment_name}) on drift, data, schedule",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTION_DIR), exclude=list(ASSET_EXCLUDES)),
-            layers=[powertools],
+            code_dir=FUNCTION_DIR,
+            powertools_version=powertools_layer_version,
             role=self.role,
             log_group=self.log_group,
             memory_size=256,
