@@ -42,7 +42,7 @@ config = harness.integ_config(
             "log_retention_days": 1,
         }
     ],
-    models=[{"name": harness.MODEL, "training": {"auc_threshold": 0.9}}],
+    models=[{"name": harness.MODEL, "training": {"quality_gate": {"metric": "auc", "threshold": 0.9}}}],
 )
 stacks = harness.environment_stacks(app, config, ENV)
 model = config.models[0]

@@ -20,6 +20,17 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.model_kind import (
+    DEFAULT_GATES,
+    METRICS,
+    ImageScope,
+    ImageSettings,
+    ModelImages,
+    ProblemType,
+    QualityGate,
+    QualityMetric,
+    gate_for,
+)
 from mlops_config.monitoring import MonitoringSettings
 from mlops_config.retraining import RetrainingSettings
 from mlops_config.serving import ServingSettings
@@ -116,11 +127,42 @@ class ModelSettings(Settings):
     data_prefix: S3Prefix | None = Field(
         default=None, description="Training data prefix; defaults to '<name>/training/'."
     )
+    problem_type: ProblemType = Field(
+        default="binary_classification",
+        description="What the model predicts; decides its quality metrics, gate, drift metrics and alarms.",
+    )
+    images: ModelImages = ModelImages()
     training: TrainingSettings = TrainingSettings()
     environments: dict[str, ModelEnvironmentSettings] = Field(
         default_factory=dict,
         description="Per-environment settings keyed by environment name; an environment left out gets the defaults.",
     )
+
+    @model_validator(mode="after")
+    def _gate_fits_problem_type(self) -> Self:
+        gate = self.training.quality_gate
+        allowed = METRICS[self.problem_type]
+        if gate is not None and gate.metric not in allowed:
+            raise ValueError(
+                f"training.quality_gate.metric: {gate.metric!r} is not a {self.problem_type} metric; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        if gate is None and self.problem_type not in DEFAULT_GATES:
+            raise ValueError(
+                f"training.quality_gate: required for a {self.problem_type} model (no default); "
+                f"allowed metrics: {', '.join(allowed)}"
+            )
+        return self
+
+    @property
+    def quality_gate(self) -> QualityGate:
+        """The gate a newly trained version must pass to be registered (the problem type's default if unset)."""
+        return gate_for(self.problem_type, self.training.quality_gate)
+
+    @property
+    def quality_metrics(self) -> tuple[QualityMetric, ...]:
+        """Every quality metric this model reports (evaluation, drift monitor, alarms)."""
+        return METRICS[self.problem_type]
 
     @property
     def training_data_prefix(self) -> str:
@@ -282,7 +324,25 @@ class PlatformConfig(Settings):
                         f"models[{index}].environments: {shown(env_name)} is not an environment; "
                         f"allowed: {', '.join(env_names)}"
                     )
+            self._images_resolve(index, model)
         return self
+
+    def _images_resolve(self, index: int, model: ModelSettings) -> None:
+        # A framework image must exist, in that version, in every Region that uses it: training and processing
+        # where models train, serving everywhere (the SDK's image registry, read offline).
+        uses: list[tuple[str, ImageSettings | None, ImageScope, EnvironmentSettings]] = []
+        for env in self.environments:
+            if env.trains:
+                uses.append(("training", model.images.training, "training", env))
+                uses.append(("processing", model.images.processing, "training", env))
+            uses.append(("serving", model.images.serving, "inference", env))
+        for role, image, scope, env in uses:
+            if image is None or image.uri is not None:
+                continue
+            try:
+                image.repository(scope, env.region)
+            except ValueError as error:
+                raise ValueError(f"models[{index}].images.{role} (environment {env.name!r}): {error}") from None
 
     def environment(self, name: str) -> EnvironmentSettings:
         """The environment called ``name``."""

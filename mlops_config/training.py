@@ -13,6 +13,7 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.model_kind import QualityGate
 
 DEFAULT_BUILDER = "pipeline_defs.training_pipeline:build_training_pipeline"
 
@@ -29,7 +30,11 @@ class TrainingSettings(Settings):
     processing_instance_count: InstanceCount = 1
     training_instance_type: TrainingInstanceType = "ml.m5.xlarge"
     training_instance_count: InstanceCount = 1
-    auc_threshold: float = Field(default=0.9, gt=0, le=1, description="Register the model only at or above this AUC.")
+    quality_gate: QualityGate | None = Field(
+        default=None,
+        description="The metric and threshold a new version must meet to be registered; defaults to AUC >= 0.9 for "
+        "binary classifiers and is required for the other problem types.",
+    )
     hyperparameters: dict[str, str] = Field(
         default_factory=dict,
         description="Overrides of the built-in XGBoost hyperparameters (strings, as the API takes).",

@@ -38,7 +38,7 @@ def training_pipeline_settings(
         training_instance_type=training.training_instance_type,
         training_instance_count=training.training_instance_count,
         max_runtime_seconds=training.max_runtime_seconds,
-        auc_threshold=training.auc_threshold,
+        auc_threshold=model.quality_gate.threshold,
         step_caching=training.enable_step_cache,
         cache_expire_after=training.cache_expire_after,
         subnet_ids=vpc.subnet_ids if vpc else (),

@@ -89,8 +89,8 @@ def test_written_inputs_serve_every_model_in_every_environment(tmp_path: Path) -
 
 def test_an_invalid_base_fails_before_anything_is_written(tmp_path: Path) -> None:
     base = raw_default_config()
-    base["models"][0]["training"]["auc_threshold"] = 2
-    with pytest.raises(ConfigError, match=r"models\[0\]\.training\.auc_threshold"):
+    base["models"][0]["training"]["quality_gate"] = {"metric": "auc", "threshold": 2}
+    with pytest.raises(ConfigError, match=r"models\[0\]\.training\.quality_gate"):
         gen_config.write_scale_inputs(2, tmp_path / "out", base=base)
     assert not (tmp_path / "out").exists()
 

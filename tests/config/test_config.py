@@ -101,8 +101,8 @@ MISTAKES = [
     ),
     (
         "threshold out of range",
-        _set("models.0.training.auc_threshold", 1.5),
-        "models[0].training.auc_threshold",
+        _set("models.0.training.quality_gate.threshold", 1.5),
+        "models[0].training.quality_gate",
         ["1.5", "1"],
     ),
     (

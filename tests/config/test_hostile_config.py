@@ -110,9 +110,10 @@ def test_a_second_top_level_block_is_a_duplicate_key_not_a_silent_replacement(tm
 
 
 def test_a_duplicate_key_inside_a_model_is_refused(tmp_path: Path) -> None:
-    data = SHIPPED.replace(b"      auc_threshold: 0.9\n", b"      auc_threshold: 0.9\n      auc_threshold: 0.5\n")
+    twice = b"    training:\n      max_runtime_seconds: 600\n      max_runtime_seconds: 900\n"
+    data = SHIPPED.replace(b"    training:\n", twice)
     (line,) = _refused(tmp_path, data)
-    assert "duplicate key 'auc_threshold' (first at line" in line
+    assert "duplicate key 'max_runtime_seconds' (first at line" in line
 
 
 def test_deep_nesting_is_refused_quickly(tmp_path: Path) -> None:

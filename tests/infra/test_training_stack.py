@@ -127,7 +127,10 @@ def test_a_second_model_with_its_own_pipeline_module(tmp_path: Path) -> None:
         {
             "name": "churn",
             "description": "A second model with its own pipeline code",
-            "training": {"builder": "tests.fixtures.churn_pipeline:build_churn_pipeline", "auc_threshold": 0.8},
+            "training": {
+                "builder": "tests.fixtures.churn_pipeline:build_churn_pipeline",
+                "quality_gate": {"metric": "auc", "threshold": 0.8},
+            },
             "environments": {"dev": {"serving": {"mode": "none"}}},
         }
     )
