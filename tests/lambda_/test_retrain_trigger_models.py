@@ -260,3 +260,83 @@ def test_pydantic_is_imported_on_the_first_event_not_at_cold_start(retrain_env: 
     )
 
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == [False, True, True]
+
+
+# (event, dotted field, value, expected code, expected detail): whether a well-formed event is for this model.
+POLICY: list[tuple[str, str, object, str, str]] = [
+    ("alarm", "account", "9" * 20, "wrong-account", f"account {'9' * 16!r} is not 123456789012"),
+    ("alarm", "region", "r" * 40, "wrong-region", f"region {'r' * 32!r} is not eu-west-1"),
+    (
+        "alarm",
+        "detail.alarmName",
+        "a" * 300,
+        "alarm-not-for-model",
+        f"alarm {'a' * 255!r} does not belong to churn",
+    ),
+    (
+        "alarm",
+        "detail.state.value",
+        "S" * 40,
+        "alarm-not-firing",
+        f"alarm 'churn-dev-feature-drift' changed to {'S' * 32!r}, not ALARM",
+    ),
+    (
+        "s3",
+        "detail.bucket.name",
+        "b" * 70,
+        "bucket-not-for-model",
+        f"bucket {'b' * 63!r} is not mlops-dev-training-data",
+    ),
+    ("s3", "detail.object.key", "fraud/x.csv", "key-outside-prefix", "key is not under 'churn/training/'"),
+    ("s3", "detail.object.key", "churn/training/2025/", "not-a-data-object", "key is a folder marker"),
+    (
+        "schedule",
+        "detail.model",
+        "m" * 70,
+        "schedule-not-for-model",
+        f"schedule is for {'m' * 64!r}/'dev', not churn/dev",
+    ),
+    (
+        "schedule",
+        "detail.environment",
+        "e" * 70,
+        "schedule-not-for-model",
+        f"schedule is for 'churn'/{'e' * 64!r}, not churn/dev",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "value", "code", "detail"),
+    [pytest.param(*case, id=f"{case[3]}-{case[1]}") for case in POLICY],
+)
+def test_an_event_for_another_model_gets_its_exact_rejection(
+    *,
+    base: str,
+    path: str,
+    value: object,
+    code: str,
+    detail: str,
+    events: dict[str, Event],
+    settings: retrain.Settings,
+) -> None:
+    assert _rejected(_edit(events[base], path, value), settings) == (code, detail)
+
+
+def test_the_outcome_log_line_names_the_trigger_and_its_reason(
+    events: dict[str, Event], settings: retrain.Settings
+) -> None:
+    trigger = retrain.parse_event(events["alarm"], settings)
+    outcome = retrain.Outcome(
+        status="started", code="started", detail="d", trigger_reason="alarm:churn-dev-feature-drift", execution_arn="a"
+    )
+
+    assert outcome.log_fields(trigger) == {
+        "outcome": "started",
+        "reason": "started",
+        "detail": "d",
+        "trigger": "AlarmTrigger",
+        "source_event_id": events["alarm"]["id"],
+        "trigger_reason": "alarm:churn-dev-feature-drift",
+        "execution_arn": "a",
+    }
