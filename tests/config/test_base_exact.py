@@ -60,7 +60,7 @@ def test_a_bad_s3_prefix_is_named_with_what_is_allowed(value: str, problem: str)
     assert _problem(S3Prefix, value) == problem
 
 
-@pytest.mark.parametrize("value", ["a/", "Churn/Training-2025/", "x!_.*'()-/", "a" * 1023 + "/"])
+@pytest.mark.parametrize("value", ["a/", "X/", "Churn/Training-2025/", "x!_.*'()-/", "a" * 1023 + "/"])
 def test_a_good_s3_prefix_is_kept(value: str) -> None:
     assert TypeAdapter(S3Prefix).validate_python(value) == value
 

@@ -202,3 +202,17 @@ def test_up_to_max_errors_mistakes_are_listed_and_the_rest_counted() -> None:
     lines = _errors({}, many)
     assert len(lines) == 1 + MAX_ERRORS + 1
     assert lines[-1] == "  c.yaml: ... and 1 more mistakes"
+
+
+def test_a_number_python_will_not_convert_is_a_one_line_error(tmp_path: Path) -> None:
+    # Python refuses int() of more than 4300 digits (a guard against quadratic conversion): one bounded line.
+    source = tmp_path / "c.yaml"
+    source.write_text("x: " + "1" * 5000)
+
+    with pytest.raises(ConfigError) as error:
+        read_yaml(source)
+
+    assert str(error.value) == (
+        f"{source}: not valid YAML: ValueError: 'Exceeds the limit (4300 digits) for integer string conver..."
+        "ts; use sys.set_int_max_str_digits() to increase the limit'"
+    )
