@@ -216,6 +216,7 @@ class MonitoringStack(Stack):
                 end_time_offset=settings.end_time_offset,
                 subnet_ids=vpc.subnet_ids if vpc else (),
                 security_group_ids=vpc.security_group_ids if vpc else (),
+                problem_type=model.problem_type,
                 served_model_arn=served_model.resource.attr_model_arn if served_model is not None else None,
                 capture_prefix=f"{model.name}/",
                 ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
