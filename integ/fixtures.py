@@ -18,8 +18,8 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_config.model_kind import XGBOOST_IMAGE
 from mlops_constructs import naming
-from mlops_constructs.endpoint import aws_image_registry
 from stacks.data_stack import DataStack
 
 XGBOOST_VERSION = "1.7-1"
@@ -48,9 +48,9 @@ class RegisteredPackages(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         tarball, sha256 = harness.model_tarball(harness.REPO / "build" / "integ" / "tarball")
+        repository = XGBOOST_IMAGE.repository("inference", stack.region)
         image = (
-            f"{aws_image_registry('xgboost', stack.region)}.dkr.ecr.{stack.region}.{stack.url_suffix}"
-            f"/sagemaker-xgboost:{XGBOOST_VERSION}"
+            f"{repository.account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{repository.repository}:{XGBOOST_VERSION}"
         )
         group = data.package_groups[model]
         metadata = {"ModelArtifactSha256": sha256, "TriggerReason": "integ-fixture"}

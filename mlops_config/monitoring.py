@@ -16,6 +16,7 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.model_kind import METRICS, QualityGate
 from mlops_config.schedule import is_one_time
 
 # The feature columns of the sample dataset (``pipeline_defs/steps/sample_data.py``), shipped as a list so that
@@ -53,11 +54,60 @@ class AlarmSettings(Settings):
     drifted_features_threshold: int = Field(
         default=1, ge=1, description="Alarm when at least this many features drift."
     )
-    min_model_quality: float = Field(default=0.85, gt=0, le=1, description="Alarm below this AUC on labelled data.")
+    min_model_quality: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Alarm below this AUC (binary) or macro F1 (multiclass) on labelled data, unless "
+        "model_quality_alarm says otherwise.",
+    )
+    model_quality_alarm: QualityGate | None = Field(
+        default=None,
+        description="The model-quality alarm's metric and threshold ({metric, threshold}, a metric of the model's "
+        "problem type; rmse and mae alarm above the threshold, the others below). Default: binary AUC below "
+        "min_model_quality, multiclass macro F1 below min_model_quality, regression the model's registration gate.",
+    )
     monitoring_period_seconds: int = Field(
         default=3600, ge=300, le=86400, description="Window of the drift and quality alarms: one monitoring run."
     )
     monitoring_evaluation_periods: int = Field(default=1, ge=1, le=24, description="Runs in a row before alarming.")
+
+
+def quality_alarm(problem_type: str, alarms: AlarmSettings, gate: QualityGate) -> QualityGate:
+    """The metric and threshold the model-quality alarm of a ``problem_type`` model watches (see AlarmSettings).
+
+    Regression has no unitless default (RMSE and MAE are in the target's unit), so it alarms when production
+    quality falls past the bar the model was registered by, ``gate``.
+    """
+    if alarms.model_quality_alarm is not None:
+        return alarms.model_quality_alarm
+    if problem_type == "binary_classification":
+        return QualityGate(metric="auc", threshold=alarms.min_model_quality)
+    if problem_type == "multiclass_classification":
+        return QualityGate(metric="f1", threshold=alarms.min_model_quality)
+    return gate
+
+
+def monitoring_fits_problem_type(problem_type: str, monitoring: MonitoringSettings) -> str | None:
+    """Why ``monitoring`` cannot monitor a ``problem_type`` model (a field path and what is allowed), or None."""
+    chosen = monitoring.alarms.model_quality_alarm
+    if chosen is not None and chosen.metric not in METRICS[problem_type]:
+        return (
+            f"monitoring.alarms.model_quality_alarm.metric: {chosen.metric!r} is not a {problem_type} metric; "
+            f"allowed: {', '.join(METRICS[problem_type])}"
+        )
+    multiclass = problem_type == "multiclass_classification"
+    if multiclass and monitoring.backend == "model_monitor" and monitoring.model_quality:
+        # Model Monitor's multiclass model quality reads a predicted label (EndpointInput.InferenceAttribute) from
+        # the endpoint's output; the platform's multiclass response is one probability per class
+        # (docs/bring-your-own-model.md), from which it can't take one; nor does its report hold a macro F1.
+        return (
+            "monitoring.model_quality: Model Monitor's multiclass model quality needs a predicted label in the "
+            "endpoint's output, and a multiclass model here answers one probability per class; allowed: "
+            "model_quality: false with backend 'model_monitor', or backend 'open' (which computes accuracy and "
+            "macro F1 from the probabilities)"
+        )
+    return None
 
 
 MonitoringBackend = Literal["open", "model_monitor", "endpoint_only"]

@@ -31,7 +31,7 @@ from mlops_config.model_kind import (
     QualityMetric,
     gate_for,
 )
-from mlops_config.monitoring import MonitoringSettings
+from mlops_config.monitoring import MonitoringSettings, monitoring_fits_problem_type, quality_alarm
 from mlops_config.retraining import RetrainingSettings
 from mlops_config.serving import ServingSettings
 from mlops_config.training import TrainingSettings
@@ -119,6 +119,27 @@ class ModelEnvironmentSettings(Settings):
         return value.for_serving_mode(serving.mode) if isinstance(serving, ServingSettings) else value
 
 
+def _user_serving_image_fits(index: int, image: ImageSettings, env: EnvironmentSettings) -> None:
+    """A user serving image must be pullable by the environment's models, and fixed where production serves it."""
+    where = f"models[{index}].images.serving.uri (environment {env.name!r})"
+    pulled = image.repository("inference", env.region)
+    # ContainerDefinition.Image (SageMaker API reference): "the Docker image for inference container in Amazon
+    # EC2 Container Registry must be in the same region as the model or endpoint you are creating".
+    if pulled.region != env.region:
+        raise ValueError(
+            f"{where}: {image.uri!r} is in region {pulled.region}, the environment in {env.region}; SageMaker pulls "
+            f"a model's image from its own Region only; allowed: an image in {env.region} (replicate the repository "
+            "there, docs/bring-your-own-model.md)"
+        )
+    # Promotion verifies the model's bytes by SHA-256; a tag can be pointed at other image bytes after approval,
+    # so production serves a user image by digest only (promotion then accepts exactly that digest).
+    if env.production and not (pulled.reference or "").startswith("sha256:"):
+        raise ValueError(
+            f"{where}: {image.uri!r} is pinned by tag, which can be moved to other bytes after the model was "
+            "approved; allowed in a production environment: <repository>@sha256:<64 hex digits>"
+        )
+
+
 class ModelSettings(Settings):
     """A model the platform manages. Adding one is adding an entry to `models`."""
 
@@ -152,7 +173,15 @@ class ModelSettings(Settings):
                 f"training.quality_gate: required for a {self.problem_type} model (no default); "
                 f"allowed metrics: {', '.join(allowed)}"
             )
+        for env_name, in_env in self.environments.items():
+            problem = monitoring_fits_problem_type(self.problem_type, in_env.monitoring)
+            if problem is not None:
+                raise ValueError(f"environments.{env_name}.{problem}")
         return self
+
+    def quality_alarm(self, environment: str) -> QualityGate:
+        """The metric and threshold of this model's model-quality alarm in ``environment``."""
+        return quality_alarm(self.problem_type, self.in_environment(environment).monitoring.alarms, self.quality_gate)
 
     @property
     def quality_gate(self) -> QualityGate:
@@ -337,6 +366,8 @@ class PlatformConfig(Settings):
                 uses.append(("processing", model.images.processing, "training", env))
             uses.append(("serving", model.images.serving, "inference", env))
         for role, image, scope, env in uses:
+            if image is not None and image.uri is not None and role == "serving":
+                _user_serving_image_fits(index, image, env)
             if image is None or image.uri is not None:
                 continue
             try:

@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_config import AlarmSettings
+from mlops_config.model_kind import QualityGate
 from mlops_constructs import naming
 from mlops_constructs.metric_contract import ModelMetrics
 
@@ -116,8 +117,28 @@ def endpoint_alarm_specs(
     return specs
 
 
-def contract_alarm_specs(project: str, metrics: ModelMetrics, settings: AlarmSettings) -> list[AlarmSpec]:
-    """The named drift and model-quality alarms, on the metric contract only (the same for every backend)."""
+# How each quality metric reads in an alarm description.
+_QUALITY_LABELS = {
+    "auc": "AUC",
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R2",
+}
+
+
+def contract_alarm_specs(
+    project: str, metrics: ModelMetrics, settings: AlarmSettings, quality: QualityGate | None = None
+) -> list[AlarmSpec]:
+    """The named drift and model-quality alarms, on the metric contract only (the same for every backend).
+
+    ``quality`` is the metric and threshold of the model-quality alarm (``mlops_config.monitoring.quality_alarm``;
+    default AUC below ``settings.min_model_quality``): it fires below the threshold, or above it for an error
+    metric (RMSE, MAE).
+    """
+    quality = quality or QualityGate(metric="auc", threshold=settings.min_model_quality)
+    label = _QUALITY_LABELS[quality.metric]
     period = Duration.seconds(settings.monitoring_period_seconds)
     # Every monitoring run counts: alarm when all of the last N runs breach.
     runs = settings.monitoring_evaluation_periods
@@ -139,10 +160,15 @@ def contract_alarm_specs(project: str, metrics: ModelMetrics, settings: AlarmSet
         ),
         AlarmSpec(
             "ModelQuality",
-            f"{metrics.model} ({metrics.environment}): AUC on labelled traffic below {settings.min_model_quality:g}",
-            metrics.model_auc(period),
-            settings.min_model_quality,
-            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            f"{metrics.model} ({metrics.environment}): {label} on labelled traffic "
+            f"{'above' if quality.lower_is_better else 'below'} {quality.threshold:g}",
+            metrics.model_quality(quality.metric, period),
+            quality.threshold,
+            (
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+                if quality.lower_is_better
+                else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            ),
             # Labels arrive late and in batches: most windows have none. Keep the last verdict.
             cloudwatch.TreatMissingData.IGNORE,
             alarm_name=naming.alarm_name(project, metrics.environment, metrics.model, MODEL_QUALITY_ALARM),
@@ -160,7 +186,8 @@ class ModelAlarms(Construct):
     the model's SageMaker pipelines whose failed executions notify; ``monitoring_schedule_names`` (Model Monitor
     only; default none) add a notification of their failed processing jobs. ``drift_alarms`` holds the two named
     alarms the retraining Lambda watches; ``contract`` (default on) off leaves them out, for an endpoint whose
-    monitoring publishes no contract metrics.
+    monitoring publishes no contract metrics. ``quality`` is the model-quality alarm's metric and threshold
+    (default AUC below ``settings.min_model_quality``, a binary classifier's).
     """
 
     def __init__(
@@ -177,13 +204,15 @@ class ModelAlarms(Construct):
         pipeline_names: Sequence[str],
         monitoring_schedule_names: Sequence[str] = (),
         contract: bool = True,
+        quality: QualityGate | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.metrics = metrics
+        self.quality = quality or QualityGate(metric="auc", threshold=settings.min_model_quality)
         action = cw_actions.SnsAction(topic)
         self.specs = [
             *endpoint_alarm_specs(metrics, mode, settings),
-            *(contract_alarm_specs(project, metrics, settings) if contract else ()),
+            *(contract_alarm_specs(project, metrics, settings, self.quality) if contract else ()),
         ]
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for spec in self.specs:

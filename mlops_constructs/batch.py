@@ -14,8 +14,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_config.model_kind import XGBOOST_IMAGE, ImageSettings
 from mlops_constructs.batch_window import DEFAULT_ARRIVAL_WINDOW, BatchWindow
-from mlops_constructs.endpoint import ModelArtifactSource, aws_image_registry
+from mlops_constructs.endpoint import ModelArtifactSource
+from mlops_constructs.images import ServingImage
 from mlops_constructs.sagemaker_iam import grant_job_basics
 from mlops_constructs.sagemaker_pipeline import SageMakerPipeline
 from pipeline_defs.batch_settings import BatchPlaceholders
@@ -34,7 +36,8 @@ class BatchInference(Construct):
     prefix and the window manifests under ``manifest_prefix``, writes the output prefix and the batch capture under
     ``capture_prefix`` of ``capture_bucket``, all with ``key``; reads the promoted copy of the served model
     (``artifact``, this account's bucket and key: the pipeline's model is made from its image and ModelDataUrl);
-    and may create models and transform jobs.
+    and may create models and transform jobs, pulling exactly the repository of ``image`` (the model's
+    ``images.serving``; default the AWS XGBoost 1.7-1 image).
 
     What a run scores: a scheduled run (``schedule``, an EventBridge Scheduler expression; default none) scores
     every object under the input prefix. With ``arrival_window`` (default 15 minutes; None turns new-data runs
@@ -66,6 +69,7 @@ class BatchInference(Construct):
         alarm_topic: sns.ITopic | None = None,
         in_vpc: bool = False,
         definition_key_arn: str | None = None,
+        image: ImageSettings = XGBOOST_IMAGE,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -87,6 +91,7 @@ class BatchInference(Construct):
             key=key,
             prefixes=(input_prefix, output_prefix, capture_prefix, manifest_prefix),
             in_vpc=in_vpc,
+            image=image,
         )
         self.pipeline = SageMakerPipeline(
             self,
@@ -175,6 +180,7 @@ class BatchInference(Construct):
         key: kms.IKey,
         prefixes: tuple[str, str, str, str],
         in_vpc: bool,
+        image: ImageSettings,
     ) -> None:
         input_prefix, output_prefix, capture_prefix, manifest_prefix = prefixes
         role = self.role
@@ -241,15 +247,7 @@ class BatchInference(Construct):
         )
         grant_job_basics(
             role,
-            image_repositories=[
-                stack.format_arn(
-                    service="ecr",
-                    resource="repository",
-                    resource_name="sagemaker-xgboost",
-                    account=aws_image_registry("xgboost", stack.region),
-                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                )
-            ],
+            image_repositories=[ServingImage.resolve(image, stack.region).repository_arn(stack)],
             in_vpc=in_vpc,
         )
 

@@ -12,6 +12,10 @@ from constructs import Construct
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.metric_contract import FEATURE_DRIFT, FEATURE_DRIFT_SCORE, ModelMetrics
 
+# Quality metric names in widget titles.
+_TITLES = {"auc": "AUC", "accuracy": "accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE", "r2": "R2"}
+# Scores between 0 and 1 share a fixed axis; errors are in the target's unit, and R2 has no lower bound.
+_UNIT_RANGE = frozenset({"auc", "accuracy", "f1"})
 _WIDTH = 24
 _HALF = 12
 _HEIGHT = 6
@@ -22,7 +26,9 @@ class ModelDashboard(Construct):
 
     ``dashboard_name`` is required so operators find it; the widgets take ``alarms``' metrics as they are, so
     what the dashboard shows is what the alarms evaluate. Per-feature drift is drawn for every feature the
-    backend reports; ``pipeline_names`` drive the execution widget. No account or region appears: widgets
+    backend reports; ``pipeline_names`` drive the execution widget. ``quality_metrics`` are the model's quality
+    metrics (``ModelSettings.quality_metrics``, default a binary classifier's): the alarmed one gets the alarm
+    widget, the others one graph beside it. No account or region appears: widgets
     default to the stack's.
     """
 
@@ -37,6 +43,7 @@ class ModelDashboard(Construct):
         mode: Literal["realtime", "serverless"],
         pipeline_names: Sequence[str],
         monitoring_period: Duration,
+        quality_metrics: Sequence[str] = ("auc", "accuracy", "f1"),
     ) -> None:
         super().__init__(scope, construct_id)
         specs = {spec.construct_id: spec for spec in alarms.specs}
@@ -100,14 +107,8 @@ class ModelDashboard(Construct):
                 ),
             ]
             quality: list[cloudwatch.IWidget] = [
-                alarm_widget("ModelQuality", "Model AUC on labelled traffic"),
-                cloudwatch.GraphWidget(
-                    title="Accuracy and F1",
-                    left=[metrics.model_accuracy(monitoring_period), metrics.model_f1(monitoring_period)],
-                    left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
-                    width=_HALF,
-                    height=_HEIGHT,
-                ),
+                alarm_widget("ModelQuality", f"Model {_TITLES[alarms.quality.metric]} on labelled traffic"),
+                self._other_quality(metrics, alarms.quality.metric, quality_metrics, monitoring_period),
             ]
             monitoring_rows = [drift, *[per_feature[i : i + 2] for i in range(0, len(per_feature), 2)], quality]
         pipelines = cloudwatch.GraphWidget(
@@ -136,4 +137,19 @@ class ModelDashboard(Construct):
                 *monitoring_rows,
                 [pipelines],
             ],
+        )
+
+    @staticmethod
+    def _other_quality(
+        metrics: ModelMetrics, alarmed: str, quality_metrics: Sequence[str], period: Duration
+    ) -> cloudwatch.GraphWidget:
+        others = [name for name in quality_metrics if name != alarmed]
+        bounded = all(name in _UNIT_RANGE for name in others)
+        title = " and ".join(_TITLES[name] for name in others) if others else "Quality"
+        return cloudwatch.GraphWidget(
+            title=title[:1].upper() + title[1:],
+            left=[metrics.model_quality(name, period) for name in others],
+            left_y_axis=cloudwatch.YAxisProps(min=0, max=1) if bounded else None,
+            width=_HALF,
+            height=_HEIGHT,
         )

@@ -7,12 +7,8 @@ its variant ``AllTraffic``, and SageMaker shifts traffic blue/green, rolling bac
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Literal
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -24,8 +20,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
+from mlops_config.model_kind import XGBOOST_IMAGE, ImageSettings
 from mlops_config.platform import VpcSettings
 from mlops_config.serving import RealtimeSettings, RollbackAlarmSettings, ServerlessSettings
+from mlops_constructs.images import ServingImage
 from mlops_constructs.sagemaker_iam import grant_job_basics, vpc_interfaces_statement
 
 VARIANT_NAME = "AllTraffic"
@@ -49,29 +47,6 @@ def supports_volume_kms(instance_type: str) -> bool:
         raise ValueError(f"{instance_type!r} is not a SageMaker instance type; allowed: ml.<family>.<size>")
     family = parts[1]
     return not (_LOCAL_STORAGE_SUFFIX.match(family) or _LOCAL_STORAGE_FAMILIES.match(family))
-
-
-@cache
-def aws_image_registry(framework: str, region: str) -> str:
-    """The AWS account that hosts ``framework``'s ``sagemaker-<framework>`` inference images in ``region``.
-
-    Read from the SageMaker SDK's bundled image registry (what ``image_uris.retrieve`` reads), located without
-    importing the SDK: constructs stay fast and offline, and ECR pulls are scoped to one repository.
-    """
-    spec = find_spec("sagemaker")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the sagemaker SDK is not installed; it provides the image registry")
-    path = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config" / f"{framework}.json"
-    versions = json.loads(path.read_text(encoding="utf-8"))["inference"]["versions"]
-    accounts = {
-        str(version["registries"][region])
-        for version in versions.values()
-        # The legacy first-party "xgboost" image lives elsewhere; served packages use sagemaker-<framework>.
-        if region in version["registries"] and version["repository"] == f"sagemaker-{framework}"
-    }
-    if len(accounts) != 1:
-        raise ValueError(f"no single {framework} image account for region {region!r}: {sorted(accounts)}")
-    return accounts.pop()
 
 
 @dataclass(frozen=True)
@@ -105,9 +80,11 @@ class ModelArtifactSource:
 class ServedModel(Construct):
     """A SageMaker Model made from a promoted copy (image + ModelDataUrl in this account), with its own role.
 
-    The role may read the copy (``artifact``), pull the AWS ``image_framework`` image and write its logs; nothing
-    in another account. The container gets no environment: the AWS XGBoost image serves a tarball in algorithm
-    mode, and a SAGEMAKER_PROGRAM key (even empty) would switch it to script mode. ``network_isolation`` defaults
+    The role may read the copy (``artifact``), pull from exactly the repository of ``image`` (the model's
+    ``images.serving``, default the AWS XGBoost 1.7-1 image; ``artifact.image`` is the promoted package's image,
+    which promotion checked comes from that repository) and write its logs. The container gets no environment:
+    the AWS XGBoost image serves a tarball in algorithm mode, and a SAGEMAKER_PROGRAM key (even empty) would switch
+    it to script mode. ``network_isolation`` defaults
     to on (serverless endpoints reject it); ``vpc`` defaults to none. CloudFormation names the model, so a new
     version replaces it without a collision.
     """
@@ -120,11 +97,12 @@ class ServedModel(Construct):
         artifact: ModelArtifactSource,
         network_isolation: bool = True,
         vpc: VpcSettings | None = None,
-        image_framework: str = "xgboost",
+        image: ImageSettings = XGBOOST_IMAGE,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.artifact = artifact
+        self.image = ServingImage.resolve(image, stack.region)
         self.model_package_arn = artifact.package_arn
         self.role = iam.Role(
             self,
@@ -135,15 +113,7 @@ class ServedModel(Construct):
         artifact.grant_read(self.role)
         grant_job_basics(
             self.role,
-            image_repositories=[
-                stack.format_arn(
-                    service="ecr",
-                    resource="repository",
-                    resource_name=f"sagemaker-{image_framework}",
-                    account=aws_image_registry(image_framework, stack.region),
-                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                )
-            ],
+            image_repositories=[self.image.repository_arn(stack)],
         )
         self.policies: list[IConstruct] = [self.role.node.find_child("DefaultPolicy")]
         if vpc is not None:

@@ -13,6 +13,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
+from mlops_config.model_kind import LOWER_IS_BETTER
 from pipeline_defs.steps import metric_contract as contract
 
 NAMESPACE = contract.NAMESPACE
@@ -27,7 +28,14 @@ CAPTURED_RECORDS = contract.CAPTURED_RECORDS
 MODEL_AUC = contract.MODEL_AUC
 MODEL_ACCURACY = contract.MODEL_ACCURACY
 MODEL_F1 = contract.MODEL_F1
+MODEL_RMSE = contract.MODEL_RMSE
+MODEL_MAE = contract.MODEL_MAE
+MODEL_R2 = contract.MODEL_R2
+QUALITY_METRICS = contract.QUALITY_METRICS
 METRICS = contract.METRICS
+
+# Errors: lower is better, so the worst run of a period is its maximum.
+ERROR_METRICS = LOWER_IS_BETTER
 
 # The endpoint's own metrics (AWS/SageMaker, per variant); latencies are reported in microseconds.
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -126,6 +134,16 @@ class ModelMetrics:
     def model_f1(self, period: Duration) -> cloudwatch.Metric:
         """F1 on labelled traffic (minimum over the period)."""
         return self.contract_metric(MODEL_F1, statistic="Minimum", period=period)
+
+    def model_quality(self, metric: str, period: Duration) -> cloudwatch.Metric:
+        """Quality ``metric`` (a configuration name: ``auc``, ``rmse``, ...) on labelled traffic over the period.
+
+        The worst run counts: the minimum of a score, the maximum of an error (``rmse``, ``mae``).
+        """
+        if metric not in QUALITY_METRICS:
+            raise ValueError(f"{metric!r} is not a quality metric; allowed: {', '.join(QUALITY_METRICS)}")
+        worst = "Maximum" if metric in ERROR_METRICS else "Minimum"
+        return self.contract_metric(QUALITY_METRICS[metric], statistic=worst, period=period)
 
     def endpoint_metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
         """A metric of the endpoint's variant in ``AWS/SageMaker``."""

@@ -32,6 +32,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_config.model_kind import ProblemType
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.lambda_runtime import (
     python_function,
@@ -190,6 +191,15 @@ MONITORING_TYPES: dict[MonitorKind, str] = {
 GROUND_TRUTH_KINDS: tuple[MonitorKind, ...] = ("model-quality", "bias")
 
 
+# ModelQualityAppSpecification.ProblemType (CreateModelQualityJobDefinition; botocore MonitoringProblemType enum:
+# BinaryClassification | MulticlassClassification | Regression) of each problem type of the configuration.
+MONITOR_PROBLEM_TYPES: dict[str, str] = {
+    "binary_classification": "BinaryClassification",
+    "multiclass_classification": "MulticlassClassification",
+    "regression": "Regression",
+}
+
+
 class ModelMonitorSchedules(Construct):
     """Model Monitor job definitions and hourly/daily schedules on one real-time endpoint.
 
@@ -201,7 +211,10 @@ class ModelMonitorSchedules(Construct):
     ``output_bucket`` under ``<output_prefix><kind>/``. ``subnet_ids``/``security_group_ids``: run in that VPC
     (default: none). Network isolation is on except for explainability, whose Clarify job must call a shadow
     endpoint to compute SHAP values; ``served_model_arn`` (the Model the endpoint serves, default unknown: any model)
-    limits ``sagemaker:DescribeModel`` to it.
+    limits ``sagemaker:DescribeModel`` to it. ``problem_type`` (default binary classification) sets the model
+    quality job's ``ProblemType`` and where it reads the prediction: a binary model's probability in output column
+    0, cut at ``probability_threshold``; a regression model's number, or a multiclass model's predicted label, in
+    output column 0 (``InferenceAttribute``).
 
     Roles: the isolated jobs share ``role``; explainability runs as ``explainability_role``, which writes only its
     own reports (``<output_prefix>explainability``) and reads ``explainability_config_pattern`` of
@@ -239,6 +252,7 @@ class ModelMonitorSchedules(Construct):
         subnet_ids: Sequence[str] = (),
         security_group_ids: Sequence[str] = (),
         probability_threshold: float = 0.5,
+        problem_type: ProblemType = "binary_classification",
         served_model_arn: str | None = None,
         capture_prefix: str = "",
         ground_truth_prefix: str | None = None,
@@ -328,10 +342,14 @@ class ModelMonitorSchedules(Construct):
                 "s3_data_distribution_type": "FullyReplicated",
                 "s3_input_mode": "File",
             }
-            if with_probability:
+            if with_probability and problem_type == "binary_classification":
                 # The built-in XGBoost binary:logistic output is one probability per CSV line: column 0.
                 value["probability_attribute"] = "0"
                 value["probability_threshold_attribute"] = probability_threshold
+            elif with_probability:
+                # Regression: the prediction is column 0 of the output (EndpointInput.InferenceAttribute, "the
+                # attribute ... that represents the" prediction); multiclass: the predicted label there.
+                value["inference_attribute"] = "0"
             if ground_truth:
                 # Labels arrive late ("Schedule model quality monitoring jobs", Model monitor offsets): analyse the
                 # requests captured between the two offsets before the run, whose labels have had time to arrive.
@@ -373,7 +391,7 @@ class ModelMonitorSchedules(Construct):
                 "model-quality",
                 model_quality_app_specification={
                     "image_uri": mm_image,
-                    "problem_type": "BinaryClassification",
+                    "problem_type": MONITOR_PROBLEM_TYPES[problem_type],
                     "environment": publish_metrics,
                 },
                 model_quality_baseline_config={

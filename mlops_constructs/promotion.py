@@ -33,7 +33,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.endpoint import ModelArtifactSource, aws_image_registry
+from mlops_config.model_kind import XGBOOST_IMAGE, ImageSettings
+from mlops_constructs.endpoint import ModelArtifactSource
+from mlops_constructs.images import ServingImage
 from mlops_constructs.lambda_runtime import (
     acknowledge_pinned_runtime,
     python_function,
@@ -219,7 +221,9 @@ class ModelPromotion(Construct):
 
     ``bucket`` and ``key`` are the environment's models bucket and data key; ``registry`` where the package's
     artifacts are read; ``required`` the baselines this environment's monitors need (promotion fails naming any
-    the package lacks). The copy is retained when the resource is deleted or replaced. Exposes ``paths``, the
+    the package lacks); ``image`` the model's ``images.serving`` (default the AWS XGBoost 1.7-1 image): promotion
+    fails unless the package's image comes from that image's repository (a digest-pinned user image: is exactly
+    that image). The copy is retained when the resource is deleted or replaced. Exposes ``paths``, the
     deploy-time attributes ``model_data_url``, ``image``, ``artifact_sha256``, ``source_model_data_url``, and
     ``artifact`` (a :class:`ModelArtifactSource` for models and batch jobs).
     """
@@ -237,7 +241,7 @@ class ModelPromotion(Construct):
         key: kms.IKey,
         registry: RegistrySource,
         required: Sequence[str] = (),
-        image_framework: str = "xgboost",
+        image: ImageSettings = XGBOOST_IMAGE,
         log_retention_days: int = 365,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -298,7 +302,7 @@ class ModelPromotion(Construct):
         # policy before the function too; harmless (as for the monitor bridge).
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
-        image_account = aws_image_registry(image_framework, stack.region)
+        accepted = ServingImage.resolve(image, stack.region).accepted_images(stack)
         self.resource = CustomResource(
             self,
             "Copy",
@@ -314,9 +318,7 @@ class ModelPromotion(Construct):
                 "ArtifactKey": self.paths.artifact_key,
                 "Baselines": baseline_specs(self.paths),
                 "RequiredBaselines": list(required),
-                "ImagePrefixes": [
-                    f"{image_account}.dkr.ecr.{stack.region}.{stack.url_suffix}/sagemaker-{image_framework}:"
-                ],
+                **accepted,
             },
         )
         self.model_data_url = self.resource.get_att_string("ModelDataUrl")

@@ -141,6 +141,8 @@ def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: Pip
                 settings.endpoint_name,
                 "--target-column",
                 settings.target_column,
+                "--problem-type",
+                settings.problem_type,
                 # Never an empty argument: CreateProcessingJob rejects empty strings in ContainerArguments.
                 f"--categorical={','.join(settings.categorical_features)}",
                 "--psi-threshold",

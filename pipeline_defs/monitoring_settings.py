@@ -48,6 +48,10 @@ _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 _FEATURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
+# What the drift script's --problem-type takes (mlops_config.model_kind.ProblemType; the script can't import it).
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+
+
 @dataclass(frozen=True)
 class MonitoringPipelineSettings:
     """Everything the monitoring pipeline definition depends on; ``to_dict()`` is the render cache key."""
@@ -62,6 +66,7 @@ class MonitoringPipelineSettings:
     ground_truth_prefix: str
     variant_name: str = "AllTraffic"
     target_column: str = "target"
+    problem_type: str = "binary_classification"
     categorical_features: tuple[str, ...] = ()
     psi_threshold: float = 0.2
     p_value_threshold: float = 0.01
@@ -100,6 +105,8 @@ class MonitoringPipelineSettings:
                 f"ground_truth_prefix={self.ground_truth_prefix!r}: must be strictly under capture_prefix "
                 f"{self.capture_prefix!r} (one job input reads both)"
             )
+        if self.problem_type not in PROBLEM_TYPES:
+            errors.append(f"problem_type={self.problem_type!r}: one of {', '.join(PROBLEM_TYPES)}")
         for feature in self.categorical_features:
             if not _FEATURE.match(feature):
                 errors.append(f"categorical_features: {feature!r} is not a feature name")

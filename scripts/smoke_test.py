@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Post-deploy smoke test: every endpoint of an environment answers sample rows with one probability per row.
+"""Post-deploy smoke test: every endpoint of an environment answers sample rows as its problem type must.
+
+Binary: one probability in [0, 1] per row. Multiclass: one line per row, either the K class probabilities (K >= 2,
+each in [0, 1], summing to 1, the same K on every line: XGBoost ``multi:softprob``) or one class index. Regression:
+one finite number per row (docs/bring-your-own-model.md, "Problem types: what you get").
 
     python scripts/smoke_test.py --config config/platform.yaml --environment staging [--rows 5] \\
         [--approved-models approved-models.json] [--region R]
@@ -12,6 +16,7 @@ without the target column. Exits non-zero, naming each failing endpoint and why,
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +32,7 @@ from mlops_constructs import naming  # noqa: E402
 
 
 class SmokeTestError(RuntimeError):
-    """An endpoint did not answer as a served binary classifier must."""
+    """An endpoint did not answer as a served model of its problem type must."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class EndpointCheck:
 
     model: str
     endpoint_name: str
+    problem_type: str = "binary_classification"
+    features: tuple[str, ...] = ()
 
 
 def endpoints_to_check(
@@ -48,45 +55,106 @@ def endpoints_to_check(
         serving = model.in_environment(environment).serving
         name = naming.served_endpoint_name(config.project, environment, model.name, serving)
         if name is not None and served_package(config, approved, environment, model.name):
-            checks.append(EndpointCheck(model.name, name))
+            features = model.in_environment(environment).monitoring.features
+            checks.append(EndpointCheck(model.name, name, model.problem_type, features))
     return checks
 
 
-def sample_csv(rows: int) -> str:
-    """``rows`` rows of the bundled dataset as headerless CSV, without the target column."""
+def sample_csv(rows: int, features: tuple[str, ...] = ()) -> str:
+    """``rows`` rows of headerless CSV: the bundled dataset's when ``features`` are its columns (or not given),
+    otherwise zeros in ``features``' order (the answer's shape is checked, not its quality)."""
+    from mlops_config.monitoring import SAMPLE_FEATURES
     from pipeline_defs.steps.sample_data import TARGET_COLUMN, sample_dataframe
 
+    if features and tuple(features) != SAMPLE_FEATURES:
+        return "".join(",".join("0" for _ in features) + "\n" for _ in range(rows))
     frame = sample_dataframe().drop(columns=[TARGET_COLUMN]).head(rows)
     return str(frame.to_csv(header=False, index=False))
 
 
-def parse_probabilities(body: str, expected_rows: int) -> list[float]:
-    """The probabilities in a CSV response (one per line or comma-separated), checked for count and range."""
+def _number(value: str, body: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SmokeTestError(f"prediction {value!r} is not a number; response {body[:200]!r}") from None
+    if not math.isfinite(number):
+        raise SmokeTestError(f"prediction {value!r} is not a finite number")
+    return number
+
+
+def _values(body: str, expected_rows: int) -> list[float]:
+    # One value per row, one per line or comma-separated.
     values = [item.strip() for line in body.strip().splitlines() for item in line.split(",") if item.strip()]
     if len(values) != expected_rows:
         raise SmokeTestError(f"expected {expected_rows} predictions, got {len(values)}: {body[:200]!r}")
-    probabilities = []
-    for value in values:
-        try:
-            number = float(value)
-        except ValueError:
-            raise SmokeTestError(f"prediction {value!r} is not a number; response {body[:200]!r}") from None
+    return [_number(value, body) for value in values]
+
+
+def parse_probabilities(body: str, expected_rows: int) -> list[float]:
+    """The probabilities in a CSV response (one per line or comma-separated), checked for count and range."""
+    probabilities = _values(body, expected_rows)
+    for number in probabilities:
         if not 0.0 <= number <= 1.0:
             raise SmokeTestError(f"prediction {number} is not a probability in [0, 1]")
-        probabilities.append(number)
     return probabilities
 
 
-def check_endpoint(runtime: Any, endpoint_name: str, rows: int) -> list[float]:
-    """Invoke ``endpoint_name`` with ``rows`` sample rows; the checked probabilities, or SmokeTestError."""
+# How far a row of class probabilities may sum from 1 (float32 rounding of K values).
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def parse_multiclass(body: str, expected_rows: int) -> list[list[float]]:
+    """One line per row: K >= 2 class probabilities summing to 1 (the same K on each line), or one class index."""
+    lines = [line for line in body.strip().splitlines() if line.strip()]
+    if len(lines) != expected_rows:
+        raise SmokeTestError(f"expected {expected_rows} lines (one per row), got {len(lines)}: {body[:200]!r}")
+    rows = [[_number(item.strip(), body) for item in line.split(",")] for line in lines]
+    widths = sorted({len(row) for row in rows})
+    if len(widths) != 1:
+        raise SmokeTestError(f"rows answer different numbers of classes {widths}: {body[:200]!r}")
+    for row in rows:
+        if len(row) == 1:
+            if row[0] < 0 or row[0] != int(row[0]):
+                raise SmokeTestError(f"prediction {row[0]} is not a class index (a whole number >= 0)")
+            continue
+        if not all(0.0 <= value <= 1.0 for value in row) or abs(sum(row) - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            raise SmokeTestError(f"prediction {row} is not class probabilities in [0, 1] summing to 1")
+    return rows
+
+
+def parse_predictions(body: str, expected_rows: int, problem_type: str) -> list[Any]:
+    """The answer of a ``problem_type`` model to ``expected_rows`` rows, checked; ``SmokeTestError`` otherwise."""
+    if problem_type == "multiclass_classification":
+        return parse_multiclass(body, expected_rows)
+    if problem_type == "regression":
+        return _values(body, expected_rows)
+    return parse_probabilities(body, expected_rows)
+
+
+def check_endpoint(runtime: Any, endpoint_name: str, rows: int, check: EndpointCheck | None = None) -> list[Any]:
+    """Invoke ``endpoint_name`` with ``rows`` sample rows; the checked predictions, or SmokeTestError.
+
+    ``check`` (default: a binary classifier on the bundled dataset's features) gives the problem type and features.
+    """
+    check = check or EndpointCheck("", endpoint_name)
     try:
         response = runtime.invoke_endpoint(
-            EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body=sample_csv(rows).encode()
+            EndpointName=endpoint_name,
+            ContentType="text/csv",
+            Accept="text/csv",
+            Body=sample_csv(rows, check.features).encode(),
         )
     except runtime.exceptions.ClientError as error:
         raise SmokeTestError(f"invoke_endpoint failed: {error}") from None
     body = response["Body"].read().decode("utf-8", errors="replace")
-    return parse_probabilities(body, rows)
+    return parse_predictions(body, rows, check.problem_type)
+
+
+_ANSWERS = {
+    "binary_classification": "probabilities",
+    "multiclass_classification": "class predictions",
+    "regression": "numbers",
+}
 
 
 def run(
@@ -96,11 +164,11 @@ def run(
     failures = []
     for check in endpoints_to_check(config, environment, approved):
         try:
-            probabilities = check_endpoint(runtime, check.endpoint_name, rows)
+            predictions = check_endpoint(runtime, check.endpoint_name, rows, check)
         except SmokeTestError as error:
             failures.append(f"{check.endpoint_name} ({check.model}): {error}")
             continue
-        print(f"ok: {check.endpoint_name} answered {len(probabilities)} probabilities")
+        print(f"ok: {check.endpoint_name} answered {len(predictions)} {_ANSWERS[check.problem_type]}")
     return failures
 
 

@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
-from mlops_config.monitoring import MonitoringSettings
+from mlops_config.monitoring import MonitoringSettings, quality_alarm
 from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
 from mlops_constructs.clarify_config import ServedModelAnalysisConfig
@@ -145,6 +145,7 @@ class MonitoringStack(Stack):
                 baseline_prefix=baseline_prefix,
                 ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
                 target_column=settings.target_column,
+                problem_type=model.problem_type,
                 categorical_features=settings.categorical_features,
                 psi_threshold=settings.psi_threshold,
                 p_value_threshold=settings.p_value_threshold,
@@ -215,6 +216,7 @@ class MonitoringStack(Stack):
                 end_time_offset=settings.end_time_offset,
                 subnet_ids=vpc.subnet_ids if vpc else (),
                 security_group_ids=vpc.security_group_ids if vpc else (),
+                problem_type=model.problem_type,
                 served_model_arn=served_model.resource.attr_model_arn if served_model is not None else None,
                 capture_prefix=f"{model.name}/",
                 ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
@@ -264,6 +266,7 @@ class MonitoringStack(Stack):
             monitoring_schedule_names=self.model_monitor.schedule_names if self.model_monitor else (),
             # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
             contract=settings.backend != "endpoint_only",
+            quality=quality_alarm(model.problem_type, settings.alarms, model.quality_gate),
         )
         self.drift_alarms = self.alarms.drift_alarms
         self.drift_alarm_names = self.alarms.drift_alarm_names
@@ -276,6 +279,7 @@ class MonitoringStack(Stack):
             mode=mode,
             pipeline_names=self.pipeline_names,
             monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
+            quality_metrics=model.quality_metrics,
         )
         self.alarm_forwarder = self._forward_drift_alarms_to_training(config, environment, model)
 

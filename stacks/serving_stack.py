@@ -78,6 +78,7 @@ class ServingStack(Stack):
             key=data.key,
             registry=self._registry_source(config, environment, data),
             required=required_baselines(monitored_kinds),
+            image=model.images.serving,
             log_retention_days=environment.log_retention_days,
         )
         self.promotion.add_outputs(self)
@@ -93,6 +94,7 @@ class ServingStack(Stack):
                 # Serverless endpoints support neither network isolation nor a VPC.
                 network_isolation=serving.mode == "realtime",
                 vpc=environment.vpc if serving.mode == "realtime" else None,
+                image=model.images.serving,
             )
             if serving.mode == "realtime":
                 self.endpoint = RealtimeEndpoint(
@@ -198,6 +200,7 @@ class ServingStack(Stack):
                 alarm_topic=data.topic,
                 in_vpc=vpc is not None,
                 definition_key_arn=key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
+                image=model.images.serving,
             )
             self._acknowledge_batch(self.batch_pipeline, (input_prefix, output_prefix, manifest_prefix))
 

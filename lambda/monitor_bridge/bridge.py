@@ -23,7 +23,22 @@ DRIFT_CHECK = "baseline_drift_check"
 _DISTANCE = re.compile(r"distance:\s*(\S+)", re.ASCII)
 MAX_REPORT_BYTES = 16 * 1024 * 1024
 """Largest report read (statistics.json grows with the feature count; 16 MiB is thousands of features)."""
-_MODEL_QUALITY_METRICS = (("auc", contract.MODEL_AUC), ("accuracy", contract.MODEL_ACCURACY), ("f1", contract.MODEL_F1))
+# Model Monitor's model-quality statistics.json holds one section per job ProblemType ("Model quality metrics and
+# Amazon CloudWatch monitoring", SageMaker developer guide): the metrics taken from each, with their ranges. The
+# multiclass section's F1 scores are class-weighted, not the contract's macro F1: only its accuracy is published.
+_MODEL_QUALITY_SECTIONS: Mapping[str, tuple[tuple[str, str, float, float], ...]] = {
+    "binary_classification_metrics": (
+        ("auc", contract.MODEL_AUC, 0.0, 1.0),
+        ("accuracy", contract.MODEL_ACCURACY, 0.0, 1.0),
+        ("f1", contract.MODEL_F1, 0.0, 1.0),
+    ),
+    "multiclass_classification_metrics": (("accuracy", contract.MODEL_ACCURACY, 0.0, 1.0),),
+    "regression_metrics": (
+        ("rmse", contract.MODEL_RMSE, 0.0, math.inf),
+        ("mae", contract.MODEL_MAE, 0.0, math.inf),
+        ("r2", contract.MODEL_R2, -math.inf, 1.0),
+    ),
+}
 
 
 class BridgeConfigError(ValueError):
@@ -270,12 +285,20 @@ def translate(report: ReportObject, document: Any, settings: BridgeSettings) -> 
             raise check.fail("dataset.item_count", f"{count!r} is not a whole number")
         return [contract.datum(contract.CAPTURED_RECORDS, count, **ids)]
     if report.kind == "model-quality" and report.file_name == "statistics.json":
-        found = check.mapping(check.member(root, "binary_classification_metrics", ""), "binary_classification_metrics")
+        sections = [name for name in _MODEL_QUALITY_SECTIONS if name in root]
+        if len(sections) != 1:
+            raise check.fail(
+                "(top level)", f"expected exactly one of {', '.join(_MODEL_QUALITY_SECTIONS)}, found {sections}"
+            )
+        section = sections[0]
+        found = check.mapping(root[section], section)
         values = []
-        for source, metric in _MODEL_QUALITY_METRICS:
-            where = f"binary_classification_metrics.{source}"
-            entry = check.mapping(check.member(found, source, "binary_classification_metrics"), where)
-            values.append((metric, check.number(check.member(entry, "value", where), f"{where}.value", high=1.0)))
+        for source, metric, low, high in _MODEL_QUALITY_SECTIONS[section]:
+            where = f"{section}.{source}"
+            entry = check.mapping(check.member(found, source, section), where)
+            values.append(
+                (metric, check.number(check.member(entry, "value", where), f"{where}.value", low=low, high=high))
+            )
         return [contract.datum(metric, value, **ids) for metric, value in values]
     return []
 

@@ -30,6 +30,9 @@ CAPTURED_RECORDS = "CapturedRecords"
 MODEL_AUC = "ModelAUC"
 MODEL_ACCURACY = "ModelAccuracy"
 MODEL_F1 = "ModelF1"
+MODEL_RMSE = "ModelRMSE"
+MODEL_MAE = "ModelMAE"
+MODEL_R2 = "ModelR2"
 
 METRICS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     DRIFTED_FEATURES: (MODEL_DIMENSIONS, "Count", "Features that drifted from the training baseline in this run."),
@@ -42,7 +45,24 @@ METRICS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     CAPTURED_RECORDS: (MODEL_DIMENSIONS, "Count", "Captured inference records the run analysed."),
     MODEL_AUC: (MODEL_DIMENSIONS, "None", "ROC AUC of predictions against ground truth."),
     MODEL_ACCURACY: (MODEL_DIMENSIONS, "None", "Accuracy of predictions against ground truth."),
-    MODEL_F1: (MODEL_DIMENSIONS, "None", "F1 score of predictions against ground truth."),
+    MODEL_F1: (
+        MODEL_DIMENSIONS,
+        "None",
+        "F1 score of predictions against ground truth (multiclass: macro-averaged over the classes).",
+    ),
+    MODEL_RMSE: (MODEL_DIMENSIONS, "None", "Root mean squared error of predictions (regression; target's unit)."),
+    MODEL_MAE: (MODEL_DIMENSIONS, "None", "Mean absolute error of predictions (regression; target's unit)."),
+    MODEL_R2: (MODEL_DIMENSIONS, "None", "Coefficient of determination R2 of predictions (regression)."),
+}
+
+# The contract metric carrying each quality metric of the configuration (mlops_config.model_kind.METRICS).
+QUALITY_METRICS: Mapping[str, str] = {
+    "auc": MODEL_AUC,
+    "accuracy": MODEL_ACCURACY,
+    "f1": MODEL_F1,
+    "rmse": MODEL_RMSE,
+    "mae": MODEL_MAE,
+    "r2": MODEL_R2,
 }
 
 # PutMetricData accepts at most this many data points per call.

@@ -67,6 +67,7 @@ class PromotionRequest:
     baselines: tuple[BaselineSpec, ...] = ()
     required_baselines: frozenset[str] = frozenset()
     image_prefixes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> PromotionRequest:
@@ -103,6 +104,9 @@ class PromotionRequest:
         prefixes = properties.get("ImagePrefixes", [])
         if not isinstance(prefixes, list) or not all(isinstance(p, str) and p for p in prefixes):
             raise PromotionError(f"property ImagePrefixes: expected a list of strings, got {prefixes!r}")
+        images = properties.get("Images", [])
+        if not isinstance(images, list) or not all(isinstance(i, str) and i for i in images):
+            raise PromotionError(f"property Images: expected a list of strings, got {images!r}")
         return cls(
             package_arn=arn,
             bucket=text("Bucket"),
@@ -111,6 +115,7 @@ class PromotionRequest:
             baselines=tuple(baselines),
             required_baselines=frozenset(required),
             image_prefixes=tuple(prefixes),
+            images=tuple(images),
         )
 
     @property
@@ -151,6 +156,22 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return match["bucket"], match["key"]
 
 
+def _check_image(request: PromotionRequest, image: str) -> None:
+    # The model's role may pull one repository only: a package whose image is elsewhere would fail at endpoint
+    # creation (or, for a moved digest, serve other bytes than configured); refuse it here, naming what is allowed.
+    if not request.image_prefixes and not request.images:
+        return
+    if image in request.images or any(image.startswith(prefix) for prefix in request.image_prefixes):
+        return
+    allowed = [
+        *(f"exactly {name}" for name in request.images),
+        *(f"an image starting with {p}" for p in request.image_prefixes),
+    ]
+    raise PromotionError(
+        f"{request.package_arn}: image {image!r} is not one this environment may pull; allowed: {' or '.join(allowed)}"
+    )
+
+
 def promote(
     request: PromotionRequest, *, sagemaker: Any, source_s3: Any, dest_s3: Any, part_size: int = DEFAULT_PART_SIZE
 ) -> PromotionResult:
@@ -161,11 +182,7 @@ def promote(
     if not isinstance(model_data_url, str):
         raise PromotionError(f"{request.package_arn}: its container has no ModelDataUrl (a model.tar.gz in S3)")
     image = container.get("Image", "")
-    if request.image_prefixes and not any(image.startswith(prefix) for prefix in request.image_prefixes):
-        raise PromotionError(
-            f"{request.package_arn}: image {image!r} is not one this environment may pull; allowed: an image "
-            f"starting with {', '.join(request.image_prefixes)}"
-        )
+    _check_image(request, image)
     metadata = package.get("CustomerMetadataProperties") or {}
     expected = metadata.get(ARTIFACT_HASH_METADATA)
     if not isinstance(expected, str) or not _SHA256.match(expected):

@@ -9,7 +9,9 @@ Two commands, one per pipeline step:
 
 - ``<base>/input/baseline/``: the training baseline CSV(s), with a header (features, optionally the target);
 - ``<base>/input/capture/``: SageMaker data-capture JSON lines (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``),
-  CSV payloads in the feature order of the baseline header, the model's output a probability;
+  CSV payloads in the feature order of the baseline header; the model's output one CSV line per row, as
+  ``--problem-type`` says (docs/bring-your-own-model.md): binary a probability of the positive class, multiclass
+  one probability per class (or the predicted class index alone), regression the predicted number;
 - ``<base>/input/ground-truth/`` (optional): Model Monitor-style ground-truth JSON lines, joined on ``eventId``;
 
 and writes ``<base>/output/report/drift_report.json`` (per-feature PSI, test, p-value, verdict; model quality)
@@ -41,7 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 from scipy import stats  # type: ignore[import-untyped]
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score  # type: ignore[import-untyped]
+from sklearn.metrics import (  # type: ignore[import-untyped]
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 
 LOGGER = logging.getLogger("drift")
 
@@ -53,6 +62,7 @@ PSI_BINS = 10
 PSI_EPSILON = 1e-4
 OTHER_CATEGORY = "__other__"
 EXIT_BAD_INPUT = 2
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 # In the container the contract module arrives as a CDK asset under a content-hash name, in a folder of its own.
 CONTRACT_DIR_ENV = "METRIC_CONTRACT_DIR"
 
@@ -113,7 +123,8 @@ def _csv_rows(text: str) -> list[str]:
 def read_capture(
     folder: Path, features: list[str], *, since: datetime | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Captured inputs (one row per CSV line, columns ``features``) and outputs (``event_id``, ``probability``).
+    """Captured inputs (one row per CSV line, columns ``features``) and outputs (``event_id``, ``output``: the
+    values of the answer's one CSV line, as floats).
 
     Records before ``since`` (``eventMetadata.inferenceTime``) are skipped: the job reads the endpoint's whole
     capture prefix and analyses one window of it. A record whose rows do not have one value per feature is an
@@ -153,9 +164,15 @@ def read_capture(
             output_rows = _csv_rows(_decode(output)) if output else []
             # Only single-row requests can be joined with ground truth by event ID.
             if len(input_rows) == 1 and len(output_rows) == 1:
-                outputs.append({"event_id": meta.get("eventId"), "probability": float(output_rows[0].split(",")[0])})
+                try:
+                    answer = tuple(float(value) for value in output_rows[0].split(","))
+                except ValueError:
+                    raise DriftInputError(
+                        f"{path}:{number}: the model's output {output_rows[0]!r} is not numbers"
+                    ) from None
+                outputs.append({"event_id": meta.get("eventId"), "output": answer})
     inputs = pd.DataFrame(rows, columns=features)
-    return inputs, pd.DataFrame(outputs, columns=["event_id", "probability"])
+    return inputs, pd.DataFrame(outputs, columns=["event_id", "output"])
 
 
 def read_ground_truth(folder: Path) -> pd.DataFrame:
@@ -172,7 +189,7 @@ def read_ground_truth(folder: Path) -> pd.DataFrame:
                 event_id = record["eventMetadata"]["eventId"]
             except (ValueError, KeyError, TypeError) as error:
                 raise DriftInputError(f"{path}:{number}: not a ground-truth record ({error})") from None
-            labels.append({"event_id": event_id, "label": int(label)})
+            labels.append({"event_id": event_id, "label": label})
     return pd.DataFrame(labels, columns=["event_id", "label"])
 
 
@@ -233,21 +250,50 @@ def feature_drift(
     return result
 
 
-def model_quality(outputs: pd.DataFrame, labels: pd.DataFrame, threshold: float = 0.5) -> dict[str, Any] | None:
-    """AUC, accuracy and F1 of the captured probabilities against the labels that arrived; None without labels."""
+def model_quality(
+    outputs: pd.DataFrame,
+    labels: pd.DataFrame,
+    problem_type: str = "binary_classification",
+    threshold: float = 0.5,
+) -> dict[str, Any] | None:
+    """The quality metrics of ``problem_type`` of the captured outputs against the labels that arrived.
+
+    Binary: AUC, accuracy and F1 (the positive class above ``threshold``). Multiclass: accuracy and macro F1 (each
+    class counts the same), the predicted class the most probable one, or the output itself when it is a single
+    class index. Regression: RMSE, MAE and R2. None without labels.
+    """
     joined = outputs.dropna(subset=["event_id"]).merge(labels, on="event_id", how="inner")
     if joined.empty:
         return None
-    truth = joined["label"].to_numpy(dtype=int)
-    predicted = (joined["probability"].to_numpy(dtype=float) >= threshold).astype(int)
-    quality: dict[str, Any] = {
+    first = np.array([values[0] for values in joined["output"]], dtype=float)
+    if problem_type == "regression":
+        truth_values = joined["label"].to_numpy(dtype=float)
+        return {
+            "labelled_records": len(joined),
+            "rmse": float(math.sqrt(mean_squared_error(truth_values, first))),
+            "mae": float(mean_absolute_error(truth_values, first)),
+            # R2 is undefined when every label is the same; leaving it out keeps the alarm from firing on it.
+            "r2": float(r2_score(truth_values, first)) if len(set(truth_values)) > 1 else None,
+        }
+    truth = joined["label"].to_numpy(dtype=float).astype(int)
+    if problem_type == "multiclass_classification":
+        predicted = np.array(
+            [int(np.argmax(values)) if len(values) > 1 else int(values[0]) for values in joined["output"]]
+        )
+        return {
+            "labelled_records": len(joined),
+            "accuracy": float(accuracy_score(truth, predicted)),
+            # Macro F1 over the classes seen in labels or predictions.
+            "f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+        }
+    predicted = (first >= threshold).astype(int)
+    return {
         "labelled_records": len(joined),
         "accuracy": float(accuracy_score(truth, predicted)),
         "f1": float(f1_score(truth, predicted, zero_division=0)),
         # AUC is undefined with one class only; leaving it out keeps the alarm from firing on it.
-        "auc": float(roc_auc_score(truth, joined["probability"])) if len(set(truth)) == 2 else None,
+        "auc": float(roc_auc_score(truth, first)) if len(set(truth)) == 2 else None,
     }
-    return quality
 
 
 # --- The report and the metrics ------------------------------------------------------------------------------
@@ -270,11 +316,10 @@ def contract_metrics(
         data.append(contract.datum(contract.FEATURE_DRIFT, 1 if found["drifted"] else 0, feature=name, **ids))
         data.append(contract.datum(contract.FEATURE_DRIFT_SCORE, found["psi"], feature=name, **ids))
     quality = report.get("quality")
-    if quality:
-        data.append(contract.datum(contract.MODEL_ACCURACY, quality["accuracy"], **ids))
-        data.append(contract.datum(contract.MODEL_F1, quality["f1"], **ids))
-        if quality["auc"] is not None:
-            data.append(contract.datum(contract.MODEL_AUC, quality["auc"], **ids))
+    for name, value in sorted((quality or {}).items()):
+        # Every quality metric the report holds, under its contract name; an undefined one (None) is left out.
+        if name in contract.QUALITY_METRICS and value is not None:
+            data.append(contract.datum(contract.QUALITY_METRICS[name], value, **ids))
     return data
 
 
@@ -317,7 +362,8 @@ def analyse(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         "thresholds": {"psi": args.psi_threshold, "p_value": args.p_value_threshold, "min_records": args.min_records},
         "features": drift,
         "drifted_features": sorted(name for name, found in drift.items() if found["drifted"]),
-        "quality": model_quality(outputs, labels),
+        "problem_type": args.problem_type,
+        "quality": model_quality(outputs, labels, args.problem_type),
     }
     contract = load_contract()
     metrics = contract_metrics(contract, report, model=args.model, environment=args.environment, endpoint=args.endpoint)
@@ -365,6 +411,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--capture-dir", default=None, help="default: <base>/input/capture")
     run.add_argument("--ground-truth-dir", default=None, help="default: <base>/input/ground-truth")
     run.add_argument("--target-column", default="target")
+    run.add_argument("--problem-type", choices=PROBLEM_TYPES, default="binary_classification")
     run.add_argument("--categorical", default="", help="comma-separated categorical features (chi-squared)")
     run.add_argument("--psi-threshold", type=float, default=0.2)
     run.add_argument("--p-value-threshold", type=float, default=0.01)

@@ -188,6 +188,58 @@ def test_model_quality_statistics_become_quality_metrics(
     assert metrics[(contract.MODEL_F1, MODEL_DIMS)] == [0.91]
 
 
+# The regression and multiclass sections as "Model quality metrics and Amazon CloudWatch monitoring" shows them.
+REGRESSION_STATISTICS = {
+    "version": 0.0,
+    "dataset": {"item_count": 200},
+    "regression_metrics": {
+        "mae": {"value": 0.3711832061068702, "standard_deviation": 0.0037566388129940394},
+        "mse": {"value": 0.3711832061068702, "standard_deviation": 0.0037566388129940524},
+        "rmse": {"value": 0.609248066149471, "standard_deviation": 0.003079253267651125},
+        "r2": {"value": -1.3766111872212665, "standard_deviation": 0.022653980022771227},
+    },
+}
+MULTICLASS_STATISTICS = {
+    "version": 0.0,
+    "dataset": {"item_count": 200},
+    "multiclass_classification_metrics": {
+        "confusion_matrix": {"0": {"0": 90, "1": 10}, "1": {"0": 20, "1": 80}},
+        "accuracy": {"value": 0.85, "standard_deviation": "NaN"},
+        "weighted_f1": {"value": 0.849, "standard_deviation": "NaN"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("statistics", "expected"),
+    [
+        (
+            REGRESSION_STATISTICS,
+            {
+                contract.MODEL_RMSE: [0.609248066149471],
+                contract.MODEL_MAE: [0.3711832061068702],
+                contract.MODEL_R2: [-1.3766111872212665],
+            },
+        ),
+        # Weighted F1 is not the contract's macro F1: only accuracy goes out.
+        (MULTICLASS_STATISTICS, {contract.MODEL_ACCURACY: [0.85]}),
+    ],
+    ids=["regression", "multiclass"],
+)
+def test_model_quality_of_each_problem_type_becomes_its_contract_metrics(
+    reports: Any,
+    env: dict[str, str],
+    load: Callable[[dict[str, str]], ModuleType],
+    statistics: dict[str, Any],
+    expected: dict[str, list[float]],
+) -> None:
+    key = f"{PREFIX}model-quality/{ENDPOINT}/{ENDPOINT}-quality/2026/06/02/17/statistics.json"
+    reports.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(statistics).encode())
+    result = load(env).lambda_handler(event_for(key), FakeLambdaContext())
+    assert result["data_points"] == len(expected)
+    assert {name: values for (name, dims), values in published().items() if dims == MODEL_DIMS} == expected
+
+
 def test_data_quality_statistics_report_the_analysed_records(
     reports: Any, env: dict[str, str], load: Callable[[dict[str, str]], ModuleType]
 ) -> None:

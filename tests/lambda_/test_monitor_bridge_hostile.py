@@ -180,8 +180,31 @@ HOSTILE = [
         "metrics section missing",
         QUALITY_KEY,
         b'{"dataset": {"item_count": 3}}',
-        "binary_classification_metrics",
-        "is missing",
+        "(top level)",
+        "expected exactly one of binary_classification_metrics, multiclass_classification_metrics, "
+        "regression_metrics, found []",
+    ),
+    (
+        "two metrics sections",
+        QUALITY_KEY,
+        json.dumps({"regression_metrics": {}, "binary_classification_metrics": {}}).encode(),
+        "(top level)",
+        "expected exactly one of binary_classification_metrics, multiclass_classification_metrics, "
+        "regression_metrics, found ['binary_classification_metrics', 'regression_metrics']",
+    ),
+    (
+        "R2 above 1",
+        QUALITY_KEY,
+        json.dumps({"regression_metrics": {"rmse": {"value": 1}, "mae": {"value": 1}, "r2": {"value": 1.5}}}).encode(),
+        "regression_metrics.r2.value",
+        "1.5 is out of range; allowed: [-inf, 1]",
+    ),
+    (
+        "negative RMSE",
+        QUALITY_KEY,
+        json.dumps({"regression_metrics": {"rmse": {"value": -1}, "mae": {"value": 1}, "r2": {"value": 0.5}}}).encode(),
+        "regression_metrics.rmse.value",
+        "-1 is out of range; allowed: >= 0, finite",
     ),
     (
         "one metric missing",

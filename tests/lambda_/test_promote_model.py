@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,9 @@ class Accounts:
         self.serving_s3.put_bucket_versioning(Bucket=DEST_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         self.registry_sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
 
-    def register(self, artifact: bytes, *, recorded: str | None = None, baselines: bool = True) -> str:
+    def register(
+        self, artifact: bytes, *, recorded: str | None = None, baselines: bool = True, image: str = IMAGE
+    ) -> str:
         """Upload ``artifact`` (and baselines) to the registry bucket and register a package recording a hash."""
         self.registry_s3.put_object(Bucket=SOURCE_BUCKET, Key=MODEL_KEY, Body=artifact)
         drift: dict[str, Any] = {}
@@ -93,7 +96,7 @@ class Accounts:
         response = self.registry_sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
             InferenceSpecification={
-                "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://{SOURCE_BUCKET}/{MODEL_KEY}"}],
+                "Containers": [{"Image": image, "ModelDataUrl": f"s3://{SOURCE_BUCKET}/{MODEL_KEY}"}],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
@@ -234,6 +237,89 @@ def test_image_outside_the_pullable_repository_is_refused(accounts: Accounts) ->
     with pytest.raises(promote.PromotionError, match="is not one this environment may pull"):
         accounts.promote(narrowed)
     assert accounts.dest_keys() == []
+
+
+USER_REPOSITORY = f"555555555555.dkr.ecr.{REGION}.amazonaws.com/team/churn-model"
+DIGEST = "sha256:" + "a" * 64
+
+
+def test_digest_pinned_user_image_promotes_exactly_that_digest(accounts: Accounts) -> None:
+    pinned = f"{USER_REPOSITORY}@{DIGEST}"
+    request = promote.PromotionRequest.from_properties(
+        {**_properties(accounts.request(accounts.register(b"model", image=pinned))), "Images": [pinned]}
+    )
+    assert request.images == (pinned,) and request.image_prefixes == ()
+    assert accounts.promote(request).image == pinned
+
+
+@pytest.mark.parametrize(
+    "registered",
+    [
+        f"{USER_REPOSITORY}@sha256:{'b' * 64}",  # the same repository, other bytes
+        f"{USER_REPOSITORY}:latest",  # the repository by a movable tag
+        f"{USER_REPOSITORY}@{DIGEST}0",  # the digest with something after it
+        f"555555555555.dkr.ecr.{REGION}.amazonaws.com/team/other@{DIGEST}",
+    ],
+)
+def test_digest_pinned_user_image_refuses_any_other_image(accounts: Accounts, registered: str) -> None:
+    request = promote.PromotionRequest.from_properties(
+        {
+            **_properties(accounts.request(accounts.register(b"model", image=registered))),
+            "Images": [f"{USER_REPOSITORY}@{DIGEST}"],
+        }
+    )
+    with pytest.raises(promote.PromotionError, match=rf"allowed: exactly {re.escape(USER_REPOSITORY)}@{DIGEST}$"):
+        accounts.promote(request)
+    assert accounts.dest_keys() == []
+
+
+@pytest.mark.parametrize(
+    ("registered", "accepted"),
+    [
+        (f"{USER_REPOSITORY}:v2", True),
+        (f"{USER_REPOSITORY}@{DIGEST}", True),
+        (f"{USER_REPOSITORY}-shadow:v2", False),  # a repository whose name starts like it
+        (f"{USER_REPOSITORY}/nested:v2", False),
+        (f"666666666666.dkr.ecr.{REGION}.amazonaws.com/team/churn-model:v2", False),
+    ],
+)
+def test_tag_pinned_user_image_accepts_exactly_its_repository(
+    accounts: Accounts, registered: str, accepted: bool
+) -> None:
+    request = promote.PromotionRequest.from_properties(
+        {
+            **_properties(accounts.request(accounts.register(b"model", image=registered))),
+            "ImagePrefixes": [f"{USER_REPOSITORY}:", f"{USER_REPOSITORY}@"],
+        }
+    )
+    if accepted:
+        assert accounts.promote(request).image == registered
+    else:
+        with pytest.raises(promote.PromotionError, match="is not one this environment may pull"):
+            accounts.promote(request)
+
+
+def test_images_property_must_be_a_list_of_strings() -> None:
+    with pytest.raises(promote.PromotionError, match=r"property Images: expected a list of strings, got \['', 3\]"):
+        promote.PromotionRequest.from_properties(
+            {
+                "PackageArn": f"arn:aws:sagemaker:{REGION}:{REGISTRY_ACCOUNT}:model-package/g/1",
+                "Bucket": "b",
+                "KmsKeyArn": "k",
+                "ArtifactKey": "a",
+                "Images": ["", 3],
+            }
+        )
+
+
+def _properties(request: promote.PromotionRequest) -> dict[str, Any]:
+    # The request back as the custom resource's properties, without its image rule (each test sets its own).
+    return {
+        "PackageArn": request.package_arn,
+        "Bucket": request.bucket,
+        "KmsKeyArn": request.kms_key_arn,
+        "ArtifactKey": request.artifact_key,
+    }
 
 
 def test_required_baseline_the_package_lacks_fails_before_anything_is_written(accounts: Accounts) -> None:

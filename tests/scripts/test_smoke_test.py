@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,8 +19,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from mlops_config import PlatformConfig
-from tests.conftest import REPO
+from mlops_config import PlatformConfig, parse_config
+from tests.conftest import REPO, raw_default_config
 
 ENDPOINT = "mlops-staging-breast-cancer-m5-large"
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/4"
@@ -139,3 +141,61 @@ def test_nothing_served_yet_is_not_a_failure(tmp_path: Path, capsys: Any) -> Non
 def test_unknown_environment_is_a_usage_error(capsys: Any) -> None:
     assert smoke.main(["--environment", "qa"]) == 2
     assert "--environment qa: not an environment; allowed: dev, staging, prod" in capsys.readouterr().err
+
+
+# --- Problem types -------------------------------------------------------------------------------------------
+
+
+def test_a_multiclass_answer_is_one_row_of_class_probabilities_per_row() -> None:
+    # XGBoost multi:softprob through the container's CSV encoder: one line of K probabilities per request row.
+    body = "0.7,0.2,0.1\n0.05,0.9,0.05\n"
+    assert smoke.parse_predictions(body, 2, "multiclass_classification") == [[0.7, 0.2, 0.1], [0.05, 0.9, 0.05]]
+    assert smoke.parse_predictions("2\n0\n", 2, "multiclass_classification") == [[2.0], [0.0]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("0.7,0.2,0.1\n", "expected 2 lines (one per row), got 1"),
+        ("0.7,0.2,0.1\n0.5,0.5\n", "rows answer different numbers of classes [2, 3]"),
+        ("0.7,0.2,0.3\n0.5,0.5,0\n", "prediction [0.7, 0.2, 0.3] is not class probabilities in [0, 1] summing to 1"),
+        ("1.5,-0.5\n0.5,0.5\n", "prediction [1.5, -0.5] is not class probabilities"),
+        ("1.5\n2\n", "prediction 1.5 is not a class index (a whole number >= 0)"),
+        ("cat,dog\n0.5,0.5\n", "prediction 'cat' is not a number"),
+    ],
+)
+def test_bad_multiclass_answers_fail_with_a_clear_message(body: str, message: str) -> None:
+    with pytest.raises(smoke.SmokeTestError, match=re.escape(message)):
+        smoke.parse_predictions(body, 2, "multiclass_classification")
+
+
+def test_a_regression_answer_is_one_finite_number_per_row() -> None:
+    assert smoke.parse_predictions("151.2\n-3\n75\n", 3, "regression") == [151.2, -3.0, 75.0]
+    for body, message in (("1\n2\n", "expected 3 predictions, got 2"), ("1\nnan\n2\n", "'nan' is not a finite")):
+        with pytest.raises(smoke.SmokeTestError, match=re.escape(message)):
+            smoke.parse_predictions(body, 3, "regression")
+
+
+def test_a_binary_answer_outside_zero_one_fails_but_a_regression_one_passes() -> None:
+    with pytest.raises(smoke.SmokeTestError, match=r"prediction 151.0 is not a probability in \[0, 1\]"):
+        smoke.parse_predictions("151\n", 1, "binary_classification")
+    assert smoke.parse_predictions("151\n", 1, "regression") == [151.0]
+
+
+def test_a_model_of_other_features_gets_rows_of_its_own_width() -> None:
+    assert smoke.sample_csv(2, ("age", "bmi", "bp")) == "0,0,0\n0,0,0\n"
+    bundled = smoke.sample_csv(1, ())
+    assert bundled.count(",") == 29
+
+
+def test_each_endpoint_is_checked_as_its_model_s_problem_type(tmp_path: Path, capsys: Any) -> None:
+    raw = copy.deepcopy(raw_default_config())
+    raw["models"][0].update(problem_type="regression", training={"quality_gate": {"metric": "rmse", "threshold": 60}})
+    config = parse_config(raw, source=Path("config/platform.yaml"))
+    (check,) = smoke.endpoints_to_check(config, "staging", {"staging": {"breast-cancer": PACKAGE}})
+    assert check.problem_type == "regression"
+    with mock_aws():
+        queue_endpoint_results("151.2\n75\n")
+        runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+        assert smoke.run(config, "staging", {"staging": {"breast-cancer": PACKAGE}}, runtime, 2) == []
+    assert f"ok: {ENDPOINT} answered 2 numbers" in capsys.readouterr().out
