@@ -166,4 +166,4 @@ def test_an_unknown_model_in_the_approved_file_lists_every_model(tmp_path: Path)
     with pytest.raises(ConfigError) as error:
         load_approved_models(approved, config)
 
-    assert str(error.value) == f"{approved}: prod.fraud: not a model; allowed: breast-cancer, churn"
+    assert str(error.value) == f"{approved}: prod.fraud: not a model; allowed: breast-cancer, churn, diabetes"
