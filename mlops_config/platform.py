@@ -20,6 +20,8 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.inference_modes import SharedEndpointSettings
+from mlops_config.mode_rules import check_inference_modes
 from mlops_config.monitoring import MonitoringSettings
 from mlops_config.retraining import RetrainingSettings
 from mlops_config.serving import ServingSettings
@@ -75,6 +77,9 @@ class EnvironmentSettings(Settings):
     notification_emails: tuple[Email, ...] = ()
     lifecycle: LifecycleSettings = LifecycleSettings()
     vpc: VpcSettings | None = None
+    inference_components: SharedEndpointSettings | None = Field(
+        default=None, description="The shared endpoint of models with serving.mode 'components' (docs/serving.md)."
+    )
 
     @model_validator(mode="after")
     def _production_retains(self) -> Self:
@@ -282,6 +287,7 @@ class PlatformConfig(Settings):
                         f"models[{index}].environments: {shown(env_name)} is not an environment; "
                         f"allowed: {', '.join(env_names)}"
                     )
+        check_inference_modes(self)
         return self
 
     def environment(self, name: str) -> EnvironmentSettings:

@@ -45,11 +45,16 @@ def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSetti
         return []
     names = (
         naming.served_endpoint_name(
-            config.project, environment.name, model.name, model.in_environment(environment.name).serving
+            config.project,
+            environment.name,
+            model.name,
+            model.in_environment(environment.name).serving,
+            environment.inference_components,
         )
         for model in config.models
     )
-    return [name for name in names if name is not None]
+    # Models served as inference components share their environment's endpoint: name it once.
+    return list(dict.fromkeys(name for name in names if name is not None))
 
 
 class CicdAccessStack(Stack):
