@@ -18,6 +18,7 @@ from mlops_constructs import naming
 from mlops_constructs.inference_components import SharedInferenceEndpoint
 from mlops_constructs.nag import acknowledge, resource_finding
 from stacks.data_stack import DataStack
+from stacks.serving_modes import watch_endpoint
 
 
 class InferenceComponentsStack(Stack):
@@ -46,6 +47,10 @@ class InferenceComponentsStack(Stack):
             endpoint_name=naming.shared_endpoint_name(config.project, environment.name, settings.instance_type),
             settings=settings,
             key=data.key,
+        )
+        # One watcher for the one endpoint, however many models it hosts.
+        self.deployment_notifications, self.endpoint_log_groups = watch_endpoint(
+            self, endpoint_name=self.endpoint.endpoint_name, environment=environment, data=data
         )
         log_groups = self.format_arn(
             service="logs",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Stack, Tags
+from aws_cdk import RemovalPolicy, Stack, Tags
+from aws_cdk import aws_kms as kms
 
 from mlops_config import EnvironmentSettings
 from mlops_config.platform import ModelSettings
@@ -16,9 +17,12 @@ from mlops_config.serving import ServingSettings
 from mlops_constructs import naming
 from mlops_constructs.async_endpoint import AsyncEndpoint
 from mlops_constructs.endpoint import ModelArtifactSource, RealtimeEndpoint, ServedModel
+from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.inference_components import ModelInferenceComponent
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import ModelPromotion
+from mlops_constructs.sagemaker_log_groups import SageMakerLogGroups, endpoint_log_group_name
+from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from mlops_constructs.shadow import ShadowVariant
 
 if TYPE_CHECKING:
@@ -28,6 +32,33 @@ CAPTURE_REASON = (
     "The endpoint's data capture writes one object per sample under generated date-partitioned keys below this "
     "model's prefix of the capture bucket; only that prefix is granted."
 )
+
+
+def watch_endpoint(
+    stack: Stack, *, endpoint_name: str, environment: EnvironmentSettings, data: DataStack
+) -> tuple[DeploymentNotifications, SageMakerLogGroups]:
+    """The endpoint's deployment events to the notification topic, and its own log group (retention, data key)."""
+    notifications = DeploymentNotifications(
+        stack,
+        "DeploymentEvents",
+        endpoint_name=endpoint_name,
+        topic=data.topic,
+        dead_letter_key=data.key,
+        removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
+    )
+    # The endpoint's own log group, named by SageMaker after the endpoint: retention and the data key. The key ARN
+    # is read from SSM at deploy time (no cross-stack reference inside the custom resource's call).
+    log_groups = SageMakerLogGroups(
+        stack,
+        "EndpointLogs",
+        log_group_names=[endpoint_log_group_name(endpoint_name)],
+        retention_days=environment.log_retention_days,
+        key=kms.Key.from_key_arn(
+            stack, "DataKeyForLogs", key_arn_from_parameter(stack, data.key_arn_parameter_name, written_by=data)
+        ),
+        release_key_on_delete=not environment.retain_data,
+    )
+    return notifications, log_groups
 
 
 def _acknowledge(stack: Stack, scope: ServedModel, reason: str, resources: list[str]) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_kms as kms
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -32,11 +31,9 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
-from mlops_constructs.endpoint_events import DeploymentNotifications
 from mlops_constructs.inference_components import ModelInferenceComponent
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import ModelPromotion, RegistrySource, required_baselines
-from mlops_constructs.sagemaker_log_groups import SageMakerLogGroups, endpoint_log_group_name
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
 from mlops_constructs.shadow import ShadowVariant
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
@@ -159,31 +156,14 @@ class ServingStack(Stack):
                 string_value=endpoint_name,
                 description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
             )
-            self.deployment_notifications = DeploymentNotifications(
-                self,
-                "DeploymentEvents",
-                endpoint_name=endpoint_name,
-                topic=data.topic,
-                dead_letter_key=data.key,
-                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
-            )
             assert self.endpoint is not None  # every mode with an endpoint name built one above
             self._acknowledge_common(served)
             self._tag_lineage(self.endpoint.resource)
-            # The endpoint's own log group, named by SageMaker after the endpoint: retention and the data key. The key
-            # ARN is read from SSM at deploy time (no cross-stack reference inside the custom resource's call).
-            self.endpoint_log_groups = SageMakerLogGroups(
-                self,
-                "EndpointLogs",
-                log_group_names=[endpoint_log_group_name(endpoint_name)],
-                retention_days=environment.log_retention_days,
-                key=kms.Key.from_key_arn(
-                    self,
-                    "DataKeyForLogs",
-                    key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
-                ),
-                release_key_on_delete=not environment.retain_data,
-            )
+            # An inference component's endpoint is shared: its stack (InferenceComponentsStack) watches it.
+            if serving.mode != "components":
+                self.deployment_notifications, self.endpoint_log_groups = serving_modes.watch_endpoint(
+                    self, endpoint_name=endpoint_name, environment=environment, data=data
+                )
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch
