@@ -191,7 +191,7 @@ class ShadowSettings(Settings):
 
 # Instance families that are not SageMaker real-time hosting instances of an inference-component endpoint:
 # burstable instances cannot reserve a fixed share of CPU and memory for each copy.
-_NOT_FOR_COMPONENTS = ("t2", "t3")
+_NOT_FOR_COMPONENTS = ("t2",)
 
 
 # Families whose instances carry accelerator devices (NVIDIA GPUs, Inferentia, Trainium).
