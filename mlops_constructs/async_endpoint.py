@@ -22,7 +22,7 @@ What AWS documents and this module relies on (SageMaker AI developer guide and A
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -342,3 +342,53 @@ def async_dashboard_row(metrics: ModelMetrics, alarms: ModelAlarms, period: Dura
         cloudwatch.AlarmWidget(alarm=alarms.alarms["AsyncOldestRequestAge"], title="Oldest request (s)", width=8),
         cloudwatch.AlarmWidget(alarm=alarms.alarms["AsyncInvocationFailures"], title="Failed requests", width=8),
     ]
+
+
+def grant_async_requests(
+    grantee: iam.IGrantable,
+    *,
+    endpoint_name: str,
+    bucket: s3.IBucket,
+    input_prefix: str,
+    output_prefix: str,
+    failure_prefix: str,
+    key: kms.IKey,
+) -> None:
+    """Let ``grantee`` queue requests on the asynchronous endpoint ``endpoint_name`` and read their outcome.
+
+    It may upload under ``input_prefix``, call ``InvokeEndpointAsync``, and read what SageMaker writes under
+    ``output_prefix`` and ``failure_prefix``; listing those two prefixes lets S3 answer a result that is not
+    there yet with 404 rather than 403 (API reference, "GetObject", Permissions). Objects are SSE-KMS with ``key``.
+    """
+    stack = Stack.of(bucket)
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sagemaker:InvokeEndpointAsync"],
+            resources=[
+                stack.format_arn(
+                    service="sagemaker",
+                    resource="endpoint",
+                    resource_name=endpoint_name.lower(),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{input_prefix}*")])
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{output_prefix}*"), bucket.arn_for_objects(f"{failure_prefix}*")],
+        )
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{output_prefix}*", f"{failure_prefix}*"]}},
+        )
+    )
+    key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
