@@ -114,7 +114,7 @@ def test_async_failure_object_fails_the_check(example: PlatformConfig) -> None:
                 f"s3://{BUCKET}/claims-async/async/output/i-1.out",
                 f"s3://{BUCKET}/claims-async/async/failures/i-1.out",
             )
-            with pytest.raises(smoke.SmokeTestError, match="the asynchronous request failed .*ModelError: bad input"):
+            with pytest.raises(smoke.SmokeTestError, match=r"the asynchronous request failed .*ModelError: bad input"):
                 smoke.check_async_endpoint(runtime, s3, check, 2, smoke.AsyncWait(sleep=lambda _: None))
 
 
