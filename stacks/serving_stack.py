@@ -1,4 +1,7 @@
-"""Serving of one model in one environment: its endpoint (real-time or serverless) and/or its batch inference.
+"""Serving of one model in one environment: its endpoint and/or its batch inference.
+
+The endpoint is real-time or serverless here; asynchronous endpoints, shadow tests and inference components are
+built by ``stacks/serving_modes.py``.
 
 Only created once a model package is approved for the environment (or pinned in the configuration). The
 package is first promoted: copied, verified, into this environment's own models bucket

@@ -231,6 +231,13 @@ def test_shadow_endpoint_serves_production_and_copies_a_share_to_the_candidate(s
         "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/2",
         "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3",
     ]
+    described = sorted(
+        json.dumps(statement["Resource"])
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sagemaker:DescribeModelPackage"
+    )
+    assert described == [json.dumps(package) for package in packages], "the one copier promotes both versions"
     models = template.find_resources("AWS::SageMaker::Model")
     urls = {lid: m["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::GetAtt"][0] for lid, m in models.items()}
     assert urls["Model0301700E"].startswith("PromotionCopyProduction")
