@@ -262,13 +262,16 @@ class MonitoringSettings(Settings):
     def for_serving_mode(self, mode: str) -> MonitoringSettings:
         """These settings with the backend resolved for an endpoint of ``mode``; ``ValueError`` naming
         ``backend`` when it reads data capture and ``mode`` is serverless (no capture there)."""
-        backend: MonitoringBackend = self.backend or ("endpoint_only" if mode == "serverless" else "open")
-        if mode == "serverless" and backend in CAPTURE_BACKENDS:
+        # Serverless endpoints capture no data; inference-component endpoints here capture none either (the
+        # endpoint config is shared by several models, so capture would mix their records).
+        no_capture = mode in ("serverless", "components")
+        backend: MonitoringBackend = self.backend or ("endpoint_only" if no_capture else "open")
+        if no_capture and backend in CAPTURE_BACKENDS:
             allowed = [name for name in MONITORING_BACKENDS if name not in CAPTURE_BACKENDS]
             raise ValueError(
-                f"backend: {backend!r} reads endpoint data capture, which serverless endpoints don't have "
-                f"(serving.mode is 'serverless'); allowed: {', '.join(repr(name) for name in allowed)}, "
-                "or serving.mode 'realtime'"
+                f"backend: {backend!r} reads endpoint data capture, which {mode} endpoints don't have "
+                f"(serving.mode is {mode!r}); allowed: {', '.join(repr(name) for name in allowed)}, "
+                "or serving.mode 'realtime' or 'async'"
             )
         clarify = [name for name in ("bias", "explainability") if getattr(self, name)]
         if clarify and backend != "model_monitor":

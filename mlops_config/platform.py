@@ -20,6 +20,8 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.inference_modes import SharedEndpointSettings
+from mlops_config.mode_rules import check_inference_modes
 from mlops_config.model_kind import (
     DEFAULT_GATES,
     METRICS,
@@ -86,6 +88,9 @@ class EnvironmentSettings(Settings):
     notification_emails: tuple[Email, ...] = ()
     lifecycle: LifecycleSettings = LifecycleSettings()
     vpc: VpcSettings | None = None
+    inference_components: SharedEndpointSettings | None = Field(
+        default=None, description="The shared endpoint of models with serving.mode 'components' (docs/serving.md)."
+    )
 
     @model_validator(mode="after")
     def _production_retains(self) -> Self:
@@ -354,6 +359,7 @@ class PlatformConfig(Settings):
                         f"allowed: {', '.join(env_names)}"
                     )
             self._images_resolve(index, model)
+        check_inference_modes(self)
         return self
 
     def _images_resolve(self, index: int, model: ModelSettings) -> None:

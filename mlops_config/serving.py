@@ -1,4 +1,5 @@
-"""How a model is served in one environment: real-time, serverless, batch, or not at all."""
+"""How a model is served in one environment: real-time (optionally with a shadow test), serverless, asynchronous,
+as an inference component of a shared endpoint, batch, or not at all."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mlops_config.base import (
     ascii_fullmatch,
     shown,
 )
+from mlops_config.inference_modes import AsyncInferenceSettings, InferenceComponentSettings, ShadowSettings
 
 MODEL_PACKAGE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
@@ -30,11 +32,25 @@ MODEL_PACKAGE_ARN = re.compile(
 class AutoscalingSettings(Settings):
     """Target tracking on SageMakerVariantInvocationsPerInstance."""
 
-    min_capacity: int = Field(default=1, ge=1, le=100)
+    min_capacity: int = Field(default=1, ge=0, le=100)
     max_capacity: int = Field(default=4, ge=1, le=100)
     target_invocations_per_instance: float = Field(default=100, gt=0, le=100000)
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @field_validator("min_capacity")
+    @classmethod
+    def _no_scale_to_zero(cls, value: int) -> int:
+        # "Scale an endpoint to zero instances": only endpoints hosting inference components (and asynchronous
+        # endpoints, "Autoscale an asynchronous endpoint") can scale in to zero instances.
+        if value == 0:
+            raise ValueError(
+                "0: a real-time endpoint cannot scale to zero instances (SageMaker allows it only for asynchronous "
+                "endpoints and endpoints hosting inference components); allowed: 1-100, or serving.mode 'async' "
+                "(async_inference.autoscaling.min_capacity) or 'components' (inference_component.autoscaling."
+                "min_copies)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSettings:
@@ -66,6 +82,9 @@ class RealtimeSettings(Settings):
     autoscaling: AutoscalingSettings = AutoscalingSettings()
     data_capture_percent: Percent = 20
     deployment: DeploymentSettings = DeploymentSettings()
+    shadow: ShadowSettings | None = Field(
+        default=None, description="Run the served package as a shadow of production_package_arn (docs/serving.md)."
+    )
 
     @model_validator(mode="after")
     def _initial_within_scaling(self) -> RealtimeSettings:
@@ -189,13 +208,15 @@ def overlapping(first: str, second: str) -> bool:
 class ServingSettings(Settings):
     """Serving of one model in one environment."""
 
-    mode: Literal["none", "realtime", "serverless"] = "serverless"
+    mode: Literal["none", "realtime", "serverless", "async", "components"] = "serverless"
     model_package_arn: str | None = Field(
         default=None,
         description="Pin the served package; otherwise the resolver's approved-model file decides.",
     )
     realtime: RealtimeSettings = RealtimeSettings()
     serverless: ServerlessSettings = ServerlessSettings()
+    async_inference: AsyncInferenceSettings = AsyncInferenceSettings()
+    inference_component: InferenceComponentSettings = InferenceComponentSettings()
     batch: BatchSettings = BatchSettings()
     rollback_alarms: RollbackAlarmSettings = RollbackAlarmSettings()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -49,10 +48,8 @@ class AlarmSpec:
     alarm_name: str | None = None
 
 
-def endpoint_alarm_specs(
-    metrics: ModelMetrics, mode: Literal["realtime", "serverless"], settings: AlarmSettings
-) -> list[AlarmSpec]:
-    """The alarms on the endpoint's own metrics (``AWS/SageMaker``)."""
+def endpoint_alarm_specs(metrics: ModelMetrics, mode: str, settings: AlarmSettings) -> list[AlarmSpec]:
+    """The alarms on the endpoint's own metrics (``AWS/SageMaker``); ``mode`` is the endpoint's serving mode."""
     period = Duration.seconds(settings.period_seconds)
     endpoint_windows = (settings.evaluation_periods, settings.datapoints_to_alarm)
     errors = cloudwatch.MathExpression(
@@ -100,6 +97,10 @@ def endpoint_alarm_specs(
             *endpoint_windows,
         ),
     ]
+    if mode == "async":
+        # Asynchronous endpoints publish no Invocations, so no invocation error rate ("Alarms and logs for tracking
+        # metrics from asynchronous endpoints"); their failures are alarmed on InvocationFailures instead.
+        specs = [spec for spec in specs if spec.construct_id != "EndpointInvocationErrorRate"]
     if mode == "serverless":
         specs.append(
             AlarmSpec(
@@ -197,7 +198,7 @@ class ModelAlarms(Construct):
         *,
         project: str,
         metrics: ModelMetrics,
-        mode: Literal["realtime", "serverless"],
+        mode: str,
         settings: AlarmSettings,
         topic: sns.ITopic,
         dead_letter_queue: sqs.IQueue,
@@ -205,13 +206,16 @@ class ModelAlarms(Construct):
         monitoring_schedule_names: Sequence[str] = (),
         contract: bool = True,
         quality: QualityGate | None = None,
+        extra_specs: Sequence[AlarmSpec] = (),
     ) -> None:
+        """``extra_specs`` (default none) are alarms of the serving mode (asynchronous queue age and failures)."""
         super().__init__(scope, construct_id)
         self.metrics = metrics
         self.quality = quality or QualityGate(metric="auc", threshold=settings.min_model_quality)
         action = cw_actions.SnsAction(topic)
         self.specs = [
             *endpoint_alarm_specs(metrics, mode, settings),
+            *extra_specs,
             *(contract_alarm_specs(project, metrics, settings, self.quality) if contract else ()),
         ]
         self.alarms: dict[str, cloudwatch.Alarm] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -40,11 +39,13 @@ class ModelDashboard(Construct):
         dashboard_name: str,
         metrics: ModelMetrics,
         alarms: ModelAlarms,
-        mode: Literal["realtime", "serverless"],
+        mode: str,
         pipeline_names: Sequence[str],
         monitoring_period: Duration,
         quality_metrics: Sequence[str] = ("auc", "accuracy", "f1"),
+        extra_rows: Sequence[Sequence[cloudwatch.IWidget]] = (),
     ) -> None:
+        """``extra_rows`` (default none) follow the latency row: the serving mode's own (queue, shadow test)."""
         super().__init__(scope, construct_id)
         specs = {spec.construct_id: spec for spec in alarms.specs}
         endpoint_period = specs["Endpoint5xxErrors"].metric
@@ -67,7 +68,7 @@ class ModelDashboard(Construct):
                     specs["Endpoint5xxErrors"].metric,
                     metrics.endpoint_metric("Invocation4XXErrors", statistic="Sum", period=period),
                 ],
-                right=[specs["EndpointInvocationErrorRate"].metric],
+                right=[specs["EndpointInvocationErrorRate"].metric] if "EndpointInvocationErrorRate" in specs else [],
                 width=_HALF,
                 height=_HEIGHT,
             ),
@@ -75,8 +76,10 @@ class ModelDashboard(Construct):
         latency: list[cloudwatch.IWidget] = [alarm_widget("EndpointModelLatencyP99", "Model latency p99 (us)")]
         if mode == "serverless":
             latency.append(alarm_widget("EndpointModelSetupTime", "Serverless model setup time (us)"))
-        else:
+        elif "EndpointInvocationErrorRate" in alarms.alarms:
             latency.append(alarm_widget("EndpointInvocationErrorRate", "Invocation error rate (%)"))
+        else:
+            latency.append(alarm_widget("Endpoint5xxErrors", "5XX errors"))
         # Without contract alarms (endpoint-only monitoring) nothing publishes drift or quality: endpoint rows only.
         monitoring_rows: list[list[cloudwatch.IWidget]] = []
         if "FeatureDrift" in alarms.alarms:
@@ -134,6 +137,7 @@ class ModelDashboard(Construct):
                 ],
                 traffic,
                 latency,
+                *[list(row) for row in extra_rows],
                 *monitoring_rows,
                 [pipelines],
             ],

@@ -147,10 +147,64 @@ class ServedModel(Construct):
         self.model_name = self.resource.attr_model_name
 
 
+def grant_data_capture(model: ServedModel, *, bucket: s3.IBucket, prefix: str, key: kms.IKey) -> None:
+    """Let SageMaker write ``model``'s captured data under ``prefix`` of ``bucket`` (with the model's role)."""
+    model.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteDataCapture",
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{prefix.strip('/')}/*")],
+        )
+    )
+    key.grant(model.role, "kms:GenerateDataKey", "kms:Encrypt")
+
+
+def data_capture_config(
+    *, percent: float, bucket: s3.IBucket, prefix: str, key: kms.IKey
+) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+    """Capture ``percent`` of requests and responses (CSV) under ``prefix`` of ``bucket``, encrypted with ``key``."""
+    return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+        enable_capture=True,
+        # The API takes whole percents; a configured fraction below 1% still samples something.
+        initial_sampling_percentage=max(1, round(percent)),
+        destination_s3_uri=bucket.s3_url_for_object(prefix.strip("/")),
+        kms_key_id=key.key_arn,
+        capture_options=[
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+        ],
+        capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+            csv_content_types=["text/csv"]
+        ),
+    )
+
+
+def autoscaling_service_role(scope: Construct) -> iam.IRole:
+    """Application Auto Scaling's service-linked role for SageMaker (created on first use), as ``scope``'s
+    ``AutoScalingServiceRole``; without it CDK would create a scalable-target role with no permissions."""
+    return iam.Role.from_role_arn(
+        scope,
+        "AutoScalingServiceRole",
+        Stack.of(scope).format_arn(
+            service="iam",
+            region="",
+            resource="role",
+            resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        ),
+        mutable=False,
+    )
+
+
+EndpointMode = Literal["realtime", "serverless", "async", "components"]
+"""The kinds of endpoint a model can be served by (``serving.mode`` other than ``none``)."""
+
+
 class _Endpoint(Construct):
     """What both kinds of endpoint share: the named endpoint, its metrics and its rollback alarms."""
 
-    mode: Literal["realtime", "serverless"]
+    mode: EndpointMode
 
     def __init__(
         self,
@@ -246,7 +300,7 @@ class RealtimeEndpoint(_Endpoint):
     which also encrypts the instance volume where the instance type has one (see ``supports_volume_kms``).
     """
 
-    mode: Literal["realtime", "serverless"] = "realtime"
+    mode: EndpointMode = "realtime"
 
     def __init__(
         self,
@@ -263,15 +317,7 @@ class RealtimeEndpoint(_Endpoint):
     ) -> None:
         super().__init__(scope, construct_id, endpoint_name=endpoint_name, model=model, rollback=rollback)
         capture_prefix = capture_prefix.strip("/")
-        # SageMaker writes captured data with the model's execution role.
-        model.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteDataCapture",
-                actions=["s3:PutObject"],
-                resources=[capture_bucket.arn_for_objects(f"{capture_prefix}/*")],
-            )
-        )
-        key.grant(model.role, "kms:GenerateDataKey", "kms:Encrypt")
+        grant_data_capture(model, bucket=capture_bucket, prefix=capture_prefix, key=key)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -286,19 +332,8 @@ class RealtimeEndpoint(_Endpoint):
                 )
             ],
             kms_key_id=key.key_arn if supports_volume_kms(settings.instance_type) else None,
-            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=True,
-                # The API takes whole percents; a configured fraction below 1% still samples something.
-                initial_sampling_percentage=max(1, round(settings.data_capture_percent)),
-                destination_s3_uri=capture_bucket.s3_url_for_object(capture_prefix),
-                kms_key_id=key.key_arn,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"]
-                ),
+            data_capture_config=data_capture_config(
+                percent=settings.data_capture_percent, bucket=capture_bucket, prefix=capture_prefix, key=key
             ),
         )
         # Captured data is written as soon as the endpoint serves: the grants must be in place first.
@@ -350,21 +385,7 @@ class RealtimeEndpoint(_Endpoint):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=scaling.min_capacity,
             max_capacity=scaling.max_capacity,
-            # Application Auto Scaling acts through its service-linked role for SageMaker (created on first use);
-            # without this CDK would create a role with no permissions.
-            role=iam.Role.from_role_arn(
-                self,
-                "AutoScalingServiceRole",
-                Stack.of(self).format_arn(
-                    service="iam",
-                    region="",
-                    resource="role",
-                    resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                ),
-                mutable=False,
-            ),
+            role=autoscaling_service_role(self),
         )
         self.scalable_target.node.add_dependency(self.resource)
         self.scaling_policy = self.scalable_target.scale_to_track_metric(
@@ -384,7 +405,7 @@ class ServerlessEndpoint(_Endpoint):
     blue/green all at once with a baking period of ``settings.baking_seconds`` watched by the rollback alarms.
     """
 
-    mode: Literal["realtime", "serverless"] = "serverless"
+    mode: EndpointMode = "serverless"
 
     def __init__(
         self,

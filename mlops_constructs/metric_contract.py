@@ -60,6 +60,8 @@ class ModelMetrics:
     environment: str
     endpoint_name: str
     variant_name: str = "AllTraffic"
+    inference_component_name: str | None = None
+    """Set for a model served as an inference component: its endpoint metrics carry that dimension instead."""
 
     def _dimensions(self, feature: str | None = None) -> dict[str, str]:
         dimensions = {
@@ -146,11 +148,15 @@ class ModelMetrics:
         return self.contract_metric(QUALITY_METRICS[metric], statistic=worst, period=period)
 
     def endpoint_metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
-        """A metric of the endpoint's variant in ``AWS/SageMaker``."""
+        """A metric of the endpoint's variant (or of the model's inference component) in ``AWS/SageMaker``."""
         return cloudwatch.Metric(
             namespace=SAGEMAKER_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            dimensions_map=(
+                {"InferenceComponentName": self.inference_component_name}
+                if self.inference_component_name
+                else {"EndpointName": self.endpoint_name, "VariantName": self.variant_name}
+            ),
             statistic=statistic,
             period=period,
         )

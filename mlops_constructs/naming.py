@@ -11,6 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from mlops_config.inference_modes import SharedEndpointSettings
     from mlops_config.serving import ServingSettings
 
 
@@ -62,6 +63,8 @@ def pipeline_name(project: str, environment: str, model: str, kind: str) -> str:
 # "-explain"), so an endpoint name may use 55.
 ENDPOINT_NAME_MAX: Final = 55
 SERVERLESS_SHAPE: Final = "serverless"
+# What an instance-backed endpoint's shape starts with, per mode (real-time names predate the other modes).
+_INSTANCE_SHAPES: Final = {"realtime": "", "async": "async-", "components": "ic-"}
 _BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -76,12 +79,14 @@ def endpoint_shape(mode: str, instance_type: str | None = None) -> str:
     """
     if mode == "serverless":
         return SERVERLESS_SHAPE
-    if mode == "realtime":
+    if mode in _INSTANCE_SHAPES:
         parts = (instance_type or "").split(".")
         if len(parts) != 3 or parts[0] != "ml" or not all(parts):
-            raise ValueError(f"instance_type {instance_type!r}: a real-time endpoint needs ml.<family>.<size>")
-        return f"{parts[1]}-{parts[2]}"
-    raise ValueError(f"mode {mode!r} has no endpoint; allowed: realtime, serverless")
+            raise ValueError(f"instance_type {instance_type!r}: a {mode} endpoint needs ml.<family>.<size>")
+        # Real-time names keep their original shape; the other instance modes say what they are, since SageMaker
+        # updates no endpoint between real-time, asynchronous and inference-component hosting in place.
+        return _INSTANCE_SHAPES[mode] + f"{parts[1]}-{parts[2]}"
+    raise ValueError(f"mode {mode!r} has no endpoint; allowed: realtime, serverless, async, components")
 
 
 def _short_shape(shape: str) -> str:
@@ -105,12 +110,37 @@ def endpoint_name(project: str, environment: str, model: str, *, mode: str, inst
     return name if len(name) <= ENDPOINT_NAME_MAX else f"{base}-{_short_shape(shape)}"
 
 
-def served_endpoint_name(project: str, environment: str, model: str, serving: ServingSettings) -> str | None:
-    """The name of ``model``'s endpoint in ``environment`` given its serving settings; None for mode ``none``."""
+def served_endpoint_name(
+    project: str, environment: str, model: str, serving: ServingSettings, shared: SharedEndpointSettings | None = None
+) -> str | None:
+    """The name of ``model``'s endpoint in ``environment`` given its serving settings; None for mode ``none``.
+
+    For mode ``components`` that is the environment's shared endpoint (``shared``, required then); the model is
+    its inference component ``inference_component_name``.
+    """
     if serving.mode == "none":
         return None
-    instance_type = serving.realtime.instance_type if serving.mode == "realtime" else None
+    if serving.mode == "components":
+        if shared is None:
+            raise ValueError(f"{model} in {environment}: mode 'components' needs the environment's shared endpoint")
+        return shared_endpoint_name(project, environment, shared.instance_type)
+    instance_type = {"realtime": serving.realtime.instance_type, "async": serving.async_inference.instance_type}.get(
+        serving.mode
+    )
     return endpoint_name(project, environment, model, mode=serving.mode, instance_type=instance_type)
+
+
+SHARED_ENDPOINT_UNIT: Final = "shared"
+
+
+def shared_endpoint_name(project: str, environment: str, instance_type: str) -> str:
+    """The environment's endpoint of shared instances hosting inference components: ``<p>-<env>-shared-ic-<type>``."""
+    return endpoint_name(project, environment, SHARED_ENDPOINT_UNIT, mode="components", instance_type=instance_type)
+
+
+def inference_component_name(project: str, environment: str, model: str) -> str:
+    """The inference component of ``model`` on its environment's shared endpoint (invoked with the endpoint)."""
+    return f"{project}-{environment}-{model}"
 
 
 def dashboard_name(project: str, environment: str, model: str) -> str:

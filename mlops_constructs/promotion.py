@@ -321,6 +321,7 @@ class ModelPromotion(Construct):
                 **accepted,
             },
         )
+        self._bucket, self._key, self._model, self._accepted = bucket, key, model, accepted
         self.model_data_url = self.resource.get_att_string("ModelDataUrl")
         self.image = self.resource.get_att_string("Image")
         self.artifact_sha256 = self.resource.get_att_string("ArtifactSha256")
@@ -334,6 +335,41 @@ class ModelPromotion(Construct):
             package_arn=package_arn,
         )
         self._acknowledge(bucket, registry, model)
+
+    def promote_another(self, construct_id: str, package_arn: str) -> ModelArtifactSource:
+        """Promote a second package of the same model with this copier (a shadow test's production version).
+
+        The same function and role (now allowed to describe ``package_arn`` too) copy it, verified and write-once,
+        to its own ``promoted/<model>/v<version>/``; a version promoted before is only verified again.
+        """
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[package_arn])
+        )
+        paths = promoted_paths(self._model, package_version(package_arn))
+        resource = CustomResource(
+            self,
+            construct_id,
+            service_token=self.function.function_arn,
+            resource_type="Custom::ModelPromotion",
+            service_timeout=Duration.minutes(16),
+            properties={
+                "PackageArn": package_arn,
+                "Bucket": self._bucket.bucket_name,
+                "KmsKeyArn": self._key.key_arn,
+                "ArtifactKey": paths.artifact_key,
+                "Baselines": baseline_specs(paths),
+                "RequiredBaselines": [],
+                **self._accepted,
+            },
+        )
+        return ModelArtifactSource(
+            bucket=self._bucket,
+            key=self._key,
+            object_key=paths.artifact_key,
+            model_data_url=resource.get_att_string("ModelDataUrl"),
+            image=resource.get_att_string("Image"),
+            package_arn=package_arn,
+        )
 
     def baseline_uri(self, bucket: s3.IBucket, name: str) -> str:
         """The S3 URI of baseline ``name``'s copy in ``bucket``."""

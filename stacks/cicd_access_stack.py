@@ -13,11 +13,13 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, PlatformConfig, ToolingSettings
 from mlops_constructs import naming
+from mlops_constructs.async_endpoint import grant_async_requests
 from mlops_constructs.cicd import EndpointInvokerRole, ModelApprovalForwarder, RegistryReaderRole
 from mlops_constructs.dead_letters import EventDeadLetters
 from mlops_constructs.nag import acknowledge, nag_text
@@ -45,11 +47,16 @@ def smoke_tested_endpoints(config: PlatformConfig, environment: EnvironmentSetti
         return []
     names = (
         naming.served_endpoint_name(
-            config.project, environment.name, model.name, model.in_environment(environment.name).serving
+            config.project,
+            environment.name,
+            model.name,
+            model.in_environment(environment.name).serving,
+            environment.inference_components,
         )
         for model in config.models
     )
-    return [name for name in names if name is not None]
+    # Models served as inference components share their environment's endpoint: name it once.
+    return list(dict.fromkeys(name for name in names if name is not None))
 
 
 class CicdAccessStack(Stack):
@@ -122,4 +129,46 @@ class CicdAccessStack(Stack):
                 tooling_account=tooling.account,
                 tooling_role_name=naming.cicd_role_name(config.project, purpose),
                 endpoint_names=endpoints,
+            )
+            self._grant_async_smoke_tests(config, environment, key)
+
+    def _grant_async_smoke_tests(self, config: PlatformConfig, environment: EnvironmentSettings, key: kms.IKey) -> None:
+        """The smoke test queues its rows on asynchronous endpoints through S3 and reads the result back."""
+        assert self.endpoint_invoker is not None
+        bucket = s3.Bucket.from_bucket_name(
+            self,
+            "DataBucket",
+            naming.bucket_name(config.project, environment.name, "data", environment.account, environment.region),
+        )
+        for model in config.models:
+            serving = model.in_environment(environment.name).serving
+            if serving.mode != "async":
+                continue
+            endpoint_name = naming.endpoint_name(
+                config.project,
+                environment.name,
+                model.name,
+                mode="async",
+                instance_type=serving.async_inference.instance_type,
+            )
+            input_prefix, output_prefix, failure_prefix = serving.async_inference.prefixes(model.name)
+            grant_async_requests(
+                self.endpoint_invoker.role,
+                endpoint_name=endpoint_name,
+                bucket=bucket,
+                input_prefix=input_prefix,
+                output_prefix=output_prefix,
+                failure_prefix=failure_prefix,
+                key=key,
+            )
+            acknowledge(
+                self.endpoint_invoker.role,
+                "AwsSolutions-IAM5",
+                "The smoke test uploads its request under a generated key below the model's asynchronous input "
+                "prefix and reads the result and failure objects SageMaker names below their prefixes; only those "
+                "prefixes are granted.",
+                applies_to=[
+                    f"Resource::{nag_text(self, bucket.arn_for_objects(f'{prefix}*'))}"
+                    for prefix in (input_prefix, output_prefix, failure_prefix)
+                ],
             )

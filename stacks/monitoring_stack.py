@@ -14,16 +14,19 @@ the layout of :data:`BASELINE_FILES`. See docs/monitoring.md.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
-from mlops_config.monitoring import MonitoringSettings, quality_alarm
+from mlops_config.monitoring import AlarmSettings, MonitoringSettings, quality_alarm
+from mlops_config.serving import ServingSettings
 from mlops_constructs import naming
 from mlops_constructs.alarms import ModelAlarms
+from mlops_constructs.async_endpoint import async_alarm_specs, async_dashboard_row
 from mlops_constructs.clarify_config import ServedModelAnalysisConfig
 from mlops_constructs.dashboard import ModelDashboard
 from mlops_constructs.dead_letters import EventDeadLetters
@@ -40,10 +43,12 @@ from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import BASELINE_FILES, KIND_BASELINES, PromotedPaths, package_version, promoted_paths
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
+from mlops_constructs.shadow import ShadowComparison
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
 
 VARIANT_NAME = "AllTraffic"
+ENDPOINT_MODES = ("realtime", "serverless", "async", "components")
 # BASELINE_FILES (the layout below a promoted version's baselines prefix) and KIND_BASELINES (the baselines each
 # Model Monitor kind reads) live with the copier that writes them, in mlops_constructs.promotion.
 __all__ = ["BASELINE_FILES", "KIND_BASELINES", "MonitoringStack", "monitor_kinds"]
@@ -102,19 +107,31 @@ class MonitoringStack(Stack):
         if endpoint is not None:
             endpoint_name, variant_name, mode = endpoint.endpoint_name, endpoint.variant_name, endpoint.mode
         else:
-            derived = naming.served_endpoint_name(config.project, environment.name, model.name, in_env.serving)
+            derived = naming.served_endpoint_name(
+                config.project, environment.name, model.name, in_env.serving, environment.inference_components
+            )
             endpoint_name = derived or ""  # mode "none" is refused just below
             variant_name, mode = VARIANT_NAME, in_env.serving.mode
-        if mode not in ("realtime", "serverless"):
+        if mode not in ENDPOINT_MODES:
             raise ValueError(
                 f"MonitoringStack {model.name} ({environment.name}): serving mode {mode!r} has no endpoint to "
-                "monitor; allowed: realtime or serverless"
+                f"monitor; allowed: {', '.join(ENDPOINT_MODES)}"
             )
-        self.mode: Literal["realtime", "serverless"] = mode
+        self.mode: str = mode
         settings = _resolved(settings, mode, f"models[{model.name}].environments.{environment.name}.monitoring")
         self.backend = settings.backend
         self.metrics = ModelMetrics(
-            model=model.name, environment=environment.name, endpoint_name=endpoint_name, variant_name=variant_name
+            model=model.name,
+            environment=environment.name,
+            endpoint_name=endpoint_name,
+            variant_name=variant_name,
+            # A model served as an inference component reports under its component's name.
+            inference_component_name=getattr(endpoint, "component_name", None)
+            or (
+                naming.inference_component_name(config.project, environment.name, model.name)
+                if mode == "components"
+                else None
+            ),
         )
         self.pipeline_names = [
             naming.pipeline_name(config.project, environment.name, model.name, kind) for kind in PIPELINE_KINDS
@@ -267,7 +284,19 @@ class MonitoringStack(Stack):
             # Endpoint-only monitoring publishes no drift or quality: no alarms on them, none for retraining.
             contract=settings.backend != "endpoint_only",
             quality=quality_alarm(model.problem_type, settings.alarms, model.quality_gate),
+            extra_specs=(
+                async_alarm_specs(
+                    self.metrics,
+                    in_env.serving.async_inference.alarms,
+                    period=Duration.seconds(settings.alarms.period_seconds),
+                    evaluation_periods=settings.alarms.evaluation_periods,
+                    datapoints_to_alarm=settings.alarms.datapoints_to_alarm,
+                )
+                if mode == "async"
+                else ()
+            ),
         )
+        mode_rows = self._mode_rows(in_env.serving, endpoint_name, data, settings.alarms)
         self.drift_alarms = self.alarms.drift_alarms
         self.drift_alarm_names = self.alarms.drift_alarm_names
         self.dashboard = ModelDashboard(
@@ -280,8 +309,33 @@ class MonitoringStack(Stack):
             pipeline_names=self.pipeline_names,
             monitoring_period=Duration.seconds(settings.alarms.monitoring_period_seconds),
             quality_metrics=model.quality_metrics,
+            extra_rows=mode_rows,
         )
         self.alarm_forwarder = self._forward_drift_alarms_to_training(config, environment, model)
+
+    def _mode_rows(
+        self, serving: ServingSettings, endpoint_name: str, data: DataStack, alarms: AlarmSettings
+    ) -> list[list[cloudwatch.IWidget]]:
+        """Dashboard rows of the serving mode: an asynchronous endpoint's queue, a shadow test's comparison."""
+        period = Duration.seconds(alarms.period_seconds)
+        rows: list[list[cloudwatch.IWidget]] = []
+        if self.mode == "async":
+            rows.append(async_dashboard_row(self.metrics, self.alarms, period))
+        shadow = serving.realtime.shadow
+        self.shadow_comparison: ShadowComparison | None = None
+        if self.mode == "realtime" and shadow is not None:
+            self.shadow_comparison = ShadowComparison(
+                self,
+                "ShadowComparison",
+                endpoint_name=endpoint_name,
+                settings=shadow,
+                topic=data.topic,
+                period=period,
+                evaluation_periods=alarms.evaluation_periods,
+                datapoints_to_alarm=alarms.datapoints_to_alarm,
+            )
+            rows.append(self.shadow_comparison.widgets)
+        return rows
 
     def _forward_drift_alarms_to_training(
         self, config: PlatformConfig, environment: EnvironmentSettings, model: ModelSettings

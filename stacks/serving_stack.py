@@ -1,4 +1,7 @@
-"""Serving of one model in one environment: its endpoint (real-time or serverless) and/or its batch inference.
+"""Serving of one model in one environment: its endpoint and/or its batch inference.
+
+The endpoint is real-time or serverless here; asynchronous endpoints, shadow tests and inference components are
+built by ``stacks/serving_modes.py``.
 
 Only created once a model package is approved for the environment (or pinned in the configuration). The
 package is first promoted: copied, verified, into this environment's own models bucket
@@ -12,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_kms as kms
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -22,6 +24,7 @@ from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_config.platform import ModelSettings
 from mlops_config.serving import overlapping
 from mlops_constructs import naming
+from mlops_constructs.async_endpoint import AsyncEndpoint
 from mlops_constructs.batch import BatchInference
 from mlops_constructs.endpoint import (
     Endpoint,
@@ -31,12 +34,13 @@ from mlops_constructs.endpoint import (
     ServerlessEndpoint,
     supports_volume_kms,
 )
-from mlops_constructs.endpoint_events import DeploymentNotifications
+from mlops_constructs.inference_components import ModelInferenceComponent
 from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import ModelPromotion, RegistrySource, required_baselines
-from mlops_constructs.sagemaker_log_groups import SageMakerLogGroups, endpoint_log_group_name
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
+from mlops_constructs.shadow import ShadowVariant
 from pipeline_defs.batch_settings import BatchPipelineSettings, render_batch_definition
+from stacks import serving_modes
 from stacks.data_stack import DataStack
 from stacks.monitoring_stack import monitor_kinds
 
@@ -64,7 +68,7 @@ class ServingStack(Stack):
         monitoring = model.in_environment(environment.name).monitoring
         monitored_kinds = (
             monitor_kinds(monitoring)
-            if monitoring.enabled and monitoring.backend == "model_monitor" and serving.mode == "realtime"
+            if monitoring.enabled and monitoring.backend == "model_monitor" and serving.mode in ("realtime", "async")
             else []
         )
         self.promotion = ModelPromotion(
@@ -84,19 +88,45 @@ class ServingStack(Stack):
         self.promotion.add_outputs(self)
         artifact = self.promotion.artifact
 
-        self.endpoint: Endpoint | None = None
-        endpoint_name = naming.served_endpoint_name(config.project, environment.name, model.name, serving)
+        self.endpoint: Endpoint | AsyncEndpoint | ModelInferenceComponent | None = None
+        self.shadow: ShadowVariant | None = None
+        endpoint_name = naming.served_endpoint_name(
+            config.project, environment.name, model.name, serving, environment.inference_components
+        )
         if endpoint_name is not None:
-            served = ServedModel(
-                self,
-                "Model",
-                artifact=artifact,
-                # Serverless endpoints support neither network isolation nor a VPC.
-                network_isolation=serving.mode == "realtime",
-                vpc=environment.vpc if serving.mode == "realtime" else None,
-                image=model.images.serving,
-            )
-            if serving.mode == "realtime":
+            if serving.mode == "realtime" and serving.realtime.shadow is not None:
+                # A shadow test: the approved package shadows the configured production one (stacks/serving_modes.py).
+                self.endpoint, self.shadow = serving_modes.shadow_tested_endpoint(
+                    self,
+                    endpoint_name=endpoint_name,
+                    model=model,
+                    environment=environment,
+                    serving=serving,
+                    promotion=self.promotion,
+                    candidate=artifact,
+                    data=data,
+                )
+                served = self.endpoint.model
+                self._acknowledge_common(self.shadow.candidate)
+            else:
+                served = ServedModel(
+                    self,
+                    "Model",
+                    artifact=artifact,
+                    # Serverless endpoints support neither network isolation nor a VPC.
+                    network_isolation=serving.mode != "serverless",
+                    vpc=environment.vpc if serving.mode != "serverless" else None,
+                    image=model.images.serving,
+                )
+            if serving.mode == "async":
+                self.endpoint = serving_modes.async_endpoint(
+                    self, endpoint_name=endpoint_name, model=model, served=served, serving=serving, data=data
+                )
+            elif serving.mode == "components":
+                self.endpoint = serving_modes.inference_component(
+                    self, project=config.project, environment=environment, model=model, served=served, serving=serving
+                )
+            elif serving.mode == "realtime" and self.shadow is None:
                 self.endpoint = RealtimeEndpoint(
                     self,
                     "Endpoint",
@@ -114,7 +144,7 @@ class ServingStack(Stack):
                     "below this model's prefix of the capture bucket; only that prefix is granted.",
                     [data.capture_bucket.arn_for_objects(f"{model.name}/*")],
                 )
-            else:
+            elif serving.mode == "serverless":
                 self.endpoint = ServerlessEndpoint(
                     self,
                     "Endpoint",
@@ -131,30 +161,14 @@ class ServingStack(Stack):
                 string_value=endpoint_name,
                 description=f"Current SageMaker endpoint name of {model.name} in {environment.name}",
             )
-            self.deployment_notifications = DeploymentNotifications(
-                self,
-                "DeploymentEvents",
-                endpoint_name=endpoint_name,
-                topic=data.topic,
-                dead_letter_key=data.key,
-                removal_policy=RemovalPolicy.RETAIN if environment.retain_data else RemovalPolicy.DESTROY,
-            )
+            assert self.endpoint is not None  # every mode with an endpoint name built one above
             self._acknowledge_common(served)
             self._tag_lineage(self.endpoint.resource)
-            # The endpoint's own log group, named by SageMaker after the endpoint: retention and the data key. The key
-            # ARN is read from SSM at deploy time (no cross-stack reference inside the custom resource's call).
-            self.endpoint_log_groups = SageMakerLogGroups(
-                self,
-                "EndpointLogs",
-                log_group_names=[endpoint_log_group_name(endpoint_name)],
-                retention_days=environment.log_retention_days,
-                key=kms.Key.from_key_arn(
-                    self,
-                    "DataKeyForLogs",
-                    key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
-                ),
-                release_key_on_delete=not environment.retain_data,
-            )
+            # An inference component's endpoint is shared: its stack (InferenceComponentsStack) watches it.
+            if serving.mode != "components":
+                self.deployment_notifications, self.endpoint_log_groups = serving_modes.watch_endpoint(
+                    self, endpoint_name=endpoint_name, environment=environment, data=data
+                )
 
         self.batch_pipeline: BatchInference | None = None
         batch = serving.batch

@@ -11,6 +11,7 @@ from mlops_config import EnvironmentSettings, PlatformConfig
 from mlops_config.approved import ServedPackages, served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
+from stacks.inference_components_stack import InferenceComponentsStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.serving_stack import ServingStack
 from stacks.tagging import tag_resources
@@ -65,6 +66,22 @@ class MlopsStage(cdk.Stage):
                     description=f"{config.project} {environment.name}: training and retraining of {model.name}",
                 )
                 tag_resources(self.training[model.name], {"model": model.name})
+        # The shared endpoint of models served as inference components, once one of them has a package to serve.
+        self.inference_components: InferenceComponentsStack | None = None
+        if any(
+            model.in_environment(environment.name).serving.mode == "components"
+            and served_package(config, approved, environment.name, model.name)
+            for model in config.models
+        ):
+            self.inference_components = InferenceComponentsStack(
+                self,
+                "InferenceComponents",
+                config=config,
+                environment=environment,
+                data=self.data,
+                stack_name=naming.stack_name(config.project, environment.name, "inference-components"),
+                description=f"{config.project} {environment.name}: shared endpoint of inference components",
+            )
         # One serving stack per model that has a package to serve here (none until the first approval).
         self.serving: dict[str, ServingStack] = {}
         for model in config.models:
@@ -83,6 +100,8 @@ class MlopsStage(cdk.Stage):
                     description=f"{config.project} {environment.name}: endpoint and batch inference of {model.name}",
                 )
                 tag_resources(self.serving[model.name], {"model": model.name})
+                if serving.mode == "components" and self.inference_components is not None:
+                    self.serving[model.name].add_stack_dependency(self.inference_components)
         # Monitoring, alarms and a dashboard per served endpoint (monitoring needs an endpoint to watch).
         self.monitoring: dict[str, MonitoringStack] = {}
         for model in config.models:

@@ -2,8 +2,10 @@
 
 The shipped configuration with a model approved everywhere and the release pipeline covers the data, training,
 serving (real-time, serverless, batch), monitoring (open, endpoint-only), pipeline and access stacks; prod with
-``backend: model_monitor`` and all four kinds adds the Model Monitor stack kind. Run as a module to write every
-template into a folder (``python -m tests.security.variants OUTDIR``), which ``make checkov`` scans.
+``backend: model_monitor`` and all four kinds adds the Model Monitor stack kind; staging of
+``config/examples/inference-modes.yaml`` adds asynchronous, shadow-tested and inference-component serving.
+Run as a module to write every template into a folder (``python -m tests.security.variants OUTDIR``), which
+``make checkov`` scans.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from mlops_config import parse_config
-from tests.conftest import APPROVED_PACKAGE, DEFAULT_CONFIG, build_app, raw_default_config
+from mlops_config import load_config, parse_config
+from mlops_config.approved import load_approved_models
+from tests.conftest import APPROVED_PACKAGE, DEFAULT_CONFIG, REPO, build_app, raw_default_config
 
 MODEL = "breast-cancer"
+EXAMPLE_CONFIG = REPO / "config" / "examples" / "inference-modes.yaml"
+EXAMPLE_APPROVED = REPO / "config" / "examples" / "approved-models.inference-modes.json"
 MODEL_MONITOR = {"backend": "model_monitor", "bias": True, "explainability": True}
 
 
@@ -41,6 +46,15 @@ def variant_apps(outdir: Path) -> dict[str, cdk.App]:
         model_monitor, approved=_approved(model_monitor), environments=["prod"], outdir=outdir / "model-monitor"
     )
     apps["model-monitor"] = app
+    # Asynchronous, shadow-tested and inference-component serving (issue 16): staging of the example configuration.
+    modes = load_config(EXAMPLE_CONFIG)
+    app, _ = build_app(
+        modes,
+        approved=load_approved_models(EXAMPLE_APPROVED, modes),
+        environments=["staging"],
+        outdir=outdir / "inference-modes",
+    )
+    apps["inference-modes"] = app
     for app in apps.values():
         app.synth()
     return apps
