@@ -127,6 +127,13 @@ class TrainingStack(Stack):
     def _script_substitutions(self) -> dict[str, str]:
         substitutions: dict[str, str] = {}
         for script, asset in zip(self.builder_code.scripts, self.script_assets, strict=True):
+            # A job finds a script under its key's last segment; builders may name it by the key (the diabetes
+            # builder's sagemaker_program), so the key must be one segment (the default synthesizer's <hash>.py).
+            if "/" in asset.s3_object_key:
+                raise ValueError(
+                    f"step script {script.name!r}: asset object key {asset.s3_object_key!r} has a '/'; "
+                    "the stack synthesizer must not set a bucket prefix for file assets"
+                )
             substitutions[script.bucket_placeholder] = asset.s3_bucket_name
             substitutions[script.key_placeholder] = asset.s3_object_key
         return substitutions
