@@ -78,7 +78,7 @@ MISTAKES = [
     (
         "duplicate model",
         lambda raw: raw["models"].append(copy.deepcopy(raw["models"][0])),
-        "models[1].name",
+        "models[2].name",
         ["'breast-cancer'", "unique names"],
     ),
     (
@@ -242,8 +242,8 @@ def test_a_second_model_is_one_more_entry(tmp_path: Path) -> None:
     raw = raw_default_config()
     raw["models"].append({"name": "churn", "training": {"builder": "my_models.churn:build"}})
     config = parse_config(raw, source=SOURCE)
-    assert [m.name for m in config.models] == ["breast-cancer", "churn"]
-    assert config.models[1].in_environment("prod").serving.mode == "serverless"
+    assert [m.name for m in config.models] == ["breast-cancer", "diabetes", "churn"]
+    assert config.models[2].in_environment("prod").serving.mode == "serverless"
 
 
 ARN = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"

@@ -258,7 +258,7 @@ def test_artifacts_are_encrypted_with_a_rotated_cross_account_key(template: Temp
 APPROVED_PATTERN = {
     "source": ["aws.sagemaker"],
     "detail-type": ["SageMaker Model Package State Change"],
-    "detail": {"ModelPackageGroupName": [GROUP], "ModelApprovalStatus": ["Approved"]},
+    "detail": {"ModelPackageGroupName": [GROUP, "mlops-diabetes"], "ModelApprovalStatus": ["Approved"]},
 }
 
 
@@ -359,10 +359,12 @@ def test_endpoint_invokers_may_only_invoke_their_environments_endpoints(cicd: di
         assert _flat(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == _role_arn(TOOLING, name)
         (statement,) = _statements(access, _logical_id(access, "AWS::IAM::Role", RoleName=name))
         assert statement["Action"] == "sagemaker:InvokeEndpoint"
-        assert (
-            _flat(statement["Resource"])
-            == f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}-m5-large"
-        )
+        # Each served model's endpoint: the sample's real-time one and the diabetes sample's (serverless in staging).
+        diabetes = "serverless" if env == "staging" else "m5-large"
+        assert _flat(statement["Resource"]) == [
+            f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-{MODEL}-m5-large",
+            f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}:endpoint/mlops-{env}-diabetes-{diabetes}",
+        ]
     cicd["access"]["dev"].resource_properties_count_is(
         "AWS::IAM::Role", {"RoleName": Match.string_like_regexp("smoke-test")}, 0
     )

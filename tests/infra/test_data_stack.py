@@ -73,9 +73,9 @@ def test_registry_lives_where_models_train_and_names_exactly_the_serving_account
     templates: dict[str, Template],
 ) -> None:
     groups = templates["dev"].find_resources("AWS::SageMaker::ModelPackageGroup")
-    assert len(groups) == 1
-    group = next(iter(groups.values()))
-    assert group["Properties"]["ModelPackageGroupName"] == "mlops-breast-cancer"
+    names = sorted(g["Properties"]["ModelPackageGroupName"] for g in groups.values())
+    assert names == ["mlops-breast-cancer", "mlops-diabetes"]  # one group per configured model
+    group = next(g for g in groups.values() if g["Properties"]["ModelPackageGroupName"] == "mlops-breast-cancer")
     statement = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]
     principals = statement["Principal"]["AWS"]
     accounts = sorted(p["Fn::Join"][1][3] if isinstance(p, dict) else p for p in principals)
@@ -196,6 +196,7 @@ PINNED_LOGICAL_IDS = {
         "MonitoringReports4B3CF795",
         "Notifications87298708",
         "RegistrybreastcancerA83C0445",
+        "RegistrydiabetesF16743F3",
     },
 }
 

@@ -126,7 +126,12 @@ def test_nothing_that_runs_in_staging_or_prod_refers_to_the_dev_account(stacks: 
 def test_copier_role_name_is_what_the_registry_trusts(approved_app: Any) -> None:
     _, stages = approved_app
     dev = Template.from_stack(stages["dev"].data).to_json()
-    (group,) = [r for r in dev["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    (group,) = [
+        r
+        for r in dev["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::ModelPackageGroup"
+        and r["Properties"]["ModelPackageGroupName"] == f"mlops-{MODEL}"
+    ]
     patterns = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]["Condition"]["StringLike"][
         "aws:PrincipalArn"
     ]

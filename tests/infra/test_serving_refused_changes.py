@@ -144,7 +144,10 @@ def test_the_smoke_test_and_the_cicd_invoke_grant_follow_the_name() -> None:
     assert [check.endpoint_name for check in endpoints_to_check(config, "prod", approved)] == [
         "mlops-prod-breast-cancer-c5-xlarge"
     ]
-    assert smoke_tested_endpoints(config, config.environment("prod")) == ["mlops-prod-breast-cancer-c5-xlarge"]
+    assert smoke_tested_endpoints(config, config.environment("prod")) == [
+        "mlops-prod-breast-cancer-c5-xlarge",
+        "mlops-prod-diabetes-m5-large",  # the shipped second model, unchanged
+    ]
 
 
 @pytest.mark.parametrize(

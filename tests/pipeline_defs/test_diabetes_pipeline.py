@@ -21,6 +21,7 @@ from pipeline_defs.steps.diabetes import evaluate as diabetes_evaluate
 from pipeline_defs.steps.diabetes import preprocess as diabetes_preprocess
 from pipeline_defs.steps.diabetes import sample_data
 from tests.pipeline_defs.botocore_shapes import validate_step_arguments
+from tests.pipeline_defs.test_render import run_python
 from tests.pipeline_defs.test_training_pipeline import all_steps
 
 BUILDER = "pipeline_defs.diabetes_pipeline:build_diabetes_pipeline"
@@ -262,3 +263,17 @@ def test_diabetes_evaluate_refuses_bad_input(local: tuple[Path, dict[str, Any]],
     (tmp_path / "test" / "test.csv").write_text("1.0,2.0\n3.0,4.0\n")
     with pytest.raises(diabetes_evaluate.EvaluationError, match="cannot score the test data"):
         diabetes_evaluate.run(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "builder", [BUILDER, "pipeline_defs.training_pipeline:build_training_pipeline", "tests.fixtures.churn_pipeline:x"]
+)
+def test_reading_builder_code_does_not_import_the_sdk(builder: str) -> None:
+    # Synth reads BUILDER_CODE on every run, cache hit or not: the SDK import (~2 s) must wait for a cache miss.
+    code = (
+        "import sys\nfrom pipeline_defs.builder_code import builder_code\n"
+        f"code = builder_code({builder!r}, 'eu-west-1')\n"
+        "print(len(code.scripts), sorted(m for m in sys.modules if m.split('.')[0] == 'sagemaker'))\n"
+    )
+    scripts = 4 if builder == BUILDER else 2
+    assert run_python(code, "0") == f"{scripts} []"

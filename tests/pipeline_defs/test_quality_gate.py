@@ -23,7 +23,7 @@ from pipeline_defs.steps.hyperparameters import resolved_hyperparameters
 from tests.pipeline_defs.botocore_shapes import validate_step_arguments
 from tests.pipeline_defs.test_training_pipeline import BUILDER, all_steps, make_settings
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], str, str, str]] = {
     # id: (settings overrides, condition type, fail step, JSON path)
     "binary-auc": (
         {},
@@ -77,7 +77,7 @@ def definitions() -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_gate_compares_the_configured_metric(definitions: dict[str, dict[str, Any]], case: str) -> None:
     overrides, condition_type, fail_name, json_path = CASES[case]
-    metric = overrides.get("quality_metric", "auc")
+    metric = str(overrides.get("quality_metric", "auc"))
     definition = definitions[case]
     steps = all_steps(definition)
     condition_step = steps[condition_step_name(metric)]

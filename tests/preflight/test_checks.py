@@ -146,12 +146,14 @@ def _quotas(aws: StubbedSession, service: str, applied: dict[str, float], defaul
 
 def test_plan_doubles_the_realtime_fleet_for_blue_green(default_config: Any) -> None:
     plan = plan_for(default_config, "prod")
-    # prod: ml.m5.large, autoscaling up to 6: the green fleet comes up next to a blue fleet of up to 6.
-    assert plan.instances["endpoint", "ml.m5.large"] == 12
+    # prod: ml.m5.large, breast-cancer autoscaling up to 6 and diabetes up to 4: each green fleet comes up next to
+    # its blue fleet, (6 + 4) * 2.
+    assert plan.instances["endpoint", "ml.m5.large"] == 20
     assert plan.instances["transform job", "ml.m5.large"] == 1
     dev = plan_for(default_config, "dev")
-    assert dev.serverless_endpoints == 1 and dev.serverless_concurrency == 5
+    assert dev.serverless_endpoints == 2 and dev.serverless_concurrency == 5 + 2
     assert dev.instances["training job", "ml.m5.xlarge"] == 1
+    assert dev.instances["training job", "ml.m5.large"] == 1  # diabetes
 
 
 def test_sagemaker_quotas_pass_when_they_cover_the_plan(aws: StubbedSession, default_config: Any) -> None:
@@ -165,11 +167,11 @@ def test_sagemaker_quotas_pass_when_they_cover_the_plan(aws: StubbedSession, def
 def test_sagemaker_endpoint_quota_fails_below_the_doubled_fleet(aws: StubbedSession, default_config: Any) -> None:
     plan = plan_for(default_config, "prod")
     defaults = {f"{t} for {u} usage": 20.0 for (u, t) in plan.instances}
-    # An applied value wins over the default: 8 instances cover the blue fleet (6) but not blue + green (12).
+    # An applied value wins over the default: 8 instances cover a blue fleet but not blue + green (20).
     _quotas(aws, "sagemaker", {"ml.m5.large for endpoint usage": 8.0}, defaults)
     (failed,) = [r for r in checks.sagemaker_quotas(aws.client, plan) if r.status == "fail"]
     assert failed.check == "quota ml.m5.large for endpoint usage"
-    assert "8 < 12 needed" in failed.detail and "Service Quotas" in failed.fix
+    assert "8 < 20 needed" in failed.detail and "Service Quotas" in failed.fix
 
 
 def test_sagemaker_quota_cannot_tell_when_not_listed(aws: StubbedSession, default_config: Any) -> None:
@@ -187,7 +189,7 @@ def test_serverless_concurrency_fails_over_the_quota(aws: StubbedSession, defaul
     _quotas(aws, "sagemaker", {}, defaults)
     results = {r.check: r for r in checks.sagemaker_quotas(aws.client, plan)}
     assert results["quota serverless total concurrency"].status == "fail"
-    assert "4 < 5 needed" in results["quota serverless total concurrency"].detail
+    assert "4 < 7 needed" in results["quota serverless total concurrency"].detail
     assert results["quota serverless endpoints"].status == "pass"
 
 

@@ -19,6 +19,14 @@ from mlops_config.approved import load_approved_models
 from tests.conftest import REPO, raw_default_config
 
 GROUP = "mlops-breast-cancer"
+# The shipped configuration's other model: its group exists but holds nothing approved, so it is left out.
+OTHER_GROUPS = ("mlops-diabetes",)
+
+
+def create_groups(client: Any) -> None:
+    """The registry as the data stack creates it: one group per configured model."""
+    for group in (GROUP, *OTHER_GROUPS):
+        client.create_model_package_group(ModelPackageGroupName=group)
 
 
 def _load_script() -> ModuleType:
@@ -67,7 +75,7 @@ def config_with(**serving_per_env: dict[str, Any]) -> PlatformConfig:
 
 
 def test_latest_approved_wins_over_newer_rejected_and_pending(sagemaker: Any, default_config: PlatformConfig) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_groups(sagemaker)
     first = register(sagemaker, "Approved")
     second = register(sagemaker, "Approved")
     register(sagemaker, "Rejected")
@@ -80,7 +88,7 @@ def test_latest_approved_wins_over_newer_rejected_and_pending(sagemaker: Any, de
 
 
 def test_approval_of_an_older_version_after_a_rejection(sagemaker: Any, default_config: PlatformConfig) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_groups(sagemaker)
     approved_one = register(sagemaker, "Approved")
     pending = register(sagemaker, "PendingManualApproval")
     sagemaker.update_model_package(ModelPackageArn=pending, ModelApprovalStatus="Approved")
@@ -92,7 +100,7 @@ def test_approval_of_an_older_version_after_a_rejection(sagemaker: Any, default_
 
 
 def test_many_versions_are_paginated(sagemaker: Any, default_config: PlatformConfig) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_groups(sagemaker)
     arns = [register(sagemaker, "Approved") for _ in range(12)]
     for _ in range(3):
         register(sagemaker, "Rejected")
@@ -119,7 +127,7 @@ def test_many_versions_are_paginated(sagemaker: Any, default_config: PlatformCon
 
 
 def test_no_approved_package_leaves_the_model_out(sagemaker: Any, default_config: PlatformConfig, caplog: Any) -> None:
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_groups(sagemaker)
     register(sagemaker, "PendingManualApproval")
     register(sagemaker, "Rejected")
 
@@ -135,7 +143,7 @@ def test_missing_package_group_is_a_clear_error(sagemaker: Any, default_config: 
 
 def test_only_environments_that_serve_the_model_get_it(sagemaker: Any) -> None:
     config = config_with(dev={"mode": "none"}, staging={"mode": "none", "batch": {"enabled": True}})
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_groups(sagemaker)
     arn = register(sagemaker, "Approved")
 
     assert resolver.resolve(config, sagemaker) == {"staging": {"breast-cancer": arn}, "prod": {"breast-cancer": arn}}
@@ -149,7 +157,7 @@ def test_cli_writes_a_file_that_synth_accepts(
     monkeypatch.setenv("MOTO_ACCOUNT_ID", default_config.registry.account)
     with mock_aws():
         client = boto3.client("sagemaker", region_name="eu-west-1")
-        client.create_model_package_group(ModelPackageGroupName=GROUP)
+        create_groups(client)
         arn = register(client, "Approved")
         code = resolver.main(["--config", str(REPO / "config" / "platform.yaml"), "--out", str(out)])
 
