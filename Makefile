@@ -89,8 +89,9 @@ ls: synth-deps  ## list the stacks of every environment
 test: deps $(CHECKOV_VENV)/.installed  ## run the test suite (checkov runs from its own venv, see `make checkov`)
 	$(PY) -m pytest -n 2 --dist worksteal -q
 
-local-run: deps  ## run preprocess -> train -> evaluate locally on the bundled dataset
-	$(PY) -m pipeline_defs.local_run
+MODEL ?= breast-cancer
+local-run: deps  ## run a sample model's preprocess -> train -> evaluate locally on its bundled dataset (MODEL=breast-cancer|diabetes)
+	$(PY) -m pipeline_defs.local_run --model $(MODEL)
 
 bench: deps  ## benchmark synth time, scale, Lambda cold path and test time (writes bench/results/latest.json)
 	$(PY) -m bench.run

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sagemaker.core.network import NetworkConfig
 from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+from sagemaker.mlops.workflow.quality_check_step import QualityCheckStep
 from sagemaker.mlops.workflow.retry import (
     SageMakerJobExceptionTypeEnum,
     SageMakerJobStepRetryPolicy,
@@ -50,3 +52,22 @@ def s3_input(name: str, uri: Any, local_path: str) -> ProcessingInput:
             s3_data_distribution_type="FullyReplicated",
         ),
     )
+
+
+class IsolatedQualityCheckStep(QualityCheckStep):  # type: ignore[misc]
+    """``QualityCheckStep`` with its ``NetworkConfig`` serialised.
+
+    sagemaker-mlops 1.27's ``_build_check_job_request`` puts the ``NetworkConfig`` object
+    itself into the request (``json.dumps`` then fails); every other job type calls
+    ``_to_request_dict()``. Without a network config the baselining jobs would run without
+    isolation and outside the VPC, so the request is fixed here instead of dropped.
+    """
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The CreateProcessingJob request, with a JSON-able ``NetworkConfig``."""
+        request: dict[str, Any] = super().arguments
+        network = request.get("NetworkConfig")
+        if isinstance(network, NetworkConfig):
+            request["NetworkConfig"] = network._to_request_dict()
+        return request

@@ -10,12 +10,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pipeline_defs.steps.hyperparameters import DEFAULT_HYPERPARAMETERS
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+# Where each quality metric sits in the evaluation report (SageMaker's model-quality metrics JSON layout, AWS doc
+# "Model quality metrics and Amazon CloudWatch monitoring": binary_classification_metrics /
+# multiclass_classification_metrics / regression_metrics, each metric as {"value", "standard_deviation"}).
+# Multiclass F1 is macro-averaged (mlops_config.model_kind.METRICS); AWS's report has only weighted F-scores, so the
+# report carries it under its own key, ``macro_f1``, next to AWS's ``weighted_f1``.
+REPORT_METRIC_KEYS: dict[str, dict[str, str]] = {
+    "binary_classification": {"auc": "auc", "accuracy": "accuracy", "f1": "f1"},
+    "multiclass_classification": {"accuracy": "accuracy", "f1": "macro_f1"},
+    "regression": {"rmse": "rmse", "mae": "mae", "r2": "r2"},
+}
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+_BOUNDED = frozenset({"auc", "accuracy", "f1"})
+
+
+def report_json_path(problem_type: str, metric: str) -> str:
+    """The JSON path of ``metric``'s value in a ``problem_type`` evaluation report."""
+    return f"{problem_type}_metrics.{REPORT_METRIC_KEYS[problem_type][metric]}.value"
+
 
 # ISO 8601 durations as SageMaker's CacheConfig.ExpireAfter accepts them (P30D, PT12H, P1DT6H).
 _ISO_8601_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
@@ -66,6 +84,27 @@ class Placeholders:
         """The ``${name}`` text of one placeholder."""
         return "${" + name + "}"
 
+    @staticmethod
+    def script_bucket(script: str) -> str:
+        """The bucket placeholder of a builder's step script called ``script`` (``preprocess`` ->
+        ``PreprocessScriptBucket``, as ``PREPROCESS_SCRIPT_BUCKET``)."""
+        return f"{script.capitalize()}ScriptBucket"
+
+    @staticmethod
+    def script_key(script: str) -> str:
+        """The object-key placeholder of a builder's step script called ``script``."""
+        return f"{script.capitalize()}ScriptKey"
+
+    @classmethod
+    def base(cls) -> frozenset[str]:
+        """The placeholders every training pipeline may use besides its step scripts'."""
+        return frozenset({cls.EXECUTION_ROLE_NAME, cls.DATA_BUCKET, cls.ARTIFACT_BUCKET, cls.KMS_KEY_ARN})
+
+    @classmethod
+    def for_scripts(cls, scripts: Iterable[str]) -> frozenset[str]:
+        """The placeholders of a training pipeline whose builder ships ``scripts``."""
+        return cls.base() | {name for script in scripts for name in (cls.script_bucket(script), cls.script_key(script))}
+
     @classmethod
     def s3_uri(cls, bucket: str, key: str) -> str:
         """``s3://${bucket}/${key}`` for a bucket and an object-key placeholder."""
@@ -80,6 +119,36 @@ class Placeholders:
         The role must therefore have the default path ``/`` (CDK's default).
         """
         return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + cls.ref(cls.EXECUTION_ROLE_NAME)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A container image a pipeline step runs in: an AWS framework image (``framework`` and ``version``, resolved
+    from the SDK's bundled registry when the definition is rendered) or a user ``uri``."""
+
+    framework: str | None = None
+    version: str | None = None
+    uri: str | None = None
+
+    def __post_init__(self) -> None:
+        """Exactly one kind of image."""
+        if (self.uri is None) == (self.framework is None or self.version is None) or (
+            self.uri is not None and (self.framework or self.version)
+        ):
+            raise ValueError(f"ImageRef: give framework and version, or uri; got {self}")
+
+    def image_uri(self, region: str, scope: str = "training") -> str:
+        """The image URI in ``region`` (imports the SDK for a framework image: call while rendering)."""
+        if self.uri is not None:
+            return self.uri
+        from sagemaker.core import image_uris
+
+        uri: str = image_uris.retrieve(framework=self.framework, region=region, version=self.version, image_scope=scope)
+        return uri
+
+
+XGBOOST_1_7 = ImageRef(framework="xgboost", version="1.7-1")
+SKLEARN_1_2 = ImageRef(framework="sklearn", version="1.2-1")
 
 
 @dataclass(frozen=True)
@@ -100,7 +169,11 @@ class TrainingPipelineSettings:
     check_instance_type: str = "ml.m5.large"
     volume_size_gb: int = 30
     max_runtime_seconds: int = 3600
-    auc_threshold: float = 0.75
+    problem_type: str = "binary_classification"
+    # The registration gate: ``quality_metric`` of the Evaluate step's report must reach ``quality_threshold``
+    # (at or above it; at or below it for the error metrics in ``LOWER_IS_BETTER``).
+    quality_metric: str = "auc"
+    quality_threshold: float = 0.75
     default_approval_status: str = "PendingManualApproval"
     default_trigger_reason: str = "manual"
     step_caching: bool = True
@@ -110,11 +183,15 @@ class TrainingPipelineSettings:
     retry_backoff_rate: float = 2.0
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
-    hyperparameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_HYPERPARAMETERS)))
+    # The model's overrides of its builder's default hyperparameters (strings, as the API takes them).
+    hyperparameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     input_data_uri: str = "s3://" + Placeholders.ref(Placeholders.DATA_BUCKET) + "/raw/"
     output_prefix: str = "training-pipeline"
-    sklearn_version: str = "1.2-1"
-    xgboost_version: str = "1.7-1"
+    # What trains, processes and serves the model; ``processing_image`` None leaves every processing step in the
+    # image its builder chose for it (``pipeline_defs.builder_code.BuilderCode``).
+    training_image: ImageRef = XGBOOST_1_7
+    processing_image: ImageRef | None = None
+    serving_image: ImageRef = XGBOOST_1_7
     inference_instance_types: tuple[str, ...] = ("ml.m5.large", "ml.m5.xlarge")
     transform_instance_types: tuple[str, ...] = ("ml.m5.large",)
 
@@ -132,8 +209,15 @@ class TrainingPipelineSettings:
             errors.append(f"pipeline_name={self.pipeline_name!r}: letters, digits and '-' only")
         if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
             errors.append(f"region={self.region!r}: must be an AWS region such as 'eu-west-1'")
-        if not 0.0 <= self.auc_threshold <= 1.0:
-            errors.append(f"auc_threshold={self.auc_threshold!r}: must be within [0, 1]")
+        if self.problem_type not in PROBLEM_TYPES:
+            errors.append(f"problem_type={self.problem_type!r}: allowed {list(PROBLEM_TYPES)}")
+        elif self.quality_metric not in REPORT_METRIC_KEYS[self.problem_type]:
+            errors.append(
+                f"quality_metric={self.quality_metric!r}: allowed for {self.problem_type} "
+                f"{list(REPORT_METRIC_KEYS[self.problem_type])}"
+            )
+        if self.quality_metric in _BOUNDED and not 0.0 <= self.quality_threshold <= 1.0:
+            errors.append(f"quality_threshold={self.quality_threshold!r}: must be within [0, 1]")
         if self.default_approval_status not in _APPROVAL_STATUSES:
             errors.append(
                 f"default_approval_status={self.default_approval_status!r}: allowed {list(_APPROVAL_STATUSES)}"
@@ -152,9 +236,14 @@ class TrainingPipelineSettings:
             errors.append(f"output_prefix={self.output_prefix!r}: one non-empty path segment")
         for key, value in self.hyperparameters.items():
             if not isinstance(value, str):
-                errors.append(f"hyperparameters[{key!r}]={value!r}: built-in XGBoost wants strings")
+                errors.append(f"hyperparameters[{key!r}]={value!r}: hyperparameters are strings")
         if errors:
             raise ValueError("Invalid TrainingPipelineSettings: " + "; ".join(errors))
+
+    @property
+    def gate_lower_is_better(self) -> bool:
+        """Whether the gate passes at or below the threshold (error metrics)."""
+        return self.quality_metric in LOWER_IS_BETTER
 
     def to_dict(self) -> dict[str, Any]:
         """A stable, JSON-able view of the settings (the render cache key)."""
@@ -163,6 +252,8 @@ class TrainingPipelineSettings:
             value = getattr(self, item.name)
             if isinstance(value, Mapping):
                 value = {k: value[k] for k in sorted(value)}
+            elif isinstance(value, ImageRef):
+                value = dataclasses.asdict(value)
             elif isinstance(value, tuple):
                 value = list(value)
             result[item.name] = value

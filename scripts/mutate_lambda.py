@@ -41,6 +41,7 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_retrain_trigger_config.py",
         "tests/lambda_/test_retrain_trigger_faults.py",
         "tests/lambda_/test_retrain_trigger_guards.py",
+        "tests/lambda_/test_retrain_trigger_models.py",
         "tests/lambda_/test_retrain_trigger_queue_exact.py",
         "tests/lambda_/test_retrain_trigger_queue.py",
         "tests/lambda_/test_retrain_trigger_rejections.py",

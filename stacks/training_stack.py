@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
@@ -10,17 +9,21 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from mlops_config import EnvironmentSettings, ModelSettings, PlatformConfig
+from mlops_config.model_kind import ImageSettings
 from mlops_constructs import naming
 from mlops_constructs.nag import acknowledge, objects_finding
 from mlops_constructs.retraining import RetrainOnDrift, log_retention, retrain_alarm_sources
 from mlops_constructs.sagemaker_iam import image_repository_arns
 from mlops_constructs.sagemaker_pipeline import PipelineExecutionRole, SageMakerPipeline, key_arn_from_parameter
+from pipeline_defs.builder_code import BuilderCode, builder_code
 from pipeline_defs.render import render_definition
-from pipeline_defs.settings import Placeholders, TrainingPipelineSettings
-from pipeline_defs.steps.hyperparameters import DEFAULT_HYPERPARAMETERS
+from pipeline_defs.settings import ImageRef, Placeholders, TrainingPipelineSettings
 from stacks.data_stack import DataStack
 
-STEPS_DIR = Path(__file__).resolve().parent.parent / "pipeline_defs" / "steps"
+
+def image_ref(image: ImageSettings) -> ImageRef:
+    """The pipeline definition's view of a configured image."""
+    return ImageRef(framework=image.framework, version=image.version, uri=image.uri)
 
 
 def training_pipeline_settings(
@@ -38,12 +41,18 @@ def training_pipeline_settings(
         training_instance_type=training.training_instance_type,
         training_instance_count=training.training_instance_count,
         max_runtime_seconds=training.max_runtime_seconds,
-        auc_threshold=model.quality_gate.threshold,
+        problem_type=model.problem_type,
+        quality_metric=model.quality_gate.metric,
+        quality_threshold=model.quality_gate.threshold,
+        training_image=image_ref(model.images.training),
+        processing_image=image_ref(model.images.processing) if model.images.processing else None,
+        serving_image=image_ref(model.images.serving),
         step_caching=training.enable_step_cache,
         cache_expire_after=training.cache_expire_after,
         subnet_ids=vpc.subnet_ids if vpc else (),
         security_group_ids=vpc.security_group_ids if vpc else (),
-        hyperparameters={**DEFAULT_HYPERPARAMETERS, **training.hyperparameters},
+        # Overrides only: the builder owns its defaults (pipeline_defs/steps/hyperparameters.py for XGBoost).
+        hyperparameters=dict(training.hyperparameters),
         input_data_uri=f"s3://{Placeholders.ref(Placeholders.DATA_BUCKET)}/{model.training_data_prefix}",
         output_prefix=model.name,
     )
@@ -70,17 +79,23 @@ class TrainingStack(Stack):
         self.data = data
         self.pipeline_settings = training_pipeline_settings(config, environment, model)
 
-        preprocess = s3_assets.Asset(self, "PreprocessScript", path=str(STEPS_DIR / "preprocess.py"))
-        evaluate = s3_assets.Asset(self, "EvaluateScript", path=str(STEPS_DIR / "evaluate.py"))
-        self.script_assets = (preprocess, evaluate)
-        definition_json = render_definition(model.training.builder, self.pipeline_settings)
+        self.builder_code: BuilderCode = builder_code(model.training.builder, environment.region)
+        # One file asset per step script the builder ships ("preprocess" -> PreprocessScript): the construct IDs of
+        # the sample's two scripts are unchanged.
+        self.script_assets = tuple(
+            s3_assets.Asset(self, f"{script.name.capitalize()}Script", path=str(script.path))
+            for script in self.builder_code.scripts
+        )
+        definition_json = render_definition(
+            model.training.builder, self.pipeline_settings, placeholders=self.builder_code.placeholders()
+        )
         self.execution_role = PipelineExecutionRole(
             self,
             "ExecutionRole",
             data_bucket=data.data_bucket,
             artifact_bucket=data.artifact_bucket,
             key=data.key,
-            script_assets=(preprocess, evaluate),
+            script_assets=self.script_assets,
             # Exactly the repositories the rendered jobs pull, in the AWS image accounts they name.
             image_repositories=image_repository_arns(self, [definition_json]),
             model_package_group_name=self.pipeline_settings.model_package_group_name,
@@ -97,10 +112,7 @@ class TrainingStack(Stack):
                 Placeholders.ARTIFACT_BUCKET: data.artifact_bucket.bucket_name,
                 # The key's ARN without a cross-stack reference (none may sit in the Fn::Sub variable map).
                 Placeholders.KMS_KEY_ARN: key_arn_from_parameter(self, data.key_arn_parameter_name, written_by=data),
-                Placeholders.PREPROCESS_SCRIPT_BUCKET: preprocess.s3_bucket_name,
-                Placeholders.PREPROCESS_SCRIPT_KEY: preprocess.s3_object_key,
-                Placeholders.EVALUATE_SCRIPT_BUCKET: evaluate.s3_bucket_name,
-                Placeholders.EVALUATE_SCRIPT_KEY: evaluate.s3_object_key,
+                **self._script_substitutions(),
             },
             role=self.execution_role.role,
             description=f"Trains, evaluates and registers {model.name} ({environment.name})",
@@ -111,6 +123,20 @@ class TrainingStack(Stack):
         if policy is not None:
             self.pipeline.node.add_dependency(policy)
         self.retraining = self._add_retraining()
+
+    def _script_substitutions(self) -> dict[str, str]:
+        substitutions: dict[str, str] = {}
+        for script, asset in zip(self.builder_code.scripts, self.script_assets, strict=True):
+            # A job finds a script under its key's last segment; builders may name it by the key (the diabetes
+            # builder's sagemaker_program), so the key must be one segment (the default synthesizer's <hash>.py).
+            if "/" in asset.s3_object_key:
+                raise ValueError(
+                    f"step script {script.name!r}: asset object key {asset.s3_object_key!r} has a '/'; "
+                    "the stack synthesizer must not set a bucket prefix for file assets"
+                )
+            substitutions[script.bucket_placeholder] = asset.s3_bucket_name
+            substitutions[script.key_placeholder] = asset.s3_object_key
+        return substitutions
 
     def _add_retraining(self) -> RetrainOnDrift:
         """The Lambda that restarts this pipeline on drift alarms, new training data and the configured schedule."""

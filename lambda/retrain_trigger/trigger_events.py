@@ -7,13 +7,14 @@ and the Scheduler schedule's EventBridge-shaped payload. Nothing here calls AWS.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
 
 from trigger_settings import Settings
+
+if TYPE_CHECKING:
+    import trigger_models
 
 ALARM_SOURCE: Final = "aws.cloudwatch"
 ALARM_DETAIL_TYPE: Final = "CloudWatch Alarm State Change"
@@ -21,14 +22,12 @@ S3_SOURCE: Final = "aws.s3"
 S3_DETAIL_TYPE: Final = "Object Created"
 SCHEDULER_SOURCE: Final = "mlops.scheduler"
 SCHEDULER_DETAIL_TYPE: Final = "Scheduled Retrain"
-_DETAIL_TYPES: Final = {
+DETAIL_TYPES: Final = {
     ALARM_SOURCE: ALARM_DETAIL_TYPE,
     S3_SOURCE: S3_DETAIL_TYPE,
     SCHEDULER_SOURCE: SCHEDULER_DETAIL_TYPE,
 }
 EXCERPT_MAX: Final = 512
-_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_SCHEDULE_NAME = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 
 
 class EventRejectedError(ValueError):
@@ -139,7 +138,12 @@ def safe_excerpt(event: object, limit: int = EXCERPT_MAX) -> str:
 
 
 def parse_event(event: object, settings: Settings) -> Trigger:
-    """Validate an invocation payload into a typed trigger, or raise ``EventRejectedError``."""
+    """Validate an invocation payload into a typed trigger, or raise ``EventRejectedError``.
+
+    The shape (the EventBridge envelope and each source's detail) is checked by the pydantic models in
+    ``trigger_models``; what is left here is whether the event is for this model: its account and region, alarm,
+    bucket and prefix, or schedule.
+    """
     if not isinstance(event, dict):
         raise EventRejectedError("not-an-object", f"payload is a {type(event).__name__}, not a JSON object")
     try:
@@ -149,22 +153,12 @@ def parse_event(event: object, settings: Settings) -> Trigger:
     if size > settings.max_event_bytes:
         raise EventRejectedError("oversized", f"payload is {size} bytes, limit {settings.max_event_bytes}")
 
-    source = _field(event, "source", str)
-    expected_type = _DETAIL_TYPES.get(source)
-    if expected_type is None:
-        raise EventRejectedError("unknown-source", f"source {source[:64]!r} is not a retraining trigger")
-    detail_type = _field(event, "detail-type", str)
-    if detail_type != expected_type:
-        raise EventRejectedError(
-            "wrong-detail-type",
-            f"{source} event has detail-type {detail_type[:64]!r}, expected {expected_type!r}",
-        )
-    event_id = _field(event, "id", str)
-    if not _EVENT_ID.fullmatch(event_id):
-        raise EventRejectedError("bad-event-id", "id must be 1-128 of [A-Za-z0-9._:-]")
-    account = _field(event, "account", str)
-    region = _field(event, "region", str)
-    forwarded = source == ALARM_SOURCE and (account, region) in settings.alarm_sources
+    # Imported on the first event that gets this far: pydantic is most of the handler's import time.
+    import trigger_models
+
+    parsed = trigger_models.validate(event)
+    account, region = parsed.account, parsed.region
+    forwarded = parsed.source == ALARM_SOURCE and (account, region) in settings.alarm_sources
     if account != settings.expected_account and not forwarded:
         raise EventRejectedError(
             "wrong-account",
@@ -172,83 +166,50 @@ def parse_event(event: object, settings: Settings) -> Trigger:
         )
     if region != settings.expected_region and not forwarded:
         raise EventRejectedError("wrong-region", f"region {region[:32]!r} is not {settings.expected_region}")
-    event_time = _parse_time(_field(event, "time", str))
-    detail = _field(event, "detail", dict)
-
-    if source == ALARM_SOURCE:
-        return _parse_alarm(detail, event_id, event_time, settings)
-    if source == S3_SOURCE:
-        return _parse_new_data(detail, event_id, event_time, settings)
-    return _parse_schedule(detail, event_id, event_time, settings)
+    if isinstance(parsed, trigger_models.AlarmEvent):
+        return _alarm(parsed, settings)
+    if isinstance(parsed, trigger_models.NewDataEvent):
+        return _new_data(parsed, settings)
+    return _schedule(parsed, settings)
 
 
-def _field(container: Mapping[str, Any], name: str, kind: type, where: str = "") -> Any:
-    value = container.get(name)
-    if value is None:
-        raise EventRejectedError("missing-field", f"{where}{name} is missing")
-    # bool is an int subclass; a JSON true is never a valid size.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise EventRejectedError(
-            "bad-field",
-            f"{where}{name} is a {type(value).__name__}, expected {kind.__name__}",
-        )
-    return value
-
-
-def _parse_time(raw: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise EventRejectedError("bad-time", f"time {raw[:40]!r} is not ISO 8601") from None
-    # EventBridge and Scheduler send UTC with a Z; a naive time is read as UTC.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_alarm(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> AlarmTrigger:
-    alarm_name = _field(detail, "alarmName", str, "detail.")
+def _alarm(event: trigger_models.AlarmEvent, settings: Settings) -> AlarmTrigger:
+    alarm_name = event.detail.alarmName
     if alarm_name not in settings.alarm_names:
         raise EventRejectedError(
             "alarm-not-for-model",
             f"alarm {alarm_name[:255]!r} does not belong to {settings.model_name}",
         )
-    state = _field(_field(detail, "state", dict, "detail."), "value", str, "detail.state.")
+    state = event.detail.state.value
     if state != "ALARM":
         raise EventRejectedError(
             "alarm-not-firing",
             f"alarm {alarm_name[:255]!r} changed to {state[:32]!r}, not ALARM",
         )
-    return AlarmTrigger(event_id=event_id, event_time=when, alarm_name=alarm_name)
+    return AlarmTrigger(event_id=event.id, event_time=event.time, alarm_name=alarm_name)
 
 
-def _parse_new_data(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> NewDataTrigger:
-    bucket = _field(_field(detail, "bucket", dict, "detail."), "name", str, "detail.bucket.")
+def _new_data(event: trigger_models.NewDataEvent, settings: Settings) -> NewDataTrigger:
+    bucket = event.detail.bucket.name
     if bucket != settings.data_bucket:
         raise EventRejectedError(
             "bucket-not-for-model",
             f"bucket {bucket[:63]!r} is not {settings.data_bucket}",
         )
-    obj = _field(detail, "object", dict, "detail.")
-    key = _field(obj, "key", str, "detail.object.")
+    key = event.detail.object.key
     if not key.startswith(settings.data_prefix):
         raise EventRejectedError("key-outside-prefix", f"key is not under {settings.data_prefix!r}")
     if key.endswith("/"):
         raise EventRejectedError("not-a-data-object", "key is a folder marker")
-    size = obj.get("size", 0)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise EventRejectedError("bad-field", "detail.object.size must be a non-negative integer")
-    return NewDataTrigger(event_id=event_id, event_time=when, key=key, size=size)
+    return NewDataTrigger(event_id=event.id, event_time=event.time, key=key, size=event.detail.object.size)
 
 
-def _parse_schedule(detail: Mapping[str, Any], event_id: str, when: datetime, settings: Settings) -> ScheduleTrigger:
-    model = _field(detail, "model", str, "detail.")
-    environment = _field(detail, "environment", str, "detail.")
+def _schedule(event: trigger_models.ScheduleEvent, settings: Settings) -> ScheduleTrigger:
+    model, environment = event.detail.model, event.detail.environment
     if model != settings.model_name or environment != settings.environment_name:
         raise EventRejectedError(
             "schedule-not-for-model",
             f"schedule is for {model[:64]!r}/{environment[:64]!r}, "
             f"not {settings.model_name}/{settings.environment_name}",
         )
-    schedule = _field(detail, "schedule", str, "detail.")
-    if not _SCHEDULE_NAME.fullmatch(schedule):
-        raise EventRejectedError("bad-field", "detail.schedule must be 1-64 of [0-9A-Za-z_.-]")
-    return ScheduleTrigger(event_id=event_id, event_time=when, schedule=schedule)
+    return ScheduleTrigger(event_id=event.id, event_time=event.time, schedule=event.detail.schedule)

@@ -4,12 +4,18 @@ Runs in the SageMaker XGBoost 1.7-1 image (so the xgboost that loads the model i
 that trained it) and on a laptop; needs only xgboost, pandas, numpy and scikit-learn.
 
 Reads ``<base>/model/model.tar.gz`` (the built-in algorithm's tarball holding
-``xgboost-model``) and ``<base>/test/test.csv`` (label first, no header). Writes:
+``xgboost-model``) and ``<base>/test/test.csv`` (label first, no header). ``--problem-type``
+(default ``binary_classification``) says what the model predicts. Writes:
 
-- ``<base>/evaluation/evaluation.json``: SageMaker model-metrics form; the pipeline's
-  ConditionStep reads ``binary_classification_metrics.auc.value`` from it;
-- ``<base>/quality_baseline/predictions.csv``: ``probability,prediction,label`` per test
-  row, the input of the model-quality baseline;
+- ``<base>/evaluation/evaluation.json``: the layout of SageMaker's model-quality metrics (AWS doc
+  "Model quality metrics and Amazon CloudWatch monitoring"), so the model registry shows it as the
+  package's model statistics: ``binary_classification_metrics`` (auc, accuracy, f1, precision,
+  recall, confusion matrix), ``multiclass_classification_metrics`` (accuracy, AWS's weighted
+  precision/recall/F1, and ``macro_f1``, the gate's F1) or ``regression_metrics`` (mae, mse, rmse,
+  r2). The pipeline's ConditionStep reads the configured gate metric from it;
+- ``<base>/quality_baseline/predictions.csv``: per test row ``probability,prediction,label``
+  (binary) or ``prediction,label`` (multiclass: the predicted class; regression: the predicted
+  value), the input of the model-quality baseline;
 - ``<base>/evaluation/artifact.json``: ``{"model_artifact": {"sha256": ..., "size_bytes": ...}}``,
   the lowercase hex SHA-256 of the exact ``model.tar.gz`` bytes this step scored. The
   pipeline records it on the model package (customer metadata ``ModelArtifactSha256``) so
@@ -38,7 +44,10 @@ from sklearn.metrics import (  # type: ignore[import-untyped]
     accuracy_score,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
+    mean_squared_error,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
 )
@@ -55,6 +64,7 @@ ARTIFACT_REPORT = "artifact.json"
 _HASH_CHUNK_BYTES = 1024 * 1024
 LABELS = (0, 1)
 EXIT_BAD_INPUT = 2
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 # Every pickle stream of protocol 2 or later starts with the PROTO opcode; the formats
 # Booster.save_model writes (JSON and UBJSON start with "{", the legacy binary format
 # with the base score) never do.
@@ -66,9 +76,9 @@ class EvaluationError(ValueError):
 
 
 class LabelledData(NamedTuple):
-    """The test split as arrays: 0/1 labels and the feature matrix."""
+    """The test split as arrays: the labels (0/1, class indices or target values) and the feature matrix."""
 
-    labels: npt.NDArray[np.int64]
+    labels: npt.NDArray[Any]
     features: npt.NDArray[np.float64]
 
 
@@ -136,8 +146,9 @@ def artifact_digest(model_tar: Path) -> dict[str, Any]:
     return {"model_artifact": {"sha256": digest.hexdigest(), "size_bytes": size}}
 
 
-def read_test_set(path: Path) -> LabelledData:
-    """Read a headerless, label-first CSV; the labels must be 0/1 and hold both classes."""
+def read_test_set(path: Path, problem_type: str = "binary_classification") -> LabelledData:
+    """Read a headerless, label-first CSV: 0/1 labels holding both classes (binary), class indices 0..K-1 holding
+    at least two classes (multiclass), finite target values (regression)."""
     if not path.is_file():
         raise EvaluationError(f"test data {path} does not exist")
     try:
@@ -151,6 +162,16 @@ def read_test_set(path: Path) -> LabelledData:
     except ValueError as error:
         raise EvaluationError(f"test data {path} has non-numeric values: {error}") from None
     labels = values[:, 0]
+    if problem_type == "regression":
+        if not np.isfinite(labels).all():
+            raise EvaluationError(f"targets in the first column of {path} must be finite numbers")
+        return LabelledData(labels=labels, features=values[:, 1:])
+    if problem_type == "multiclass_classification":
+        if not (np.isfinite(labels).all() and (labels >= 0).all() and (labels == np.round(labels)).all()):
+            raise EvaluationError(f"labels in the first column of {path} must be class indices 0, 1, 2, ...")
+        if np.unique(labels).size < len(LABELS):
+            raise EvaluationError(f"test data {path} holds only one class; accuracy and F1 need at least two")
+        return LabelledData(labels=labels.astype("int64"), features=values[:, 1:])
     if not np.isin(labels, LABELS).all():
         found = sorted({str(value) for value in np.unique(labels) if value not in LABELS})
         raise EvaluationError(f"labels in the first column of {path} must be 0 or 1, found {found}")
@@ -160,7 +181,8 @@ def read_test_set(path: Path) -> LabelledData:
 
 
 def predict_probabilities(booster: xgb.Booster, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Return the positive-class probability for each row of ``features``."""
+    """Return what the booster predicts for each row of ``features``: the positive-class probability (binary),
+    one probability per class (multi:softprob) or the predicted value (regression)."""
     expected = booster.num_features()
     if features.shape[1] != expected:
         raise EvaluationError(f"the model was trained on {expected} features but the test data has {features.shape[1]}")
@@ -199,6 +221,48 @@ def classification_report(
     }
 
 
+def multiclass_report(labels: npt.NDArray[np.int64], probabilities: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """Return the multiclass evaluation report from one row of class probabilities per test row."""
+    if probabilities.ndim != 2 or probabilities.shape[1] <= int(labels.max()):
+        raise EvaluationError(
+            f"the model predicts {probabilities.shape[1:] or 'one value'} per row but the test labels go up to "
+            f"{int(labels.max())}; train with objective multi:softprob and num_class = the number of classes"
+        )
+    classes = list(range(probabilities.shape[1]))
+    predictions = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(labels, predictions, labels=classes)
+    weighted = {"average": "weighted", "labels": classes, "zero_division": 0}
+    return {
+        "multiclass_classification_metrics": {
+            "accuracy": _metric(accuracy_score(labels, predictions)),
+            "weighted_precision": _metric(precision_score(labels, predictions, **weighted)),
+            "weighted_recall": _metric(recall_score(labels, predictions, **weighted)),
+            "weighted_f1": _metric(f1_score(labels, predictions, **weighted)),
+            # Every class counts the same, a rare one as much as a common one: the F1 the quality gate reads.
+            "macro_f1": _metric(f1_score(labels, predictions, average="macro", labels=classes, zero_division=0)),
+            "confusion_matrix": {
+                str(actual): {str(predicted): int(matrix[actual][predicted]) for predicted in classes}
+                for actual in classes
+            },
+        }
+    }
+
+
+def regression_report(targets: npt.NDArray[np.float64], predictions: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """Return the regression evaluation report (errors in the target's own unit)."""
+    if predictions.ndim != 1 or not np.isfinite(predictions).all():
+        raise EvaluationError("the model must predict one finite number per row")
+    mse = float(mean_squared_error(targets, predictions))
+    return {
+        "regression_metrics": {
+            "mae": _metric(mean_absolute_error(targets, predictions)),
+            "mse": _metric(mse),
+            "rmse": _metric(np.sqrt(mse)),
+            "r2": _metric(r2_score(targets, predictions)),
+        }
+    }
+
+
 def predictions_frame(
     labels: npt.NDArray[np.int64],
     probabilities: npt.NDArray[np.float64],
@@ -221,23 +285,37 @@ def validate_threshold(threshold: float) -> None:
         raise EvaluationError(f"--threshold must be between 0 and 1, got {threshold}")
 
 
-def run(base_dir: Path, *, threshold: float = 0.5) -> dict[str, Any]:
+def report_and_predictions(
+    problem_type: str, labels: npt.NDArray[Any], predicted: npt.NDArray[np.float64], threshold: float = 0.5
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The evaluation report and the model-quality baseline rows of ``problem_type``."""
+    if problem_type == "regression":
+        return regression_report(labels, predicted), pd.DataFrame({"prediction": predicted, "label": labels})
+    if problem_type == "multiclass_classification":
+        report = multiclass_report(labels, predicted)
+        return report, pd.DataFrame({"prediction": predicted.argmax(axis=1).astype("int64"), "label": labels})
+    return classification_report(labels, predicted, threshold), predictions_frame(labels, predicted, threshold)
+
+
+def run(base_dir: Path, *, threshold: float = 0.5, problem_type: str = "binary_classification") -> dict[str, Any]:
     """Evaluate ``<base>/model`` on ``<base>/test``, write both outputs, return the report."""
     validate_threshold(threshold)
+    if problem_type not in PROBLEM_TYPES:
+        raise EvaluationError(f"--problem-type {problem_type!r}: allowed {', '.join(PROBLEM_TYPES)}")
     model_tar = base_dir / "model" / MODEL_TARBALL
     # Hashed before it is read for scoring: the digest names the bytes the metrics are about.
     digest = artifact_digest(model_tar)
     booster = load_booster(model_tar)
-    test = read_test_set(base_dir / "test" / "test.csv")
-    probabilities = predict_probabilities(booster, test.features)
-    report = classification_report(test.labels, probabilities, threshold)
+    test = read_test_set(base_dir / "test" / "test.csv", problem_type)
+    predicted = predict_probabilities(booster, test.features)
+    report, baseline_rows = report_and_predictions(problem_type, test.labels, predicted, threshold)
 
     evaluation = base_dir / "evaluation" / "evaluation.json"
     evaluation.parent.mkdir(parents=True, exist_ok=True)
     evaluation.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     predictions = base_dir / "quality_baseline" / "predictions.csv"
     predictions.parent.mkdir(parents=True, exist_ok=True)
-    predictions_frame(test.labels, probabilities, threshold).to_csv(predictions, index=False)
+    baseline_rows.to_csv(predictions, index=False)
     (evaluation.parent / ARTIFACT_REPORT).write_text(json.dumps(digest, indent=2) + "\n", encoding="utf-8")
     return report
 
@@ -246,7 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line the pipeline's ProcessingStep passes."""
     parser = argparse.ArgumentParser(description="Evaluate the trained XGBoost model.")
     parser.add_argument("--base-dir", type=Path, default=Path(DEFAULT_BASE_DIR))
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=0.5, help="binary classifiers: positive at or above")
+    parser.add_argument("--problem-type", default="binary_classification", choices=PROBLEM_TYPES)
     return parser.parse_args(argv)
 
 
@@ -255,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
     try:
-        report = run(args.base_dir, threshold=args.threshold)
+        report = run(args.base_dir, threshold=args.threshold, problem_type=args.problem_type)
     except EvaluationError as error:
         LOGGER.error("evaluate failed: %s", error)
         return EXIT_BAD_INPUT

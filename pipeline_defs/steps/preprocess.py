@@ -11,8 +11,12 @@ row and the target column), and writes:
 - ``<base>/output/baseline/baseline.csv``: the training split's features with a header,
   the data-quality and drift baseline for model monitoring.
 
-Bad input (no files, missing target, non-numeric features, labels other than 0/1, too few
-rows per class) stops the job with a message saying what to fix and exit code 2.
+``--problem-type`` (default ``binary_classification``) decides what the target may hold: 0/1
+(binary), class indices 0, 1, 2, ... (multiclass; both split stratified by class) or any finite
+number (regression; split at random).
+
+Bad input (no files, missing target, non-numeric features, labels the problem type does not allow,
+too few rows per class) stops the job with a message saying what to fix and exit code 2.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd  # type: ignore[import-untyped]
-from pandas.api.types import is_numeric_dtype  # type: ignore[import-untyped]
+from pandas.api.types import is_bool_dtype, is_numeric_dtype  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 LOGGER = logging.getLogger("preprocess")
 
 DEFAULT_BASE_DIR = "/opt/ml/processing"
 LABELS = (0, 1)
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 # Each class should expect at least this many rows in the smallest split, so that the
 # stratified split cannot leave a split without one of the classes.
 MIN_EXPECTED_ROWS_PER_CLASS_PER_SPLIT = 2
@@ -93,14 +98,15 @@ def read_raw_csvs(input_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def validate_dataset(
+def validate_dataset(  # noqa: PLR0912 - one flat check per rule
     frame: pd.DataFrame,
     target_column: str,
     *,
     validation_fraction: float,
     test_fraction: float,
+    problem_type: str = "binary_classification",
 ) -> pd.DataFrame:
-    """Check ``frame`` can be trained on; return it with the target as 0/1 integers."""
+    """Check ``frame`` can be trained on; return it with the target as integers (classes) or floats (regression)."""
     if frame.empty:
         raise PreprocessError("the input has a header but no data rows")
     if target_column not in frame.columns:
@@ -121,14 +127,32 @@ def validate_dataset(
     missing = int(target.isna().sum())
     if missing:
         raise PreprocessError(f"{missing} rows have no value in target column {target_column!r}")
-    unexpected = sorted({str(value) for value in target.unique() if value not in LABELS})
-    if unexpected:
-        raise PreprocessError(f"target column {target_column!r} must hold only 0 and 1, found {unexpected}")
     result = frame.copy()
-    result[target_column] = target.astype("int64")
     needed = min_rows_per_class(validation_fraction, test_fraction)
+    if problem_type == "regression":
+        if not is_numeric_dtype(target) or not target.map(math.isfinite).all():
+            raise PreprocessError(f"target column {target_column!r} must hold finite numbers for a regression")
+        result[target_column] = target.astype("float64")
+        if len(result) < needed:
+            raise PreprocessError(f"{len(result)} rows; at least {needed} are needed to split")
+        return result
+    if problem_type == "multiclass_classification":
+        numeric = is_numeric_dtype(target) and not is_bool_dtype(target)
+        valid = target.map(lambda value: numeric and math.isfinite(value) and value >= 0 and value == int(value))
+        if not valid.all():
+            unexpected = sorted({str(value) for value in target[~valid].unique()})
+            raise PreprocessError(
+                f"target column {target_column!r} must hold class indices 0, 1, 2, ..., found {unexpected}"
+            )
+        classes: tuple[int, ...] = tuple(range(int(target.max()) + 1))
+    else:
+        unexpected = sorted({str(value) for value in target.unique() if value not in LABELS})
+        if unexpected:
+            raise PreprocessError(f"target column {target_column!r} must hold only 0 and 1, found {unexpected}")
+        classes = LABELS
+    result[target_column] = target.astype("int64")
     counts = result[target_column].value_counts()
-    for label in LABELS:
+    for label in classes:
         found = int(counts.get(label, 0))
         if found < needed:
             raise PreprocessError(
@@ -145,30 +169,35 @@ def split_dataset(
     validation_fraction: float,
     test_fraction: float,
     seed: int,
+    problem_type: str = "binary_classification",
 ) -> Splits:
-    """Split ``frame`` into stratified train, validation and test sets; same seed, same split."""
+    """Split ``frame`` into train, validation and test sets (stratified by class for classifiers); same seed,
+    same split."""
     validate_fractions(validation_fraction, test_fraction)
+    classifier = problem_type != "regression"
     rest, test = train_test_split(
         frame,
         test_size=test_fraction,
         random_state=seed,
-        stratify=frame[target_column],
+        stratify=frame[target_column] if classifier else None,
     )
     # The validation share is of the whole dataset, so rescale it to what is left.
     train, validation = train_test_split(
         rest,
         test_size=validation_fraction / (1.0 - test_fraction),
         random_state=seed,
-        stratify=rest[target_column],
+        stratify=rest[target_column] if classifier else None,
     )
     splits = Splits(
         train=train.reset_index(drop=True),
         validation=validation.reset_index(drop=True),
         test=test.reset_index(drop=True),
     )
-    for name, split in splits._asdict().items():
-        if split[target_column].nunique() != len(LABELS):
-            raise PreprocessError(f"the {name} split holds only one class; add more rows")
+    if classifier:
+        classes = frame[target_column].nunique()
+        for name, split in splits._asdict().items():
+            if split[target_column].nunique() != classes:
+                raise PreprocessError(f"the {name} split lacks a class; add more rows")
     return splits
 
 
@@ -200,15 +229,19 @@ def run(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 42,
+    problem_type: str = "binary_classification",
 ) -> dict[str, int]:
     """Read ``<base>/input/raw``, validate, split, write ``<base>/output``; return row counts."""
     validate_fractions(validation_fraction, test_fraction)
+    if problem_type not in PROBLEM_TYPES:
+        raise PreprocessError(f"--problem-type {problem_type!r}: allowed {', '.join(PROBLEM_TYPES)}")
     frame = read_raw_csvs(base_dir / "input" / "raw")
     frame = validate_dataset(
         frame,
         target_column,
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
+        problem_type=problem_type,
     )
     splits = split_dataset(
         frame,
@@ -216,6 +249,7 @@ def run(
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        problem_type=problem_type,
     )
     write_outputs(splits, base_dir / "output", target_column)
     return {name: len(split) for name, split in splits._asdict().items()}
@@ -229,6 +263,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--problem-type", default="binary_classification", choices=PROBLEM_TYPES)
     return parser.parse_args(argv)
 
 
@@ -243,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             validation_fraction=args.validation_fraction,
             test_fraction=args.test_fraction,
             seed=args.seed,
+            problem_type=args.problem_type,
         )
     except PreprocessError as error:
         LOGGER.error("preprocess failed: %s", error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def _definition(template: Template) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_only_the_training_environment_has_training_stacks(default_app: Any) -> None:
     _, stages = default_app
-    assert list(stages["dev"].training) == ["breast-cancer"]
+    assert list(stages["dev"].training) == ["breast-cancer", "diabetes"]
     assert stages["staging"].training == {} and stages["prod"].training == {}
 
 
@@ -137,7 +138,7 @@ def test_a_second_model_with_its_own_pipeline_module(tmp_path: Path) -> None:
     config = parse_config(raw, source=tmp_path / "platform.yaml")
     _, stages = build_app(config, environments=["dev"])
     dev = stages["dev"]
-    assert set(dev.training) == {"breast-cancer", "churn"}
+    assert set(dev.training) == {"breast-cancer", "diabetes", "churn"}
     churn = Template.from_stack(dev.training["churn"])
     churn.has_resource_properties("AWS::SageMaker::Pipeline", {"PipelineName": "mlops-dev-churn-training"})
     definition, _ = _definition(churn)
@@ -147,3 +148,29 @@ def test_a_second_model_with_its_own_pipeline_module(tmp_path: Path) -> None:
     assert defaults["AucThreshold"] == 0.8
     data = Template.from_stack(dev.data)
     data.has_resource_properties("AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": "mlops-churn"})
+
+
+def test_the_diabetes_stack_uploads_and_grants_the_scripts_its_builder_declares(default_app: Any) -> None:
+    _, stages = default_app
+    stack = stages["dev"].training["diabetes"]
+    template = Template.from_stack(stack)
+    definition, variables = _definition(template)
+
+    scripts = ("Preprocess", "Train", "Inference", "Evaluate")
+    assert set(variables) == {"ExecutionRoleName", "DataBucket", "ArtifactBucket", "KmsKeyArn"} | {
+        f"{name}Script{part}" for name in scripts for part in ("Bucket", "Key")
+    }
+    assets = {asset.node.id: asset for asset in stack.script_assets}
+    assert sorted(assets) == sorted(f"{name}Script" for name in scripts)
+    for name in scripts:
+        assert variables[f"{name}ScriptKey"] == assets[f"{name}Script"].s3_object_key
+    train = next(s for s in definition["Steps"] if s["Type"] == "Training")
+    assert train["Arguments"]["HyperParameters"]["sagemaker_program"] == "${TrainScriptKey}"
+    text = json.dumps(template.find_resources("AWS::IAM::Policy"))
+    for asset in assets.values():
+        assert asset.s3_object_key in text
+    # Pulls exactly what the rendered jobs run: the scikit-learn image and the Model Monitor analyzer, no XGBoost.
+    repositories = sorted(set(re.findall(r"repository/([a-z0-9._/-]+)", text)))
+    assert repositories == ["sagemaker-model-monitor-analyzer", "sagemaker-scikit-learn"]
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert defaults["RmseThreshold"] == 65

@@ -63,6 +63,51 @@ def _set(path: str, value: object, base: str = "alarm") -> Callable[[Events], ob
     return build
 
 
+def _null(path: str, base: str = "alarm") -> Callable[[Events], object]:
+    """A case that sets one dotted field of a valid event to JSON null (not the same as leaving it out)."""
+
+    def build(events: Events) -> object:
+        event = copy.deepcopy(events[base])
+        *parents, leaf = path.split(".")
+        node = event
+        for part in parents:
+            node = node[part]
+        node[leaf] = None
+        return event
+
+    return build
+
+
+def _renamed(old: str, new: str, base: str = "alarm", parent: str = "") -> Callable[[Events], object]:
+    """A case that moves one field of a valid event (top level, or in ``parent``) to another name."""
+
+    def build(events: Events) -> object:
+        event = copy.deepcopy(events[base])
+        node = event[parent] if parent else event
+        node[new] = node.pop(old)
+        return event
+
+    return build
+
+
+def _edited(edit: Callable[[Event], object], base: str = "alarm") -> Callable[[Events], object]:
+    """A case that applies several edits to a valid event (two faults at once: which one names the rejection)."""
+
+    def build(events: Events) -> object:
+        event = copy.deepcopy(events[base])
+        edit(event)
+        return event
+
+    return build
+
+
+def _wrapped_in_detail(events: Events) -> object:
+    # A valid alarm envelope whose detail is a whole second event (one level too deep).
+    event = copy.deepcopy(events["alarm"])
+    event["detail"] = copy.deepcopy(events["alarm"])
+    return event
+
+
 @dataclass(frozen=True)
 class RawBody:
     """A message body that is not the JSON rendering of a Python value (SQS bodies are text)."""
@@ -150,6 +195,64 @@ CASES: list[tuple[str, Callable[[Events], object], str]] = [
     ("schedule-unreplaced-placeholder", _set("id", "<aws.scheduler.execution-id>", "schedule"), "bad-event-id"),
     ("schedule-unreplaced-time", _set("time", "<aws.scheduler.scheduled-time>", "schedule"), "bad-time"),
     ("schedule-name-injection", _set("detail.schedule", "weekly; rm -rf /", "schedule"), "bad-field"),
+    # The edges of the strict models (trigger_models.py): Powertools' own models, in pydantic's lax mode, accept
+    # several of these (a size "2048" or true, a time as a number of seconds, detail_type for detail-type).
+    # A boolean where a string belongs:
+    ("id-is-a-boolean", _set("id", True), "bad-field"),
+    ("source-is-a-boolean", _set("source", True), "bad-field"),
+    ("detail-type-is-a-boolean", _set("detail-type", True), "bad-field"),
+    ("account-is-a-boolean", _set("account", True), "bad-field"),
+    ("region-is-a-boolean", _set("region", True), "bad-field"),
+    ("version-is-a-boolean", _set("version", False), "bad-field"),
+    ("alarm-name-is-a-boolean", _set("detail.alarmName", True), "bad-field"),
+    ("alarm-state-is-a-boolean", _set("detail.state.value", True), "bad-field"),
+    ("s3-bucket-name-is-a-boolean", _set("detail.bucket.name", True, "s3"), "bad-field"),
+    ("s3-key-is-a-boolean", _set("detail.object.key", True, "s3"), "bad-field"),
+    ("schedule-model-is-a-boolean", _set("detail.model", True, "schedule"), "bad-field"),
+    ("schedule-name-is-a-boolean", _set("detail.schedule", False, "schedule"), "bad-field"),
+    # Numbers where strings belong, and strings or fractions where whole numbers belong:
+    ("account-as-a-number", _set("account", 123456789012), "bad-field"),
+    ("id-as-a-number", _set("id", 12345), "bad-field"),
+    ("schedule-environment-as-a-number", _set("detail.environment", 1, "schedule"), "bad-field"),
+    ("s3-requester-as-a-number", _set("detail.requester", 123456789012, "s3"), "bad-field"),
+    ("s3-size-as-a-string", _set("detail.object.size", "2048", "s3"), "bad-field"),
+    ("s3-size-as-a-float", _set("detail.object.size", 2048.0, "s3"), "bad-field"),
+    ("s3-size-fractional", _set("detail.object.size", 2048.5, "s3"), "bad-field"),
+    ("s3-size-null", _null("detail.object.size", "s3"), "bad-field"),
+    ("alarm-name-null", _null("detail.alarmName"), "bad-field"),
+    ("time-as-epoch-seconds", _set("time", 1748883880), "bad-field"),
+    ("time-as-epoch-string", _set("time", "1748883880"), "bad-time"),
+    # Times that are not RFC 3339 with an offset:
+    ("naive-time", _set("time", "2025-06-02T17:04:40"), "bad-time"),
+    ("date-only-time", _set("time", "2025-06-02"), "bad-time"),
+    ("impossible-date", _set("time", "2025-02-30T17:04:40Z"), "bad-time"),
+    ("empty-time", _set("time", ""), "bad-time"),
+    ("time-is-an-object", _set("time", {"iso": "2025-06-02T17:04:40Z"}), "bad-field"),
+    # Extra nesting, a level missing, or a member under another name:
+    ("alarm-state-value-nested", _set("detail.state.value", {"value": "ALARM"}), "bad-field"),
+    ("alarm-state-is-a-string", _set("detail.state", "ALARM"), "bad-field"),
+    ("s3-bucket-name-nested", _set("detail.bucket.name", {"name": "mlops-dev-training-data"}, "s3"), "bad-field"),
+    ("s3-key-is-a-list", _set("detail.object.key", ["churn/training/x.csv"], "s3"), "bad-field"),
+    ("s3-object-is-a-list", _set("detail.object", [{"key": "churn/training/x.csv"}], "s3"), "bad-field"),
+    ("event-wrapped-in-its-own-detail", _wrapped_in_detail, "missing-field"),
+    ("event-wrapped-in-an-object", lambda e: {"event": e["alarm"]}, "missing-field"),
+    ("detail-as-a-json-string", lambda e: {**e["alarm"], "detail": json.dumps(e["alarm"]["detail"])}, "bad-field"),
+    ("detail-type-under-python-name", _renamed("detail-type", "detail_type"), "missing-field"),
+    ("s3-request-id-under-python-name", _renamed("request-id", "request_id", "s3", "detail"), "missing-field"),
+    ("resources-not-a-list", _set("resources", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x"), "bad-field"),
+    ("resources-with-a-number", _set("resources", [1]), "bad-field"),
+    ("missing-version", _set("version", None), "missing-field"),
+    ("missing-resources", _set("resources", None, "schedule"), "missing-field"),
+    ("s3-missing-request-id", _set("detail.request-id", None, "s3"), "missing-field"),
+    ("replay-name-is-a-number", _set("replay-name", 1), "bad-field"),
+    # Two faults: the envelope's order (source, detail-type, id, account, region, time, ..., detail) picks one.
+    ("unknown-source-and-no-id", _edited(lambda e: (e.update(source="aws.ec2"), e.pop("id"))), "unknown-source"),
+    ("bad-time-and-no-alarm-name", _edited(lambda e: (e.update(time="x"), e["detail"].pop("alarmName"))), "bad-time"),
+    (
+        "bad-id-and-wrong-detail-type",
+        _edited(lambda e: e.update(id="a b", **{"detail-type": "x"})),
+        "wrong-detail-type",
+    ),
 ]
 
 

@@ -104,7 +104,7 @@ def test_cache_key_follows_settings_sources_and_sdk(monkeypatch: pytest.MonkeyPa
     key = cache_key(BUILDER, settings)
     assert cache_key(BUILDER, settings) == key
     other = TrainingPipelineSettings(
-        pipeline_name="render-test", region="eu-west-1", model_package_group_name="render-test", auc_threshold=0.8
+        pipeline_name="render-test", region="eu-west-1", model_package_group_name="render-test", quality_threshold=0.8
     )
     assert cache_key(BUILDER, other) != key
     monkeypatch.setattr(render, "sagemaker_version", lambda: "0.0.0")

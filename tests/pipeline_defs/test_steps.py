@@ -26,6 +26,11 @@ STEPS_DIR = Path(preprocess.__file__).parent
 IMAGE_PACKAGES = {
     "preprocess.py": {"numpy", "pandas", "sklearn"},
     "evaluate.py": {"numpy", "pandas", "sklearn", "xgboost"},
+    # The diabetes sample's scripts run in the scikit-learn 1.2-1 images (joblib ships with scikit-learn).
+    "diabetes/preprocess.py": {"numpy", "pandas"},
+    "diabetes/train.py": {"joblib", "numpy", "pandas", "sklearn"},
+    "diabetes/evaluate.py": {"joblib", "numpy", "pandas", "sklearn"},
+    "diabetes/inference.py": {"joblib", "numpy"},
 }
 
 

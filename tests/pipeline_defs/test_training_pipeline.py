@@ -135,7 +135,7 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
         "ProcessingInstanceCount": ("Integer", settings.processing_instance_count),
         "TrainingInstanceType": ("String", settings.training_instance_type),
         "TrainingInstanceCount": ("Integer", settings.training_instance_count),
-        "AucThreshold": ("Float", settings.auc_threshold),
+        "AucThreshold": ("Float", settings.quality_threshold),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
         "TriggerReason": ("String", "manual"),
     }
@@ -342,7 +342,7 @@ def test_a_stray_aws_call_fails_loudly() -> None:
 
 
 def test_builder_is_pure_and_takes_settings() -> None:
-    settings = make_settings(auc_threshold=0.9)
+    settings = make_settings(quality_threshold=0.9)
     pipeline = build_training_pipeline(settings, offline_session("eu-west-1", "${ArtifactBucket}"))
     params = {p["Name"]: p["DefaultValue"] for p in json.loads(pipeline.definition())["Parameters"]}
     assert params["AucThreshold"] == 0.9
@@ -351,7 +351,9 @@ def test_builder_is_pure_and_takes_settings() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"auc_threshold": 1.5}, "auc_threshold"),
+        ({"quality_threshold": 1.5}, "quality_threshold"),
+        ({"problem_type": "ranking"}, "problem_type"),
+        ({"problem_type": "regression"}, "quality_metric"),
         ({"default_approval_status": "Maybe"}, "default_approval_status"),
         ({"cache_expire_after": "30 days"}, "cache_expire_after"),
         ({"region": "europe"}, "region"),
