@@ -55,7 +55,8 @@ def test_a_tag_pinned_user_image_is_refused_where_production_serves_it() -> None
 def test_a_tag_pinned_user_image_is_accepted_without_production() -> None:
     raw = _model(images={"serving": {"uri": f"{REPOSITORY}:v3"}})
     raw["environments"] = raw["environments"][:2]
-    raw["models"][0]["environments"].pop("prod")
+    for model in raw["models"]:
+        model["environments"].pop("prod", None)
     assert parse_config(raw, source=SOURCE).models[0].images.serving.uri == f"{REPOSITORY}:v3"
 
 

@@ -199,3 +199,16 @@ def test_each_endpoint_is_checked_as_its_model_s_problem_type(tmp_path: Path, ca
         runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
         assert smoke.run(config, "staging", {"staging": {"breast-cancer": PACKAGE}}, runtime, 2) == []
     assert f"ok: {ENDPOINT} answered 2 numbers" in capsys.readouterr().out
+
+
+def test_the_shipped_diabetes_model_is_checked_as_a_regression_on_its_own_ten_features(
+    default_config: PlatformConfig,
+) -> None:
+    approved = {"prod": {"breast-cancer": PACKAGE, "diabetes": PACKAGE.replace("breast-cancer", "diabetes")}}
+    checks = {c.model: c for c in smoke.endpoints_to_check(default_config, "prod", approved)}
+    assert (checks["breast-cancer"].problem_type, checks["diabetes"].problem_type) == (
+        "binary_classification",
+        "regression",
+    )
+    assert smoke.sample_csv(2, checks["diabetes"].features) == "0,0,0,0,0,0,0,0,0,0\n" * 2
+    assert smoke.sample_csv(1, checks["breast-cancer"].features).count(",") == 29
