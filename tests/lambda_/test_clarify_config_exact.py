@@ -1,4 +1,4 @@
-"""Exact tests for mutants the Lambda mutation runs found alive (`make mutate-lambda`): Clarify config and bridge."""
+"""Clarify config: exact tests for the mutants `make mutate-lambda FN=clarify_config` found alive."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import json
 import sys
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 import pytest
 
 from tests.lambda_.conftest import REPO_ROOT
-from tests.lambda_.test_monitor_bridge import BUCKET, ENDPOINT, FEATURES, PREFIX
 
 CLARIFY_DIR = REPO_ROOT / "lambda" / "clarify_config"
-BRIDGE_DIR = REPO_ROOT / "lambda" / "monitor_bridge"
 
 
 def _import(folder: str, name: str) -> Iterator[ModuleType]:
@@ -29,11 +26,6 @@ def _import(folder: str, name: str) -> Iterator[ModuleType]:
 @pytest.fixture
 def analysis_config() -> Iterator[ModuleType]:
     yield from _import("clarify_config", "analysis_config")
-
-
-@pytest.fixture
-def bridge() -> Iterator[ModuleType]:
-    yield from _import("monitor_bridge", "bridge")
 
 
 def test_the_served_models_config_is_sorted_two_space_json(analysis_config: ModuleType) -> None:
@@ -54,25 +46,3 @@ def test_an_endpoint_name_is_refused_naming_the_source(analysis_config: ModuleTy
         "the source: predictor.endpoint_name 'live' makes Clarify call that endpoint, not a shadow endpoint of the "
         "served model; remove it"
     )
-
-
-def test_model_qualitys_constraint_violations_publish_nothing(bridge: ModuleType) -> None:
-    settings = bridge.BridgeSettings.from_env(
-        {
-            "MODEL_NAME": "breast-cancer",
-            "ENVIRONMENT_NAME": "prod",
-            "ENDPOINT_NAME": ENDPOINT,
-            "REPORT_BUCKET": BUCKET,
-            "REPORT_PREFIX": PREFIX,
-            "FEATURES": json.dumps(FEATURES),
-        }
-    )
-    report = bridge.ReportObject(
-        bucket=BUCKET,
-        key=f"{PREFIX}model-quality/run/constraint_violations.json",
-        kind="model-quality",
-        file_name="constraint_violations.json",
-    )
-    document: Any = {"violations": [{"feature_name": "auc", "constraint_check_type": "LessThanThreshold"}]}
-
-    assert bridge.translate(report, document, settings) == []
