@@ -46,9 +46,13 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_retrain_trigger_queue.py",
         "tests/lambda_/test_retrain_trigger_rejections.py",
     ],
-    "monitor_bridge": ["tests/lambda_/test_monitor_bridge.py", "tests/lambda_/test_monitor_bridge_hostile.py"],
+    "monitor_bridge": [
+        "tests/lambda_/test_monitor_bridge.py",
+        "tests/lambda_/test_monitor_bridge_hostile.py",
+        "tests/lambda_/test_monitor_bridge_exact.py",
+    ],
     "batch_window": ["tests/lambda_/test_batch_window.py"],
-    "clarify_config": ["tests/lambda_/test_clarify_config.py"],
+    "clarify_config": ["tests/lambda_/test_clarify_config.py", "tests/lambda_/test_clarify_config_exact.py"],
     "promote_model": ["tests/lambda_/test_promote_model.py"],
 }
 SUPPORT = ("tests", "pipeline_defs", "mlops_config", "mlops_constructs")

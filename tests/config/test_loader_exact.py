@@ -216,3 +216,16 @@ def test_a_number_python_will_not_convert_is_a_one_line_error(tmp_path: Path) ->
         f"{source}: not valid YAML: ValueError: 'Exceeds the limit (4300 digits) for integer string conver..."
         "ts; use sys.set_int_max_str_digits() to increase the limit'"
     )
+
+
+def test_a_document_of_exactly_max_nodes_is_read_and_one_more_is_not(tmp_path: Path) -> None:
+    # A list of 19,999 aliases of a ten-node list plus nine scalars: 1 + 19,999 * 10 + 9 = MAX_NODES nodes expanded.
+    ten = "[" + ", ".join(["0"] * 9) + "]"
+    aliases = ", ".join(["*a"] * 19_999)
+    source = tmp_path / "c.yaml"
+    source.write_text(f"[&a {ten}, {aliases[4:]}, {', '.join(['1'] * 9)}]")
+    assert len(read_yaml(source)) == 19_999 + 9
+
+    source.write_text(f"[&a {ten}, {aliases[4:]}, {', '.join(['1'] * 10)}]")
+    with pytest.raises(ConfigError, match=f"more than {MAX_NODES} values once aliases are expanded"):
+        read_yaml(source)

@@ -340,3 +340,12 @@ def test_the_outcome_log_line_names_the_trigger_and_its_reason(
         "trigger_reason": "alarm:churn-dev-feature-drift",
         "execution_arn": "a",
     }
+
+
+def test_the_display_name_keeps_capitals_and_squeezes_the_rest(
+    events: dict[str, Event], settings: retrain.Settings
+) -> None:
+    trigger = retrain.parse_event(events["alarm"], settings)
+    tag = retrain.event_tag(trigger, settings)
+
+    assert retrain.display_name(trigger, settings, subject="Drift: AUC/F1") == f"alarm-Drift-AUC-F1-{tag}"
