@@ -119,3 +119,30 @@ def cicd_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> t
     outdir = tmp_path_factory.mktemp("cicd.out")
     app, stages = build_app(default_config, with_cicd=True, outdir=outdir)
     return app, stages, app.synth(), outdir
+
+
+def config_with_monitoring(change: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The shipped configuration with the sample model's ``monitoring`` section replaced per environment."""
+    from mlops_config import parse_config
+
+    raw = raw_default_config()
+    for env, monitoring in change.items():
+        raw["models"][0]["environments"][env]["monitoring"] = dict(monitoring)
+    return parse_config(raw, source=Path("config/platform.yaml"))
+
+
+MODEL_MONITOR = {"backend": "model_monitor", "bias": True, "explainability": True}
+
+
+@pytest.fixture(scope="session")
+def model_monitor_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """prod alone, with ``backend: model_monitor`` and all four kinds (for accounts that still have Model Monitor),
+    version 3 approved, synthesized once (cdk-nag runs)."""
+    app, built = build_app(
+        config_with_monitoring({"prod": MODEL_MONITOR}),
+        approved={"prod": {"breast-cancer": APPROVED_PACKAGE}},
+        environments=["prod"],
+        outdir=tmp_path_factory.mktemp("cdk.out.mm"),
+    )
+    app.synth()
+    return built["prod"]
