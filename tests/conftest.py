@@ -146,3 +146,31 @@ def model_monitor_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     app.synth()
     return built["prod"]
+
+
+# Session fixtures are built once per xdist worker that needs them, and a whole-app synth is the suite's largest
+# cost. ``make test`` runs ``-n 2 --dist worksteal``: xdist hands each worker a contiguous half of the collection
+# and an idle worker later steals from the *end* of the other's queue (xdist/scheduler/worksteal.py). So the
+# collection is ordered: the tests of one group of apps first, then light tests up to the midpoint; the tests of
+# the other apps, then the rest. Each app is then built by one worker, and what gets stolen is light. Order only:
+# every test still runs, with the same fixtures.
+WORKER_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("approved_app",),
+    ("release_app", "all_templates", "cicd_app", "default_app"),
+)
+# Light enough to be stolen, but each synthesizes an app of its own once per worker: kept together, first.
+SELF_CONTAINED_FIRST = ("tests/integ/test_snapshots.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the collection for two workers (see above); the order is the same in every worker, as xdist needs."""
+    groups: list[list[pytest.Item]] = [[] for _ in WORKER_GROUPS]
+    light: list[pytest.Item] = []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        index = next((i for i, group in enumerate(WORKER_GROUPS) if names & set(group)), None)
+        (light if index is None else groups[index]).append(item)
+    light.sort(key=lambda item: not item.nodeid.startswith(SELF_CONTAINED_FIRST))  # stable: otherwise as collected
+    first, second = groups
+    fill = max(0, len(items) // 2 - len(first))
+    items[:] = [*first, *light[:fill], *second, *light[fill:]]

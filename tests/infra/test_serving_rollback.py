@@ -13,15 +13,18 @@ from mlops_config import PlatformConfig
 from mlops_constructs.endpoint_events import DEPLOYMENT_STATE_CHANGE
 from stacks.serving_stack import ModelServing
 from tests.infra.serving_app import build_serving, package_arn, stack_template
+from tests.infra.stack_parts import part_template
 
 ALL = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def serving(default_config: PlatformConfig) -> dict[str, ModelServing]:
-    app, stacks = build_serving(default_config, {env: {"breast-cancer": package_arn(3)} for env in ALL})
-    app.synth()  # cdk-nag: no unacknowledged finding
-    return {name: stack for name, stack in stacks.items() if stack is not None}
+def serving(approved_app: tuple[Any, dict[str, Any]]) -> dict[str, ModelServing]:
+    """Version 3 served everywhere: the session's ``approved_app`` (synthesized once; cdk-nag: no unacknowledged
+    finding), each environment's serving half of its model stack."""
+    _, stages = approved_app
+    assert all(stage.serving["breast-cancer"].package_arn == package_arn(3) for stage in stages.values())
+    return {name: stage.serving["breast-cancer"] for name, stage in stages.items()}
 
 
 def data_template(stack: ModelServing) -> Template:
@@ -42,7 +45,7 @@ def test_deployment_state_changes_of_the_endpoint_reach_the_notification_topic(
     serving: dict[str, ModelServing], env: str
 ) -> None:
     stack = serving[env]
-    template = stack_template(stack)
+    template = part_template(stack)
     assert stack.endpoint is not None
     rules = {
         lid: r
