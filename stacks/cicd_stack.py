@@ -177,8 +177,9 @@ class CicdStack(Stack):
             enable_key_rotation=True,
             self_mutation=True,
             # One deploy action per stack instead of a prepare + execute pair: half the pipeline's actions and
-            # template, which keeps 50 models under CodePipeline's action quota and the 1 MB template limit. The
-            # review a change set would offer is the manual approval before production.
+            # template. CDK Pipelines splits an environment of more than 50 actions into stages <env>.1, <env>.2
+            # (CodePipeline: at most 50 actions per stage, 50 stages; cfn_rules E9090, the bench counts them at 50
+            # models). The review a change set would offer is the manual approval before production.
             use_change_sets=False,
             cli_version=CDK_CLI_VERSION,
             publish_assets_in_parallel=False,
