@@ -140,3 +140,50 @@ def measure_quotas(synth: Synth, scratch: Path, models: Sequence[int], environme
         "points": points,
         "quotas": {"policy_chars": POLICY_CHARACTERS_QUOTA, "wildcard_rules": WILDCARD_RULES_QUOTA},
     }
+
+
+# "Quotas in AWS CodePipeline" (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html): number of
+# stages in a pipeline, maximum 50; number of actions in a stage, maximum 50; maximum size of input artifacts for
+# AWS CloudFormation actions, 256 MB (each deploy action's input is the synth step's output: the cloud assembly).
+PIPELINE_STAGES_QUOTA = 50
+ACTIONS_PER_STAGE_QUOTA = 50
+CLOUDFORMATION_INPUT_ARTIFACT_BYTES = 256 * 1024 * 1024
+PIPELINE = "AWS::CodePipeline::Pipeline"
+
+
+def assembly_bytes(outdir: Path) -> int:
+    """Bytes of every file of the cloud assembly ``outdir``: the synth step's output artifact before zipping."""
+    return sum(path.stat().st_size for path in outdir.rglob("*") if path.is_file())
+
+
+def pipeline_facts(outdir: Path) -> dict[str, Any] | None:
+    """The release pipeline of ``outdir`` (its Cicd stack) against CodePipeline's quotas, or None without one.
+
+    Stages and actions per stage as the pipeline resource declares them (CDK Pipelines splits a deployment of more
+    than 50 actions into stages ``<env>.1``, ``<env>.2``, ...), and the size of the artifact every deploy action reads.
+    """
+    template_path = outdir / "Cicd.template.json"
+    if not template_path.exists():
+        return None
+    template = json.loads(template_path.read_text(encoding="utf-8"))
+    pipelines = [r for r in template.get("Resources", {}).values() if r.get("Type") == PIPELINE]
+    if not pipelines:
+        return None
+    stages = [
+        {"name": stage["Name"], "actions": len(stage.get("Actions", []))}
+        for pipeline in pipelines
+        for stage in pipeline["Properties"]["Stages"]
+    ]
+    return {
+        "stages": len(stages),
+        "max_actions_per_stage": max(stage["actions"] for stage in stages),
+        "actions": sum(stage["actions"] for stage in stages),
+        "stage_actions": stages,
+        "template_bytes": template_path.stat().st_size,
+        "assembly_bytes": assembly_bytes(outdir),
+        "quotas": {
+            "stages": PIPELINE_STAGES_QUOTA,
+            "actions_per_stage": ACTIONS_PER_STAGE_QUOTA,
+            "cloudformation_input_artifact_bytes": CLOUDFORMATION_INPUT_ARTIFACT_BYTES,
+        },
+    }

@@ -54,7 +54,22 @@ TARGETS = (
         1.5,
         "x",
     ),
+    # Issue 18, item 3: stacks per model, and the release pipeline for 50 models within "Quotas in AWS CodePipeline"
+    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+    Target("stacks_per_model", "stacks per added model across the three environments (scale slope)", 4, "stacks"),
+    Target("pipeline_stages_50", "release pipeline stages at 50 models (quota 50 per pipeline)", 50, "stages"),
+    Target(
+        "pipeline_actions_per_stage_50", "most actions in one pipeline stage at 50 models (quota 50)", 50, "actions"
+    ),
+    Target(
+        "pipeline_artifact_mb_50",
+        "deploy actions' input artifact (the cloud assembly, unzipped) at 50 models (quota 256 MB)",
+        256,
+        "MB",
+    ),
+    Target("cicd_template_kb_50", "pipeline stack template at 50 models (own target; CloudFormation: 1 MB)", 500, "KB"),
 )
+MIB = 1024**2
 GIB = 1024**3
 
 
@@ -73,6 +88,17 @@ def gate_ratio(point: Mapping[str, Any], kind: str) -> float | None:
     if synth is None or gates.get(f"{kind}_s") is None or gates.get("error"):
         return None
     return float(synth + gates[f"{kind}_s"]) / float(synth)
+
+
+def stacks_per_model(scale: Mapping[str, Any]) -> float | None:
+    """Stacks added per model between the smallest and the largest measured model count."""
+    points = sorted(
+        ((int(p["models"]), len(p["stacks"])) for p in scale.get("points", []) if p.get("stacks")),
+    )
+    if len(points) < 2 or points[0][0] == points[-1][0]:
+        return None
+    (first_models, first_stacks), (last_models, last_stacks) = points[0], points[-1]
+    return (last_stacks - first_stacks) / (last_models - first_models)
 
 
 def stack_facts(path: str, resources: int, outputs: int, parameters: int, template_bytes: int) -> dict[str, Any]:
@@ -101,6 +127,7 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
     first_run = report.get("first_run") or {}
     first_ok = not first_run.get("error")
     at_50 = _point(scale, 50)
+    pipeline_50 = at_50.get("pipeline") or {}
     return {
         "synth_ratio": full.get("ratio_to_floor"),
         "seconds_per_model": scale.get("seconds_per_model"),
@@ -119,6 +146,11 @@ def measured_values(report: Mapping[str, Any]) -> dict[str, float | None]:
         "cold_warm_ratio_50": _ratio(at_50.get("cold_s"), at_50.get("median_s")),
         "gates_ratio_50": gate_ratio(at_50, "cold"),
         "gates_ratio_50_warm": gate_ratio(at_50, "warm"),
+        "stacks_per_model": stacks_per_model(scale),
+        "pipeline_stages_50": pipeline_50.get("stages"),
+        "pipeline_actions_per_stage_50": pipeline_50.get("max_actions_per_stage"),
+        "pipeline_artifact_mb_50": pipeline_50["assembly_bytes"] / MIB if pipeline_50 else None,
+        "cicd_template_kb_50": pipeline_50["template_bytes"] / 1000 if pipeline_50 else None,
     }
 
 
@@ -311,12 +343,39 @@ def _scale_section(scale: Mapping[str, Any], top_stacks: int) -> list[str]:
                     for s in stacks[:top_stacks]
                 ],
             )
+        lines += _pipeline_lines(scale["points"])
         over = [s for p in scale["points"] for s in p.get("stacks", []) if s.get("over_limits")]
         lines.append(
             "\nCloudFormation limits (500 resources, 1 MB, 200 outputs, 200 parameters): "
             + (", ".join(f"{s['path']} over {s['over_limits']}" for s in over) if over else "no stack over any limit.")
         )
 
+    return lines
+
+
+def _pipeline_lines(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The release pipeline per model count against CodePipeline's quotas."""
+    measured = [p for p in points if p.get("pipeline")]
+    if not measured:
+        return []
+    lines = ["", "### Release pipeline (Quotas in AWS CodePipeline: 50 stages, 50 actions per stage, 256 MB input)", ""]
+    lines += _table(
+        ["models", "stages", "actions", "most actions in a stage", "Cicd template KB", "assembly MB (unzipped)"],
+        [
+            [
+                str(p["models"]),
+                str(p["pipeline"]["stages"]),
+                str(p["pipeline"]["actions"]),
+                str(p["pipeline"]["max_actions_per_stage"]),
+                f"{p['pipeline']['template_bytes'] / 1000:.1f}",
+                f"{p['pipeline']['assembly_bytes'] / MIB:.1f}",
+            ]
+            for p in measured
+        ],
+    )
+    largest = max(measured, key=lambda p: int(p["models"]))
+    stages = ", ".join(f"{s['name']} {s['actions']}" for s in largest["pipeline"]["stage_actions"])
+    lines.append(f"\nStages at {largest['models']} models (actions): {stages}.")
     return lines
 
 

@@ -222,6 +222,7 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
         if last != cold_out:
             shutil.rmtree(cold_out, ignore_errors=True)
         stacks = stacks_of(last)
+        pipeline = quotas.pipeline_facts(last) if stacks and last is not None else None
         gates = measure_gates(workspace, last) if stacks and last is not None else None
         pack = None
         if count == max(models) and stacks and last is not None:
@@ -236,6 +237,7 @@ def measure_scale(workspace: Path, scratch: Path, models: Sequence[int], runs: i
                 "samples_s": [round(s, 3) for s in samples],
                 "cold_s": cold_s if completed(error) else None,
                 "stacks": stacks,
+                "pipeline": pipeline,
                 "gates": gates,
                 "breakdown": profile(workspace, context, scratch) if completed(error or warm_error) else None,
                 "rule_pack": pack,

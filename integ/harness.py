@@ -41,8 +41,7 @@ from mlops_config import PlatformConfig  # noqa: E402
 from mlops_config.loader import parse_config  # noqa: E402
 from mlops_constructs import naming  # noqa: E402
 from stacks.data_stack import DataStack  # noqa: E402
-from stacks.monitoring_stack import MonitoringStack  # noqa: E402
-from stacks.serving_stack import ServingStack  # noqa: E402
+from stacks.model_stack import ModelStack, model_stack_id  # noqa: E402
 from stacks.tagging import tag_resources  # noqa: E402
 from stacks.training_stack import TrainingStack  # noqa: E402
 
@@ -112,11 +111,11 @@ class EnvironmentStacks:
 
     data: DataStack
     training: dict[str, TrainingStack] = field(default_factory=dict)
-    serving: dict[str, ServingStack] = field(default_factory=dict)
-    monitoring: dict[str, MonitoringStack] = field(default_factory=dict)
+    # The model stacks (stacks/model_stack.py): each model's serving and, where enabled, its monitoring.
+    serving: dict[str, ModelStack] = field(default_factory=dict)
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data, *self.training.values(), *self.serving.values(), *self.monitoring.values()]
+        return [self.data, *self.training.values(), *self.serving.values()]
 
 
 def environment_stacks(
@@ -127,8 +126,8 @@ def environment_stacks(
     packages: Mapping[str, str] | None = None,
     with_training: bool = True,
 ) -> EnvironmentStacks:
-    """The Data, Training, Serving and Monitoring stacks of ``environment_name`` (same classes, ids and names as
-    stacks/stage.py), each model served from ``packages[model]`` when given."""
+    """The Data, Training and model stacks of ``environment_name`` (same classes, ids and names as stacks/stage.py),
+    each model served from ``packages[model]`` when given."""
     environment = config.environment(environment_name)
     env = cdk.Environment(account=environment.account, region=environment.region)
     prefix = f"{config.project}-{environment.name}"
@@ -159,9 +158,9 @@ def environment_stacks(
         in_env = model.in_environment(environment.name)
         if package is None or in_env.serving.mode == "none":
             continue
-        serving = ServingStack(
+        stacks.serving[model.name] = ModelStack(
             app,
-            f"{prefix}-Serving-{model.name}",
+            f"{prefix}-{model_stack_id(model.name)}",
             config=config,
             environment=environment,
             model=model,
@@ -170,21 +169,6 @@ def environment_stacks(
             env=env,
             stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-serving"),
         )
-        stacks.serving[model.name] = serving
-        if in_env.monitoring.enabled:
-            monitoring = MonitoringStack(
-                app,
-                f"{prefix}-Monitoring-{model.name}",
-                config=config,
-                environment=environment,
-                model=model,
-                data=data,
-                serving=serving,
-                env=env,
-                stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
-            )
-            monitoring.add_stack_dependency(serving)
-            stacks.monitoring[model.name] = monitoring
     for stack in stacks.all():
         tag_resources(stack, {**tags, "integ-test": "true"})
     return stacks

@@ -90,6 +90,20 @@ def approval_action_name(environment: str) -> str:
     return f"Approve-{environment}"
 
 
+def pipeline_stage_of(pipeline: codepipeline.Pipeline, action_name: str) -> str:
+    """The name of the pipeline stage holding the action ``action_name``.
+
+    Not always the environment's name: CDK Pipelines puts at most 50 actions into one pipeline stage (CodePipeline's
+    quota, "Quotas in AWS CodePipeline": number of actions in a stage, maximum 50) and splits a larger deployment
+    into stages ``<environment>.1``, ``<environment>.2``, ... (aws-cdk-lib ``pipelines/lib/codepipeline/
+    codepipeline.ts``: ``chunkTranches(50, ...)``), which a platform of 50 models reaches in every environment.
+    """
+    for stage in pipeline.stages:
+        if any(action.action_properties.action_name == action_name for action in stage.actions):
+            return stage.stage_name
+    raise ValueError(f"no action {action_name!r} in the pipeline; stages: {[s.stage_name for s in pipeline.stages]}")
+
+
 def _require_connection(config: PlatformConfig) -> tuple[ToolingSettings, str]:
     tooling = config.tooling
     if tooling is None or tooling.connection_arn is None:
@@ -163,8 +177,9 @@ class CicdStack(Stack):
             enable_key_rotation=True,
             self_mutation=True,
             # One deploy action per stack instead of a prepare + execute pair: half the pipeline's actions and
-            # template, which keeps 50 models under CodePipeline's action quota and the 1 MB template limit. The
-            # review a change set would offer is the manual approval before production.
+            # template. CDK Pipelines splits an environment of more than 50 actions into stages <env>.1, <env>.2
+            # (CodePipeline: at most 50 actions per stage, 50 stages; cfn_rules E9090, the bench counts them at 50
+            # models). The review a change set would offer is the manual approval before production.
             use_change_sets=False,
             cli_version=CDK_CLI_VERSION,
             publish_assets_in_parallel=False,
@@ -226,7 +241,7 @@ class CicdStack(Stack):
                     approval_action_arn(
                         self,
                         pipeline_name=naming.release_pipeline_name(project),
-                        stage=name,
+                        stage=pipeline_stage_of(built, approval_action_name(name)),
                         action=approval_action_name(name),
                     )
                     for name in self.release_diffs

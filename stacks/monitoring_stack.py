@@ -1,5 +1,8 @@
 """Monitoring of one served model in one environment: the chosen backend, alarms and a dashboard.
 
+A construct of the model's stack (``stacks.model_stack.ModelStack``), next to the serving it watches; nothing
+here is a property of an endpoint-side resource, so a monitoring change never updates the endpoint.
+
 Backends: ``open`` (the drift pipeline), ``model_monitor`` (for accounts that still have Model Monitor) and
 ``endpoint_only`` (serverless endpoints, which capture no data: endpoint alarms and dashboard only). The two
 monitoring backends publish the same metric contract (``mlops_constructs/metric_contract.py``); alarms and the
@@ -51,7 +54,7 @@ VARIANT_NAME = "AllTraffic"
 ENDPOINT_MODES = ("realtime", "serverless", "async", "components")
 # BASELINE_FILES (the layout below a promoted version's baselines prefix) and KIND_BASELINES (the baselines each
 # Model Monitor kind reads) live with the copier that writes them, in mlops_constructs.promotion.
-__all__ = ["BASELINE_FILES", "KIND_BASELINES", "MonitoringStack", "monitor_kinds"]
+__all__ = ["BASELINE_FILES", "KIND_BASELINES", "ModelMonitoring", "monitor_kinds"]
 PIPELINE_KINDS = ("training", "batch", "monitoring")
 
 
@@ -75,10 +78,10 @@ def _resolved(settings: MonitoringSettings, mode: str, path: str) -> MonitoringS
         raise ValueError(f"{path}.{error}") from None
 
 
-class MonitoringStack(Stack):
+class ModelMonitoring(Construct):
     """Drift and quality monitoring, alarms and a dashboard of ``model`` in ``environment``.
 
-    ``serving`` is the model's ServingStack; the endpoint's name, variant and mode come from its ``endpoint``
+    ``serving`` is the model's ModelServing; the endpoint's name, variant and mode come from its ``endpoint``
     (without one they are derived from naming and the configuration, which is what the serving stack uses).
     ``drift_alarms`` / ``drift_alarm_names`` are the named alarms the retraining Lambda watches.
     Baselines are read from the served package's promoted copy (``baseline_paths``), which the serving stack's
@@ -96,9 +99,8 @@ class MonitoringStack(Stack):
         data: DataStack,
         serving: Any = None,
         package_arn: str | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id)
         in_env = model.in_environment(environment.name)
         settings = in_env.monitoring
         endpoint = getattr(serving, "endpoint", None)
@@ -114,7 +116,7 @@ class MonitoringStack(Stack):
             variant_name, mode = VARIANT_NAME, in_env.serving.mode
         if mode not in ENDPOINT_MODES:
             raise ValueError(
-                f"MonitoringStack {model.name} ({environment.name}): serving mode {mode!r} has no endpoint to "
+                f"ModelMonitoring {model.name} ({environment.name}): serving mode {mode!r} has no endpoint to "
                 f"monitor; allowed: {', '.join(ENDPOINT_MODES)}"
             )
         self.mode: str = mode
@@ -139,7 +141,7 @@ class MonitoringStack(Stack):
         package_arn = package_arn or getattr(serving, "package_arn", None)
         if package_arn is None:
             raise ValueError(
-                f"MonitoringStack {model.name} ({environment.name}): no served package; monitoring reads the "
+                f"ModelMonitoring {model.name} ({environment.name}): no served package; monitoring reads the "
                 "baselines of the package promoted into this environment"
             )
         self.baseline_paths: PromotedPaths = promoted_paths(model.name, package_version(package_arn))
@@ -411,7 +413,7 @@ class MonitoringStack(Stack):
         return [
             "Resource::*",
             self._resource(
-                self.format_arn(
+                Stack.of(self).format_arn(
                     service="logs",
                     resource="log-group",
                     resource_name="/aws/sagemaker/ProcessingJobs:log-stream:*",
@@ -422,7 +424,7 @@ class MonitoringStack(Stack):
 
     def _sagemaker(self, resource: str, name: str) -> str:
         return self._resource(
-            self.format_arn(
+            Stack.of(self).format_arn(
                 service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
             )
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import RemovalPolicy, Stack, Tags
+from aws_cdk import RemovalPolicy, Tags
 from aws_cdk import aws_kms as kms
+from constructs import Construct
 
 from mlops_config import EnvironmentSettings
 from mlops_config.platform import ModelSettings
@@ -35,7 +36,7 @@ CAPTURE_REASON = (
 
 
 def watch_endpoint(
-    stack: Stack, *, endpoint_name: str, environment: EnvironmentSettings, data: DataStack
+    stack: Construct, *, endpoint_name: str, environment: EnvironmentSettings, data: DataStack
 ) -> tuple[DeploymentNotifications, SageMakerLogGroups]:
     """The endpoint's deployment events to the notification topic, and its own log group (retention, data key)."""
     notifications = DeploymentNotifications(
@@ -61,12 +62,12 @@ def watch_endpoint(
     return notifications, log_groups
 
 
-def _acknowledge(stack: Stack, scope: ServedModel, reason: str, resources: list[str]) -> None:
+def _acknowledge(stack: Construct, scope: ServedModel, reason: str, resources: list[str]) -> None:
     acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(stack, r) for r in resources])
 
 
 def async_endpoint(
-    stack: Stack,
+    stack: Construct,
     *,
     endpoint_name: str,
     model: ModelSettings,
@@ -103,7 +104,7 @@ def async_endpoint(
 
 
 def shadow_tested_endpoint(
-    stack: Stack,
+    stack: Construct,
     *,
     endpoint_name: str,
     model: ModelSettings,
@@ -155,7 +156,7 @@ def shadow_tested_endpoint(
 
 
 def inference_component(
-    stack: Stack,
+    stack: Construct,
     *,
     project: str,
     environment: EnvironmentSettings,

@@ -3,6 +3,9 @@
 The endpoint is real-time or serverless here; asynchronous endpoints, shadow tests and inference components are
 built by ``stacks/serving_modes.py``.
 
+A construct of the model's stack (``stacks.model_stack.ModelStack``), where it has the construct ID ``Default``:
+every resource keeps the logical ID it had when serving was a stack of its own.
+
 Only created once a model package is approved for the environment (or pinned in the configuration). The
 package is first promoted: copied, verified, into this environment's own models bucket
 (``mlops_constructs.promotion``); the Model and the batch pipeline read only that copy, so nothing here reads the
@@ -45,7 +48,7 @@ from stacks.data_stack import DataStack
 from stacks.monitoring_stack import monitor_kinds
 
 
-class ServingStack(Stack):
+class ModelServing(Construct):
     """The endpoint (``endpoint``, or None) and batch inference (``batch_pipeline``, or None) of ``model``."""
 
     def __init__(
@@ -58,9 +61,8 @@ class ServingStack(Stack):
         model: ModelSettings,
         data: DataStack,
         package_arn: str,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id)
         self._data = data
         serving = model.in_environment(environment.name).serving
         self.package_arn = package_arn
@@ -260,7 +262,7 @@ class ServingStack(Stack):
         acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(self, r) for r in resources])
 
     def _acknowledge_common(self, scope: Construct) -> None:
-        log_groups = self.format_arn(
+        log_groups = Stack.of(self).format_arn(
             service="logs",
             resource="log-group",
             resource_name="/aws/sagemaker/*",
@@ -279,7 +281,7 @@ class ServingStack(Stack):
         data = self._data
 
         def sagemaker_arn(resource: str, name: str) -> str:
-            return self.format_arn(
+            return Stack.of(self).format_arn(
                 service="sagemaker", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
             )
 

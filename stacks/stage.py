@@ -12,17 +12,19 @@ from mlops_config.approved import ServedPackages, served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
 from stacks.inference_components_stack import InferenceComponentsStack
-from stacks.monitoring_stack import MonitoringStack
-from stacks.serving_stack import ServingStack
+from stacks.model_stack import ModelStack, model_stack_id
+from stacks.monitoring_stack import ModelMonitoring
+from stacks.serving_stack import ModelServing
 from stacks.tagging import tag_resources
 from stacks.training_stack import TrainingStack
 
 
 class MlopsStage(cdk.Stage):
-    """The stateful core of an environment plus one stack per model.
+    """The stateful core of an environment plus, per model, a training stack (where it trains) and a model stack.
 
-    Each served model's package is promoted into this environment's own bucket by its serving stack; the
-    monitoring stack reads the baselines promoted with it.
+    Each served model's package is promoted into this environment's own bucket by its model stack's serving; its
+    monitoring reads the baselines promoted with it. At most 2 stacks per model and environment, 4 across dev
+    (training), staging and prod.
     """
 
     def __init__(
@@ -82,44 +84,32 @@ class MlopsStage(cdk.Stage):
                 stack_name=naming.stack_name(config.project, environment.name, "inference-components"),
                 description=f"{config.project} {environment.name}: shared endpoint of inference components",
             )
-        # One serving stack per model that has a package to serve here (none until the first approval).
-        self.serving: dict[str, ServingStack] = {}
+        # One stack per model that has a package to serve here (none until the first approval): its serving and,
+        # where it has an endpoint and monitoring on, its monitoring (stacks/model_stack.py). It keeps the
+        # CloudFormation name the serving stack had, so existing deployments update that stack in place.
+        self.models: dict[str, ModelStack] = {}
         for model in config.models:
             package = served_package(config, approved, environment.name, model.name)
             serving = model.in_environment(environment.name).serving
             if package and (serving.mode != "none" or serving.batch.enabled):
-                self.serving[model.name] = ServingStack(
+                stack = ModelStack(
                     self,
-                    f"Serving-{model.name}",
+                    model_stack_id(model.name),
                     config=config,
                     environment=environment,
                     model=model,
                     data=self.data,
                     package_arn=package,
                     stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-serving"),
-                    description=f"{config.project} {environment.name}: endpoint and batch inference of {model.name}",
+                    description=f"{config.project} {environment.name}: endpoint, batch inference and monitoring of "
+                    f"{model.name}",
                 )
-                tag_resources(self.serving[model.name], {"model": model.name})
+                tag_resources(stack, {"model": model.name})
                 if serving.mode == "components" and self.inference_components is not None:
-                    self.serving[model.name].add_stack_dependency(self.inference_components)
-        # Monitoring, alarms and a dashboard per served endpoint (monitoring needs an endpoint to watch).
-        self.monitoring: dict[str, MonitoringStack] = {}
-        for model in config.models:
-            in_env = model.in_environment(environment.name)
-            serving_stack = self.serving.get(model.name)
-            if serving_stack is None or in_env.serving.mode == "none" or not in_env.monitoring.enabled:
-                continue
-            monitoring = MonitoringStack(
-                self,
-                f"Monitoring-{model.name}",
-                config=config,
-                environment=environment,
-                model=model,
-                data=self.data,
-                serving=serving_stack,
-                stack_name=naming.stack_name(config.project, environment.name, f"{model.name}-monitoring"),
-                description=f"{config.project} {environment.name}: monitoring and alarms of {model.name}",
-            )
-            tag_resources(monitoring, {"model": model.name})
-            monitoring.add_stack_dependency(serving_stack)
-            self.monitoring[model.name] = monitoring
+                    stack.add_stack_dependency(self.inference_components)
+                self.models[model.name] = stack
+        # The two halves of each model stack, by model, for wiring and tests.
+        self.serving: dict[str, ModelServing] = {name: stack.serving for name, stack in self.models.items()}
+        self.monitoring: dict[str, ModelMonitoring] = {
+            name: stack.monitoring for name, stack in self.models.items() if stack.monitoring is not None
+        }

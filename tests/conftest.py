@@ -119,3 +119,58 @@ def cicd_app(default_config: Any, tmp_path_factory: pytest.TempPathFactory) -> t
     outdir = tmp_path_factory.mktemp("cicd.out")
     app, stages = build_app(default_config, with_cicd=True, outdir=outdir)
     return app, stages, app.synth(), outdir
+
+
+def config_with_monitoring(change: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The shipped configuration with the sample model's ``monitoring`` section replaced per environment."""
+    from mlops_config import parse_config
+
+    raw = raw_default_config()
+    for env, monitoring in change.items():
+        raw["models"][0]["environments"][env]["monitoring"] = dict(monitoring)
+    return parse_config(raw, source=Path("config/platform.yaml"))
+
+
+MODEL_MONITOR = {"backend": "model_monitor", "bias": True, "explainability": True}
+
+
+@pytest.fixture(scope="session")
+def model_monitor_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """prod alone, with ``backend: model_monitor`` and all four kinds (for accounts that still have Model Monitor),
+    version 3 approved, synthesized once (cdk-nag runs)."""
+    app, built = build_app(
+        config_with_monitoring({"prod": MODEL_MONITOR}),
+        approved={"prod": {"breast-cancer": APPROVED_PACKAGE}},
+        environments=["prod"],
+        outdir=tmp_path_factory.mktemp("cdk.out.mm"),
+    )
+    app.synth()
+    return built["prod"]
+
+
+# Session fixtures are built once per xdist worker that needs them, and a whole-app synth is the suite's largest
+# cost. ``make test`` runs ``-n 2 --dist worksteal``: xdist hands each worker a contiguous half of the collection
+# and an idle worker later steals from the *end* of the other's queue (xdist/scheduler/worksteal.py). So the
+# collection is ordered: the tests of one group of apps first, then light tests up to the midpoint; the tests of
+# the other apps, then the rest. Each app is then built by one worker, and what gets stolen is light. Order only:
+# every test still runs, with the same fixtures.
+WORKER_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("approved_app",),
+    ("release_app", "all_templates", "cicd_app", "default_app"),
+)
+# Light enough to be stolen, but each synthesizes an app of its own once per worker: kept together, first.
+SELF_CONTAINED_FIRST = ("tests/integ/test_snapshots.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the collection for two workers (see above); the order is the same in every worker, as xdist needs."""
+    groups: list[list[pytest.Item]] = [[] for _ in WORKER_GROUPS]
+    light: list[pytest.Item] = []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        index = next((i for i, group in enumerate(WORKER_GROUPS) if names & set(group)), None)
+        (light if index is None else groups[index]).append(item)
+    light.sort(key=lambda item: not item.nodeid.startswith(SELF_CONTAINED_FIRST))  # stable: otherwise as collected
+    first, second = groups
+    fill = max(0, len(items) // 2 - len(first))
+    items[:] = [*first, *light[:fill], *second, *light[fill:]]

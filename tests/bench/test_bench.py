@@ -482,3 +482,70 @@ def test_the_default_scale_covers_200_models_and_quick_skips_the_first_run() -> 
     assert parse_args([]).model_counts == [1, 10, 50, 200]
     assert parse_args([]).skip_first_run is False
     assert parse_args(["--quick"]).skip_first_run is True
+
+
+def _cicd_assembly(tmp_path: Path, stages: list[tuple[str, int]]) -> Path:
+    pipeline = {
+        "Type": "AWS::CodePipeline::Pipeline",
+        "Properties": {
+            "Stages": [{"Name": name, "Actions": [{"Name": f"a{i}"} for i in range(count)]} for name, count in stages]
+        },
+    }
+    template = {"Resources": {"Pipeline9850B417": pipeline, "Bucket": {"Type": "AWS::S3::Bucket"}}}
+    (tmp_path / "Cicd.template.json").write_text(json.dumps(template), encoding="utf-8")
+    (tmp_path / "assembly-dev").mkdir()
+    (tmp_path / "assembly-dev" / "devData.template.json").write_bytes(b"x" * 1000)
+    return tmp_path
+
+
+def test_pipeline_facts_count_stages_actions_and_the_deployed_artifact(tmp_path: Path) -> None:
+    outdir = _cicd_assembly(tmp_path, [("Source", 1), ("Build", 1), ("dev.1", 50), ("dev.2", 3)])
+    facts = quotas.pipeline_facts(outdir)
+    assert facts is not None
+    template_bytes = (outdir / "Cicd.template.json").stat().st_size
+    assert (facts["stages"], facts["actions"], facts["max_actions_per_stage"]) == (4, 55, 50)
+    assert facts["stage_actions"][2] == {"name": "dev.1", "actions": 50}
+    assert (facts["template_bytes"], facts["assembly_bytes"]) == (template_bytes, template_bytes + 1000)
+    assert facts["quotas"] == {"stages": 50, "actions_per_stage": 50, "cloudformation_input_artifact_bytes": 2**28}
+
+
+def test_no_pipeline_stack_means_no_pipeline_facts(tmp_path: Path) -> None:
+    assert quotas.pipeline_facts(tmp_path) is None
+
+
+def _pipeline_point(models: int, stacks: int, stages: int, max_actions: int) -> dict[str, Any]:
+    return {
+        "models": models,
+        "median_s": 10.0,
+        "stacks": [_stack(f"s{i}", 10, 1000) for i in range(stacks)],
+        "pipeline": {
+            "stages": stages,
+            "actions": stages * 10,
+            "max_actions_per_stage": max_actions,
+            "stage_actions": [{"name": "dev.1", "actions": max_actions}],
+            "template_bytes": 420_000,
+            "assembly_bytes": 30 * report.MIB,
+        },
+    }
+
+
+def test_issue_18_targets_stacks_per_model_and_the_pipeline_quotas() -> None:
+    # 1 model: 7 shared stacks + 4; 50 models: 7 + 200 -> 4 stacks per added model.
+    scale = {"points": [_pipeline_point(1, 11, 8, 12), _pipeline_point(50, 207, 13, 50)]}
+    targets = {t["key"]: t for t in report.evaluate_targets(_report(scale=scale))}
+    assert (targets["stacks_per_model"]["value"], targets["stacks_per_model"]["met"]) == (4.0, True)
+    assert (targets["pipeline_stages_50"]["value"], targets["pipeline_stages_50"]["met"]) == (13, True)
+    assert targets["pipeline_actions_per_stage_50"]["met"] is True
+    assert (targets["pipeline_artifact_mb_50"]["value"], targets["pipeline_artifact_mb_50"]["met"]) == (30.0, True)
+    assert (targets["cicd_template_kb_50"]["value"], targets["cicd_template_kb_50"]["met"]) == (420.0, True)
+    missed = {"points": [_pipeline_point(1, 14, 8, 12), _pipeline_point(50, 357, 51, 51)]}
+    targets = {t["key"]: t for t in report.evaluate_targets(_report(scale=missed))}
+    assert targets["stacks_per_model"]["value"] == 7.0 and targets["stacks_per_model"]["met"] is False
+    assert targets["pipeline_stages_50"]["met"] is False and targets["pipeline_actions_per_stage_50"]["met"] is False
+    text = report.format_markdown(_report(scale=scale))
+    assert "| 50 | 13 | 130 | 50 | 420.0 | 30.0 |" in text and "Stages at 50 models (actions): dev.1 50." in text
+
+
+def test_stacks_per_model_needs_two_model_counts() -> None:
+    assert report.stacks_per_model({"points": [_pipeline_point(50, 207, 13, 50)]}) is None
+    assert report.stacks_per_model({}) is None

@@ -1,4 +1,5 @@
-"""Build serving stacks in isolation: the data stack and one serving stack per environment, with cdk-nag on."""
+"""Build serving in isolation: the data stack and, per environment, a stack holding only the model's serving (as the
+model stack holds it: construct ID ``Default``, the stack named as the model stack), with cdk-nag on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mlops_config import PlatformConfig
 from mlops_config.approved import served_package
 from mlops_constructs import naming
 from stacks.data_stack import DataStack
-from stacks.serving_stack import ServingStack
+from stacks.model_stack import SERVING_ID, model_stack_id
+from stacks.serving_stack import ModelServing
 from tests.conftest import cdk_feature_flags
 
 MODEL = "breast-cancer"
@@ -30,10 +32,10 @@ def build_serving(
     *,
     environments: tuple[str, ...] = ("dev", "staging", "prod"),
     outdir: Path | None = None,
-) -> tuple[cdk.App, dict[str, ServingStack | None]]:
-    """An app with, per environment, a Stage holding the DataStack and (if a package is served) the ServingStack."""
+) -> tuple[cdk.App, dict[str, ModelServing | None]]:
+    """An app with, per environment, a Stage holding the DataStack and (if a package is served) the ModelServing."""
     app = cdk.App(context=cdk_feature_flags(), outdir=str(outdir) if outdir else None)
-    result: dict[str, ServingStack | None] = {}
+    result: dict[str, ModelServing | None] = {}
     for name in environments:
         env = config.environment(name)
         stage = cdk.Stage(app, name, env=cdk.Environment(account=env.account, region=env.region))
@@ -46,24 +48,25 @@ def build_serving(
         )
         model = next(m for m in config.models if m.name == MODEL)
         package = served_package(config, {k: dict(v) for k, v in approved.items()}, name, MODEL)
-        result[name] = (
-            ServingStack(
+        result[name] = None
+        if package:
+            stack = cdk.Stack(
                 stage,
-                f"Serving-{MODEL}",
-                config=config,
-                environment=env,
-                model=model,
-                data=data,
-                package_arn=package,
+                model_stack_id(MODEL),
                 stack_name=naming.stack_name(config.project, name, f"{MODEL}-serving"),
             )
-            if package
-            else None
-        )
+            result[name] = ModelServing(
+                stack, SERVING_ID, config=config, environment=env, model=model, data=data, package_arn=package
+            )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, result
 
 
-def template_of(stack: Any) -> dict[str, Any]:
-    """The synthesized template of ``stack`` as plain data."""
-    return dict(cdk.assertions.Template.from_stack(stack).to_json())
+def stack_template(scope: Any) -> cdk.assertions.Template:
+    """The synthesized template of the stack ``scope`` is in (a stack, or the serving built here)."""
+    return cdk.assertions.Template.from_stack(cdk.Stack.of(scope))
+
+
+def template_of(scope: Any) -> dict[str, Any]:
+    """``stack_template(scope)`` as plain data."""
+    return dict(stack_template(scope).to_json())

@@ -1,7 +1,9 @@
 """app.py run as the CDK CLI runs it: byte-identical synths, no machine paths, the pipeline stack by default.
 
-The two synths run concurrently in one module fixture: they are the slowest thing the suite does. How the
-``cicd`` context switches the pipeline off is tested in-process (test_cicd_app.py).
+app.py runs once, as the CLI runs it; the second synth compared with it is the session's in-process build of the
+same app (``release_app``: the same configuration, approvals and pipeline, another process and hash seed), which
+other tests need anyway. How the ``cicd`` context switches the pipeline off is tested in-process
+(test_cicd_app.py).
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ import pytest
 
 from tests.conftest import APPROVED_PACKAGE, REPO, cdk_feature_flags
 
-# "default" and "again" serve an approved package everywhere, so every kind of stack is compared.
+# "default" serves an approved package everywhere, so every kind of stack is compared.
 RUNS: dict[str, dict[str, Any]] = {
     "default": {"approved": True},
-    "again": {"approved": True},
 }
 
 
 @pytest.fixture(scope="module")
-def synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Cloud assemblies of app.py, keyed by run; "again" repeats "default" with another hash seed."""
+def synths(tmp_path_factory: pytest.TempPathFactory, release_app: dict[str, Any]) -> dict[str, Path]:
+    """Cloud assemblies keyed by run: "default" from app.py run as the CLI runs it; "again" the same app built in
+    this test process (tests/conftest.py ``release_app``: config/approved-models.example.json approves the same
+    package everywhere), another process with another hash seed."""
     root = tmp_path_factory.mktemp("app-cli")
     approved = root / "approved-models.json"
     approved.write_text(json.dumps({env: {"breast-cancer": APPROVED_PACKAGE} for env in ("dev", "staging", "prod")}))
@@ -46,7 +49,10 @@ def synths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, process in processes.items():
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, f"{name}: {stderr.decode()[-3000:]}"
-    return {name: root / name for name in RUNS}
+    assert json.loads((REPO / "config" / "approved-models.example.json").read_text(encoding="utf-8")) == json.loads(
+        approved.read_text(encoding="utf-8")
+    )
+    return {**{name: root / name for name in RUNS}, "again": Path(release_app["outdir"])}
 
 
 def _templates(outdir: Path) -> dict[str, bytes]:
@@ -69,7 +75,7 @@ def test_two_synths_are_byte_identical_and_free_of_machine_paths(synths: dict[st
         text = content.decode()
         for machine_path in (str(REPO), str(synths["default"].parent), str(Path.home()), "/tmp/"):
             assert machine_path not in text, f"{name} contains the machine path {machine_path}"
-    assert any("Serving" in name for name in first) and any("Monitoring" in name for name in first)
+    assert any("Serving" in name and b"AWS::CloudWatch::Dashboard" in content for name, content in first.items())
 
 
 def test_app_py_synthesizes_the_pipeline_by_default(synths: dict[str, Path]) -> None:

@@ -19,7 +19,9 @@ from aws_cdk.assertions import Match, Template
 from mlops_config import ConfigError, PlatformConfig, parse_config
 from mlops_constructs import naming
 from pipeline_defs.steps import metric_contract as contract
-from tests.conftest import build_app, raw_default_config
+from stacks.model_stack import MONITORING_ID
+from tests.conftest import MODEL_MONITOR, build_app, raw_default_config
+from tests.infra.stack_parts import logical_ids, part_template
 
 MODEL = "breast-cancer"
 PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/3"
@@ -46,30 +48,20 @@ def stages(approved_app: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def templates(stages: dict[str, Any]) -> dict[str, Template]:
     """Each environment's monitoring template: dev (endpoint only, serverless), staging and prod (open)."""
-    return {env: Template.from_stack(stage.monitoring[MODEL]) for env, stage in stages.items()}
-
-
-MODEL_MONITOR = {"backend": "model_monitor", "bias": True, "explainability": True}
+    return {env: part_template(stage.monitoring[MODEL]) for env, stage in stages.items()}
 
 
 @pytest.fixture(scope="module")
-def mm_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """prod with ``backend: model_monitor`` and all four kinds (for accounts that still have Model Monitor),
-    synthesized (cdk-nag runs)."""
-    app, built = build_app(
-        _config_with({"prod": MODEL_MONITOR}),
-        approved=APPROVED,
-        environments=["prod"],
-        outdir=tmp_path_factory.mktemp("cdk.out.mm"),
-    )
-    app.synth()
-    return built["prod"]
+def mm_stage(model_monitor_stage: Any) -> Any:
+    """prod with ``backend: model_monitor`` and all four kinds (tests/conftest.py: built once per session, also used
+    by test_model_stack.py), synthesized (cdk-nag runs)."""
+    return model_monitor_stage
 
 
 @pytest.fixture(scope="module")
 def mm(mm_stage: Any) -> Template:
     """prod's monitoring template with Model Monitor."""
-    return Template.from_stack(mm_stage.monitoring[MODEL])
+    return part_template(mm_stage.monitoring[MODEL])
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
@@ -161,7 +153,7 @@ def test_ground_truth_offsets_follow_the_configuration(tmp_path_factory: pytest.
         {"prod": {**MODEL_MONITOR, "start_time_offset": "-PT30H", "end_time_offset": "-PT6H", "explainability": False}}
     )
     _, built = build_app(config, approved=APPROVED, environments=["prod"])
-    template = Template.from_stack(built["prod"].monitoring[MODEL])
+    template = part_template(built["prod"].monitoring[MODEL])
     for kind in ("AWS::SageMaker::ModelQualityJobDefinition", "AWS::SageMaker::ModelBiasJobDefinition"):
         (props,) = resources(template, kind).values()
         endpoint_input = props[f"{JOB_TYPES[kind][0]}JobInput"]["EndpointInput"]
@@ -237,19 +229,13 @@ def test_one_schedule_per_kind_on_the_configured_cron(mm: Template) -> None:
 # --- Explainability follows the served model ------------------------------------------------------------------
 
 
-def _serving_output(stage: Any, reference: Any) -> Any:
-    """What a weak cross-stack reference (``Fn::GetStackOutput``) to the serving stack resolves to there."""
-    output = reference["Fn::GetStackOutput"]
-    assert output["StackName"] == f"mlops-prod-{MODEL}-serving"
-    return Template.from_stack(stage.serving[MODEL]).to_json()["Outputs"][output["OutputName"]]["Value"]
-
-
 def test_explainability_reads_a_config_written_for_the_model_the_endpoint_serves(mm: Template, mm_stage: Any) -> None:
     ((writer_id, writer),) = mm.find_resources("Custom::ClarifyAnalysisConfig").items()
     props = writer["Properties"]
     # The served Model's generated name, read at deploy time: every approval replaces the Model and rewrites this.
-    model_id = next(iter(Template.from_stack(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))
-    assert _serving_output(mm_stage, props["ModelName"]) == {"Fn::GetAtt": [model_id, "ModelName"]}
+    model_id = next(iter(part_template(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))
+    # Serving and monitoring are one stack: a reference within it, no export for the serving side to keep.
+    assert props["ModelName"] == {"Fn::GetAtt": [model_id, "ModelName"]}
     assert (props["SourceBucket"], props["SourceKey"]) == (
         "mlops-prod-models-333333333333-eu-west-1",
         # The promoted copy of the package's explainability config, in prod's own bucket.
@@ -285,10 +271,11 @@ def test_no_cross_stack_reference_sits_in_an_fn_sub_variable_map(templates: dict
 
 
 def _role_statements(template: Template, role_prefix: str) -> list[dict[str, Any]]:
+    """Statements of the monitoring's role whose construct path starts with ``role_prefix``."""
     return [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
-        if any(role["Ref"].startswith(role_prefix) for role in policy["Properties"]["Roles"])
+        if any(role["Ref"].startswith(MONITORING_ID + role_prefix) for role in policy["Properties"]["Roles"])
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -308,8 +295,8 @@ def test_clarify_may_manage_only_its_shadow_endpoint_and_look_at_the_served_one(
     assert served["Resource"] == f"arn:aws:sagemaker:eu-west-1:333333333333:endpoint/{ENDPOINTS['prod']}"
     model = statements["ClarifyServedModel"]
     assert model["Action"] == "sagemaker:DescribeModel"
-    model_id = next(iter(Template.from_stack(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))
-    assert _serving_output(mm_stage, model["Resource"]) == {"Fn::GetAtt": [model_id, "ModelArn"]}
+    model_id = next(iter(part_template(mm_stage.serving[MODEL]).find_resources("AWS::SageMaker::Model")))
+    assert model["Resource"] == {"Fn::GetAtt": [model_id, "ModelArn"]}
     # Nothing else of SageMaker's endpoints, configs or models, and no wildcard over them.
     others = [s for s in statements.values() if s not in (shadow, served, model)]
     assert not [s for s in others if "sagemaker:" in json.dumps(s["Action"]) and "Endpoint" in json.dumps(s)]
@@ -455,9 +442,9 @@ ENDPOINT_ALARMS = {
 def alarms_by_id(template: Template) -> dict[str, dict[str, Any]]:
     """Alarm properties keyed by the alarm's construct id (logical id without its hash)."""
     return {
-        key[len("Alarms") : -8]: props
+        key[len(MONITORING_ID + "Alarms") : -8]: props
         for key, props in resources(template, "AWS::CloudWatch::Alarm").items()
-        if key.startswith("Alarms")  # ModelAlarms; dead-letter alarms are tested with their queues
+        if key.startswith(MONITORING_ID + "Alarms")  # ModelAlarms; dead-letter alarms are tested with their queues
     }
 
 
@@ -708,9 +695,16 @@ def test_no_monitoring_without_a_served_model_or_when_disabled() -> None:
     assert built["staging"].monitoring == {} and built["prod"].monitoring == {}
 
 
-def test_monitoring_depends_on_the_serving_stack(stages: dict[str, Any]) -> None:
-    monitoring = stages["prod"].monitoring[MODEL]
-    assert stages["prod"].serving[MODEL] in monitoring.dependencies
+def test_monitoring_waits_for_the_promoted_baselines_and_the_endpoint(stages: dict[str, Any]) -> None:
+    stack = stages["prod"].models[MODEL]
+    serving, monitoring = stages["prod"].serving[MODEL], stages["prod"].monitoring[MODEL]
+    promotion = stack.get_logical_id(serving.promotion.resource.node.default_child)
+    endpoint = stack.get_logical_id(serving.endpoint.resource)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    own = logical_ids(monitoring)
+    assert own and own <= set(resources)
+    for logical_id in own & set(resources):
+        assert {promotion, endpoint} <= set(resources[logical_id].get("DependsOn", [])), logical_id
 
 
 def test_image_tables_match_the_sdk() -> None:
@@ -730,11 +724,11 @@ def test_image_tables_match_the_sdk() -> None:
     assert clarify["repository"] == "sagemaker-clarify-processing"
 
 
-def test_monitoring_templates_are_cfn_lint_clean(stages: dict[str, Any], mm_stage: Any) -> None:
+def test_model_stack_templates_with_monitoring_are_cfn_lint_clean(stages: dict[str, Any], mm_stage: Any) -> None:
     from scripts.synth_report import lint
 
-    templates = [Path(stage.outdir) / stage.monitoring[MODEL].template_file for stage in stages.values()]
-    templates.append(Path(mm_stage.outdir) / mm_stage.monitoring[MODEL].template_file)
+    templates = [Path(stage.outdir) / stage.models[MODEL].template_file for stage in stages.values()]
+    templates.append(Path(mm_stage.outdir) / mm_stage.models[MODEL].template_file)
     assert all(path.exists() for path in templates)
     assert lint(templates) == []
 
@@ -762,7 +756,9 @@ def test_every_rule_target_has_the_stacks_encrypted_dead_letter_queue(templates:
     }
     assert senders == set(rules)
     (dead_letter_alarm,) = (
-        props for key, props in resources(template, "AWS::CloudWatch::Alarm").items() if key.startswith("EventDead")
+        props
+        for key, props in resources(template, "AWS::CloudWatch::Alarm").items()
+        if key.startswith(MONITORING_ID + "EventDead")
     )
     assert dead_letter_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert dead_letter_alarm["AlarmActions"][0]["Fn::GetStackOutput"]["StackName"] == f"mlops-{env}-data"

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from tests.infra.stack_parts import part_template
+
 
 def _rules(template: Template) -> list[dict[str, Any]]:
     return [r["Properties"] for r in template.find_resources("AWS::Events::Rule").values()]
@@ -15,7 +17,7 @@ def _rules(template: Template) -> list[dict[str, Any]]:
 def test_serving_environments_forward_their_drift_alarms_to_the_training_account(approved_app: Any) -> None:
     _, stages = approved_app
     for env in ("staging", "prod"):
-        monitoring = Template.from_stack(stages[env].monitoring["breast-cancer"])
+        monitoring = part_template(stages[env].monitoring["breast-cancer"])
         forwarders = [
             rule
             for rule in _rules(monitoring)
@@ -54,12 +56,12 @@ def test_training_account_accepts_exactly_the_forwarding_accounts(approved_app: 
 def test_resources_carry_the_cost_tags_and_stacks_carry_none(approved_app: Any) -> None:
     _, stages = approved_app
     prod = stages["prod"]
-    for stack in (prod.data, prod.serving["breast-cancer"], prod.monitoring["breast-cancer"]):
+    for stack in (prod.data, prod.models["breast-cancer"]):
         assert stack.tags.tag_values() == {}, stack.stack_name  # no per-action template configuration in CI/CD
     bucket = next(iter(Template.from_stack(prod.data).find_resources("AWS::S3::Bucket").values()))
     assert {"Key": "environment", "Value": "prod"} in bucket["Properties"]["Tags"]
     assert {"Key": "project", "Value": "mlops"} in bucket["Properties"]["Tags"]
     endpoint = next(
-        iter(Template.from_stack(prod.serving["breast-cancer"]).find_resources("AWS::SageMaker::Endpoint").values())
+        iter(part_template(prod.serving["breast-cancer"]).find_resources("AWS::SageMaker::Endpoint").values())
     )
     assert {"Key": "model", "Value": "breast-cancer"} in endpoint["Properties"]["Tags"]

@@ -16,6 +16,7 @@ from mlops_config import parse_config
 from mlops_constructs.lambda_runtime import POWERTOOLS_ACCOUNT
 from mlops_constructs.promotion import BASELINE_FILES, BASELINE_SOURCES, promoted_paths, promotion_role_name
 from tests.conftest import APPROVED_PACKAGE, build_app, raw_default_config
+from tests.infra.stack_parts import part_template
 
 DEV_ACCOUNT = "111111111111"
 MODEL = "breast-cancer"
@@ -84,7 +85,7 @@ def stacks(approved_app: Any) -> dict[str, dict[str, Any]]:
     result = {}
     for env in ("staging", "prod"):
         stage = stages[env]
-        for stack in (stage.data, *stage.serving.values(), *stage.monitoring.values()):
+        for stack in (stage.data, *stage.models.values()):
             result[stack.stack_name] = dict(Template.from_stack(stack).to_json())
     return result
 
@@ -136,7 +137,7 @@ def test_copier_role_name_is_what_the_registry_trusts(approved_app: Any) -> None
         "aws:PrincipalArn"
     ]
     for env, account in (("staging", "222222222222"), ("prod", "333333333333")):
-        serving = Template.from_stack(stages[env].serving[MODEL])
+        serving = part_template(stages[env].serving[MODEL])
         (role,) = [r for r in serving.find_resources("AWS::IAM::Role").values() if "RoleName" in r["Properties"]]
         name = role["Properties"]["RoleName"]
         assert name == promotion_role_name("mlops", env, MODEL)
@@ -150,7 +151,7 @@ def test_copier_role_name_is_what_the_registry_trusts(approved_app: Any) -> None
 
 def test_copier_reads_only_the_package_and_its_artifacts_across_accounts(approved_app: Any) -> None:
     _, stages = approved_app
-    serving = Template.from_stack(stages["prod"].serving[MODEL]).to_json()
+    serving = part_template(stages["prod"].serving[MODEL]).to_json()
     statements = {
         s["Sid"]: s
         for r in serving["Resources"].values()
@@ -177,7 +178,7 @@ def test_copier_reads_only_the_package_and_its_artifacts_across_accounts(approve
 
 def test_copier_custom_resource_and_function(model_monitor_app: dict[str, Any]) -> None:
     stages = model_monitor_app
-    template = Template.from_stack(stages["prod"].serving[MODEL])
+    template = part_template(stages["prod"].serving[MODEL])
     (resource,) = template.find_resources("Custom::ModelPromotion").values()
     properties = resource["Properties"]
     paths = promoted_paths(MODEL, 3)
@@ -213,7 +214,7 @@ def test_copier_custom_resource_and_function(model_monitor_app: dict[str, Any]) 
     assert "DataKey" in json.dumps(log_group["Properties"]["KmsKeyId"])
     assert log_group["Properties"]["RetentionInDays"] == 365
     # staging monitors with the open backend: nothing required (the training baseline is copied when recorded).
-    staging = Template.from_stack(stages["staging"].serving[MODEL])
+    staging = part_template(stages["staging"].serving[MODEL])
     (staging_copy,) = staging.find_resources("Custom::ModelPromotion").values()
     assert staging_copy["Properties"]["RequiredBaselines"] == []
 
@@ -223,12 +224,12 @@ def test_monitors_read_exactly_where_the_copier_writes(model_monitor_app: dict[s
     stages = model_monitor_app
     assert [stages[env].monitoring[MODEL].backend for env in ("staging", "prod")] == ["open", "model_monitor"]
     for env in ("staging", "prod"):
-        serving = Template.from_stack(stages[env].serving[MODEL])
+        serving = part_template(stages[env].serving[MODEL])
         (copy,) = serving.find_resources("Custom::ModelPromotion").values()
         bucket = copy["Properties"]["Bucket"]
         written = {spec["Name"]: spec["Key"] for spec in copy["Properties"]["Baselines"]}
         assert set(written) == set(BASELINE_SOURCES)
-        monitoring = Template.from_stack(stages[env].monitoring[MODEL]).to_json()
+        monitoring = part_template(stages[env].monitoring[MODEL]).to_json()
         text = json.dumps(monitoring)
         assert bucket in text, env
         # Keys are unique (promoted/<model>/v<version>/baselines/<file>); a monitor may name them in an S3 URI or as
@@ -246,7 +247,7 @@ def test_monitors_read_exactly_where_the_copier_writes(model_monitor_app: dict[s
 
 def test_lineage_outputs_and_endpoint_tags(approved_app: Any) -> None:
     _, stages = approved_app
-    template = Template.from_stack(stages["prod"].serving[MODEL])
+    template = part_template(stages["prod"].serving[MODEL])
     (copy_id,) = template.find_resources("Custom::ModelPromotion")
     outputs = template.to_json()["Outputs"]
     assert outputs["ServedModelPackageArn"]["Value"] == APPROVED_PACKAGE

@@ -25,6 +25,7 @@ import pytest
 from mlops_config import parse_config
 from mlops_constructs.drift_alarm_routing import forwarded_alarm_accounts
 from tests.conftest import DEFAULT_CONFIG, build_app, raw_default_config
+from tests.infra.stack_parts import part_template
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -141,7 +142,7 @@ def test_each_model_monitor_bridge_routes_by_prefix(three_models: Templates) -> 
     bridges = [
         resource["Properties"]["EventPattern"]["detail"]["object"]["key"]
         for _, logical_id, resource in _resources(three_models["prod"], "AWS::Events::Rule")
-        if logical_id.startswith("MonitorBridgeReportWritten")
+        if logical_id.startswith("MonitoringMonitorBridgeReportWritten")
     ]
     assert sorted(json.dumps(key) for key in bridges) == sorted(
         json.dumps([{"prefix": f"{name}/model-monitor/"}]) for name in (BASE_MODEL, "model-1", "model-2")
@@ -151,12 +152,12 @@ def test_each_model_monitor_bridge_routes_by_prefix(three_models: Templates) -> 
 def test_each_model_monitor_bridge_rule_dead_letters_to_an_encrypted_queue_with_an_alarm(
     three_models: Templates,
 ) -> None:
-    (stack,) = [t for name, t in three_models["prod"].items() if name == "mlops-prod-breast-cancer-monitoring"]
+    (stack,) = [t for name, t in three_models["prod"].items() if name == "mlops-prod-breast-cancer-serving"]
     resources = stack["Resources"]
     (rule,) = [
         r
         for k, r in resources.items()
-        if k.startswith("MonitorBridgeReportWritten") and r["Type"] == "AWS::Events::Rule"
+        if k.startswith("MonitoringMonitorBridgeReportWritten") and r["Type"] == "AWS::Events::Rule"
     ]
     (target,) = rule["Properties"]["Targets"]
     dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
@@ -190,7 +191,7 @@ def test_the_monitor_bridge_reserves_no_concurrency_by_default(three_models: Tem
     bridges = [
         resource
         for _, logical_id, resource in _resources(three_models["prod"], "AWS::Lambda::Function")
-        if logical_id.startswith("MonitorBridgeFunction")
+        if logical_id.startswith("MonitoringMonitorBridgeFunction")
     ]
     assert len(bridges) == 3
     for bridge in bridges:
@@ -204,13 +205,12 @@ def test_the_monitor_bridge_reservation_is_an_opt_in_in_the_monitoring_config(tm
     config = parse_config(raw, source=DEFAULT_CONFIG)
     approved = {"prod": {BASE_MODEL: "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-x/3"}}
     _, stages = build_app(config, approved=approved, environments=["prod"])
-    from aws_cdk.assertions import Template
 
-    template = Template.from_stack(stages["prod"].monitoring[BASE_MODEL]).to_json()
+    template = part_template(stages["prod"].monitoring[BASE_MODEL]).to_json()
     (bridge,) = [
         r
         for k, r in template["Resources"].items()
-        if k.startswith("MonitorBridgeFunction") and r["Type"] == "AWS::Lambda::Function"
+        if k.startswith("MonitoringMonitorBridgeFunction") and r["Type"] == "AWS::Lambda::Function"
     ]
     assert bridge["Properties"]["ReservedConcurrentExecutions"] == 2
     assert bridge["Metadata"]["mlops"] == {"opt_in": ["reserved-concurrency"]}
@@ -370,7 +370,7 @@ def test_the_retrain_schedule_role_was_the_sender_that_could_not_encrypt(three_m
     assert len(schedules) == 3  # one retrain schedule per model in dev, each checked above
 
 
-OWN_RULES = ("Retraining", "MonitorBridge", "ForwardDriftAlarms")
+OWN_RULES = ("Retraining", "MonitoringMonitorBridge", "MonitoringForwardDriftAlarms")
 
 
 def test_every_retraining_bridge_and_forwarding_rule_target_has_a_dead_letter_queue(three_models: Templates) -> None:

@@ -19,6 +19,7 @@ from mlops_constructs.sagemaker_log_groups import (
     endpoint_log_group_name,
     job_log_group_names,
 )
+from tests.infra.stack_parts import part_json
 
 REGION, ACCOUNT = "eu-west-1", "111111111111"
 
@@ -141,7 +142,7 @@ def test_data_stack_of_a_serving_environment_has_no_training_group(approved_app:
 def test_serving_stack_adopts_its_endpoint_group_key_from_ssm(approved_app: Any, default_config: Any) -> None:
     _, stages = approved_app
     stack = stages["prod"].serving["breast-cancer"]
-    template = Template.from_stack(stack).to_json()
+    template = part_json(stack)
     prod = next(env for env in default_config.environments if env.name == "prod")
     name = endpoint_log_group_name(stack.endpoint.endpoint_name)
     assert name.startswith("/aws/sagemaker/Endpoints/mlops-prod-breast-cancer")

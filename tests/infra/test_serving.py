@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_config import PlatformConfig, parse_config
+from mlops_config import parse_config
 from mlops_constructs.endpoint import VARIANT_NAME, RealtimeEndpoint, ServerlessEndpoint, supports_volume_kms
-from stacks.serving_stack import ServingStack
+from stacks.serving_stack import ModelServing
 from tests.conftest import raw_default_config
-from tests.infra.serving_app import build_serving, package_arn
+from tests.infra.serving_app import build_serving, package_arn, stack_template
+from tests.infra.stack_parts import part_template
 
 ALL = ("dev", "staging", "prod")
 PROD_DATA = "mlops-prod-data-333333333333-eu-west-1"
@@ -21,19 +22,20 @@ PROD_CAPTURE = "mlops-prod-capture-333333333333-eu-west-1"
 
 
 @pytest.fixture(scope="module")
-def serving(default_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ServingStack]:
-    """The shipped config with version 3 approved everywhere, synthesized once (cdk-nag must pass)."""
-    app, stacks = build_serving(
-        default_config, {env: {"breast-cancer": package_arn(3)} for env in ALL}, outdir=tmp_path_factory.mktemp("out")
-    )
-    app.synth()
-    assert all(stack is not None for stack in stacks.values())
-    return {name: stack for name, stack in stacks.items() if stack is not None}
+def serving(approved_app: tuple[Any, dict[str, Any]]) -> dict[str, ModelServing]:
+    """The shipped config with version 3 approved everywhere (the session's ``approved_app``, synthesized once with
+    cdk-nag, which must pass): each environment's serving half of its model stack."""
+    _, stages = approved_app
+    assert {name: stage.serving["breast-cancer"].package_arn for name, stage in stages.items()} == {
+        env: package_arn(3) for env in ALL
+    }
+    return {name: stage.serving["breast-cancer"] for name, stage in stages.items()}
 
 
 @pytest.fixture(scope="module")
-def templates(serving: dict[str, ServingStack]) -> dict[str, Template]:
-    return {name: Template.from_stack(stack) for name, stack in serving.items()}
+def templates(serving: dict[str, ModelServing]) -> dict[str, Template]:
+    """The serving half of each model stack: its template without the monitoring's resources."""
+    return {name: part_template(stack) for name, stack in serving.items()}
 
 
 def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
@@ -224,14 +226,14 @@ def test_provisioned_concurrency_from_config() -> None:
     _, stacks = build_serving(config, {"dev": {"breast-cancer": package_arn(3)}}, environments=("dev",))
     stack = stacks["dev"]
     assert stack is not None
-    _, endpoint_config = only(Template.from_stack(stack), "AWS::SageMaker::EndpointConfig")
+    _, endpoint_config = only(stack_template(stack), "AWS::SageMaker::EndpointConfig")
     assert endpoint_config["Properties"]["ProductionVariants"][0]["ServerlessConfig"]["ProvisionedConcurrency"] == 2
 
 
 # --- endpoint attributes the monitoring stack reads ---
 
 
-def test_endpoint_contract_for_monitoring(serving: dict[str, ServingStack]) -> None:
+def test_endpoint_contract_for_monitoring(serving: dict[str, ModelServing]) -> None:
     prod, dev = serving["prod"].endpoint, serving["dev"].endpoint
     assert isinstance(prod, RealtimeEndpoint) and isinstance(dev, ServerlessEndpoint)
     assert (prod.mode, prod.endpoint_name, prod.variant_name) == (
@@ -393,6 +395,6 @@ def test_instance_storage_types_get_no_volume_key() -> None:
     config = parse_config(raw, source=Path("test.yaml"))
     _, stacks = build_serving(config, {"staging": {"breast-cancer": package_arn(3)}}, environments=("staging",))
     assert stacks["staging"] is not None
-    _, endpoint_config = only(Template.from_stack(stacks["staging"]), "AWS::SageMaker::EndpointConfig")
+    _, endpoint_config = only(stack_template(stacks["staging"]), "AWS::SageMaker::EndpointConfig")
     assert "KmsKeyId" not in endpoint_config["Properties"]
     assert "KmsKeyId" in endpoint_config["Properties"]["DataCaptureConfig"], "captured data is still encrypted"

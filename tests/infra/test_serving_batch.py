@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 from mlops_config import PlatformConfig, parse_config
 from mlops_constructs.batch_window import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
 from tests.conftest import raw_default_config
-from tests.infra.serving_app import build_serving, package_arn
+from tests.infra.serving_app import build_serving, package_arn, stack_template
 
 PROD_DATA = "mlops-prod-data-333333333333-eu-west-1"
 
@@ -22,7 +22,7 @@ def prod_template(config: PlatformConfig) -> Template:
     app.synth()  # cdk-nag runs here: no unacknowledged finding
     stack = stacks["prod"]
     assert stack is not None
-    return Template.from_stack(stack)
+    return stack_template(stack)
 
 
 def config_with_batch(**batch: Any) -> PlatformConfig:

@@ -23,7 +23,7 @@ from mlops_constructs import naming
 from scripts.smoke_test import endpoints_to_check
 from stacks.cicd_stack import smoke_tested_endpoints
 from tests.conftest import raw_default_config
-from tests.infra.serving_app import build_serving, package_arn
+from tests.infra.serving_app import build_serving, package_arn, stack_template
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -46,7 +46,7 @@ def synth_prod(raw: dict[str, Any]) -> tuple[Any, Template]:
     app.synth()  # cdk-nag passes in every shape
     stack = stacks["prod"]
     assert stack is not None
-    return stack, Template.from_stack(stack)
+    return stack, stack_template(stack)
 
 
 def endpoint_of(template: Template) -> tuple[str, dict[str, Any]]:

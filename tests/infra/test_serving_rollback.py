@@ -11,23 +11,26 @@ from aws_cdk.assertions import Template
 
 from mlops_config import PlatformConfig
 from mlops_constructs.endpoint_events import DEPLOYMENT_STATE_CHANGE
-from stacks.serving_stack import ServingStack
-from tests.infra.serving_app import build_serving, package_arn
+from stacks.serving_stack import ModelServing
+from tests.infra.serving_app import build_serving, package_arn, stack_template
+from tests.infra.stack_parts import part_template
 
 ALL = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def serving(default_config: PlatformConfig) -> dict[str, ServingStack]:
-    app, stacks = build_serving(default_config, {env: {"breast-cancer": package_arn(3)} for env in ALL})
-    app.synth()  # cdk-nag: no unacknowledged finding
-    return {name: stack for name, stack in stacks.items() if stack is not None}
+def serving(approved_app: tuple[Any, dict[str, Any]]) -> dict[str, ModelServing]:
+    """Version 3 served everywhere: the session's ``approved_app`` (synthesized once; cdk-nag: no unacknowledged
+    finding), each environment's serving half of its model stack."""
+    _, stages = approved_app
+    assert all(stage.serving["breast-cancer"].package_arn == package_arn(3) for stage in stages.values())
+    return {name: stage.serving["breast-cancer"] for name, stage in stages.items()}
 
 
-def data_template(stack: ServingStack) -> Template:
+def data_template(stack: ModelServing) -> Template:
     data = cdk.Stage.of(stack).node.find_child("Data")  # type: ignore[union-attr]
     assert isinstance(data, cdk.Stack)
-    return Template.from_stack(data)
+    return stack_template(data)
 
 
 def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
@@ -39,10 +42,10 @@ def only(template: Template, kind: str) -> tuple[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("env", ALL)
 def test_deployment_state_changes_of_the_endpoint_reach_the_notification_topic(
-    serving: dict[str, ServingStack], env: str
+    serving: dict[str, ModelServing], env: str
 ) -> None:
     stack = serving[env]
-    template = Template.from_stack(stack)
+    template = part_template(stack)
     assert stack.endpoint is not None
     rules = {
         lid: r
@@ -70,7 +73,7 @@ def test_deployment_state_changes_of_the_endpoint_reach_the_notification_topic(
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in sends] == [{"Fn::GetAtt": [rule_id, "Arn"]}]
 
 
-def test_eventbridge_may_publish_to_the_encrypted_topic_and_use_its_key(serving: dict[str, ServingStack]) -> None:
+def test_eventbridge_may_publish_to_the_encrypted_topic_and_use_its_key(serving: dict[str, ModelServing]) -> None:
     template = data_template(serving["prod"])
     (topic_policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
     publishers = [
@@ -99,7 +102,7 @@ def test_scaling_follows_the_variant_that_serves_through_updates_and_rollbacks(
         )
         stack = stacks["prod"]
         assert stack is not None
-        template = Template.from_stack(stack)
+        template = stack_template(stack)
         return (
             only(template, "AWS::SageMaker::Endpoint")[1]["Properties"],
             only(template, "AWS::SageMaker::EndpointConfig")[1]["Properties"],

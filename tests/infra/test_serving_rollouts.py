@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
 from mlops_config import parse_config
 from tests.conftest import raw_default_config
-from tests.infra.serving_app import build_serving, package_arn
+from tests.infra.serving_app import build_serving, package_arn, stack_template
 
 
 def _routing(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -20,7 +19,7 @@ def _routing(deployment: dict[str, Any]) -> dict[str, Any]:
     _, stacks = build_serving(config, {"prod": {"breast-cancer": package_arn(3)}}, environments=("prod",))
     stack = stacks["prod"]
     assert stack is not None
-    (endpoint,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint").values()
+    (endpoint,) = stack_template(stack).find_resources("AWS::SageMaker::Endpoint").values()
     policy = endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     return {
         "routing": policy["TrafficRoutingConfiguration"],

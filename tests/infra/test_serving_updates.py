@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
 from mlops_config import PlatformConfig, parse_config
 from tests.conftest import raw_default_config
-from tests.infra.serving_app import build_serving, package_arn
+from tests.infra.serving_app import build_serving, package_arn, stack_template
 
 SAGEMAKER_TYPES = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
 
@@ -19,7 +18,7 @@ def resources_by_type(config: PlatformConfig, version: int) -> dict[str, dict[st
     _, stacks = build_serving(config, {"prod": {"breast-cancer": package_arn(version)}}, environments=("prod",))
     stack = stacks["prod"]
     assert stack is not None
-    template = Template.from_stack(stack)
+    template = stack_template(stack)
     kinds = (*SAGEMAKER_TYPES, "AWS::SageMaker::Pipeline", "Custom::ModelPromotion")
     return {kind: dict(template.find_resources(kind)) for kind in kinds}
 
@@ -93,8 +92,8 @@ def test_pinned_package_is_served_without_an_approval() -> None:
     assert stacks["prod"] is None
     staging = stacks["staging"]
     assert staging is not None and staging.endpoint is not None
-    (model,) = Template.from_stack(staging).find_resources("AWS::SageMaker::Model").values()
-    (promotion,) = Template.from_stack(staging).find_resources("Custom::ModelPromotion").values()
+    (model,) = stack_template(staging).find_resources("AWS::SageMaker::Model").values()
+    (promotion,) = stack_template(staging).find_resources("Custom::ModelPromotion").values()
     assert promotion["Properties"]["PackageArn"] == package_arn(7)
     assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::GetAtt"][1] == "ModelDataUrl"
 
@@ -106,7 +105,7 @@ def test_mode_none_with_batch_has_a_pipeline_but_no_endpoint() -> None:
     app, stacks = build_serving(config, {"prod": {"breast-cancer": package_arn(3)}}, environments=("prod",))
     prod = stacks["prod"]
     assert prod is not None and prod.endpoint is None and prod.batch_pipeline is not None
-    template = Template.from_stack(prod)
+    template = stack_template(prod)
     for kind in SAGEMAKER_TYPES:
         template.resource_count_is(kind, 0)
     template.resource_count_is("AWS::SageMaker::Pipeline", 1)
@@ -119,4 +118,4 @@ def test_default_synth_has_no_endpoint(default_app: tuple[Any, dict[str, Any]]) 
         assert stage.serving == {}
         for stack in stage.node.children:
             if hasattr(stack, "template_options"):
-                Template.from_stack(stack).resource_count_is("AWS::SageMaker::Endpoint", 0)
+                stack_template(stack).resource_count_is("AWS::SageMaker::Endpoint", 0)

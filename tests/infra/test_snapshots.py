@@ -24,17 +24,18 @@ ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 CASES = [
     ("dev", "data"),
     ("dev", "training"),
-    ("dev", "serving"),
-    ("staging", "serving"),
+    ("dev", "model"),
+    ("staging", "model"),
     ("prod", "data"),
-    ("prod", "serving"),
-    ("prod", "monitoring"),
+    ("prod", "model"),
 ]
+# The attribute of MlopsStage holding each unit's stacks by model (the data stack is one per stage).
+UNITS = {"training": "training", "model": "models"}
 
 
 def _stack(stages: dict[str, Any], env: str, unit: str) -> Any:
     stage = stages[env]
-    return stage.data if unit == "data" else getattr(stage, unit)["breast-cancer"]
+    return stage.data if unit == "data" else getattr(stage, UNITS[unit])["breast-cancer"]
 
 
 def _normalised(template: Mapping[str, Any]) -> str:

@@ -114,13 +114,29 @@ def test_a_missing_or_extra_snapshot_file_fails(synthesized: Callable[[str], dic
     assert any("gone-Stack.template.json: in the snapshot but no longer synthesized" in p for p in problems)
 
 
-def test_run_exits_non_zero_on_a_stale_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_exits_non_zero_on_a_stale_snapshot(
+    synthesized: Callable[[str], dict[str, str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     test = INTEG / "integ_training.py"
+    # run() synthesizes each test; the one synthesis of integ_training.py this process already made (by the same
+    # snapshots.synthesize) stands in for a second one. What is tested here is run's verdict and report.
+    already = synthesized(test.name)
+    calls: list[str] = []
+
+    def synthesize_once(path: Path, outdir: Path) -> dict[str, str]:
+        calls.append(path.name)
+        return already
+
+    monkeypatch.setattr(snapshots, "synthesize", synthesize_once)
     shutil.copytree(snapshots.snapshot_dir(test), tmp_path / snapshots.snapshot_dir(test).name)
     template = tmp_path / snapshots.snapshot_dir(test).name / "itrain-dev-Data.template.json"
     template.write_text(template.read_text(encoding="utf-8").replace('"Resources"', '"Resourcez"', 1))
 
     assert snapshots.run([test], update=False, snapshots_in=tmp_path) == 1
+    assert calls == ["integ_training.py"]
     out = capsys.readouterr().out
     assert "CHANGED    integ_training.py" in out
     assert "itrain-dev-Data.template.json: changed" in out

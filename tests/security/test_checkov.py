@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,8 @@ CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 
 
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's own venv is missing: run `make checkov` once")
-def test_checkov_passes_every_template(tmp_path: Path) -> None:
-    written = write_templates(tmp_path / "templates")
+def test_checkov_passes_every_template(tmp_path: Path, all_templates: dict[str, dict[str, Any]]) -> None:
+    written = write_templates(tmp_path / "templates", all_templates)
     assert written
     result = subprocess.run(
         [str(CHECKOV), "--config-file", str(REPO / ".checkov.yaml"), "-d", str(tmp_path / "templates")],

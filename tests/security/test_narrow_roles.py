@@ -38,7 +38,8 @@ def _policies_of(template: dict[str, Any], role_prefix: str) -> list[Statement]:
 
 
 def _monitoring(all_templates: dict[str, dict[str, Any]], variant: str, env: str) -> dict[str, Any]:
-    return all_templates[f"{variant}/{env}/Monitoring-breast-cancer"]
+    """The model stack of breast-cancer: its monitoring resources have logical IDs starting with Monitoring."""
+    return all_templates[f"{variant}/{env}/Serving-breast-cancer"]
 
 
 def test_no_job_role_may_delete_or_lock_objects(all_templates: dict[str, dict[str, Any]]) -> None:
@@ -64,7 +65,7 @@ def test_roles_read_their_asset_objects_not_the_bootstrap_bucket(all_templates: 
     ]
     assert offending == []
     # The drift pipeline reads exactly its two scripts, and lists the bucket only for those keys.
-    drift = _policies_of(_monitoring(all_templates, "shipped", "prod"), "DriftMonitorExecutionRole")
+    drift = _policies_of(_monitoring(all_templates, "shipped", "prod"), "MonitoringDriftMonitorExecutionRole")
     listing = [s for s in drift if "s3:ListBucket" in s.listed("Action") and "assets" in json.dumps(s.body)]
     assert listing and all("s3:prefix" in json.dumps(s.body.get("Condition")) for s in listing)
 
@@ -88,27 +89,34 @@ def test_the_drift_publishing_job_runs_as_its_own_role_without_captured_data(
     all_templates: dict[str, dict[str, Any]],
 ) -> None:
     template = _monitoring(all_templates, "shipped", "prod")
-    (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+    # The drift pipeline (the model stack also holds prod's batch pipeline).
+    (pipeline,) = [
+        r
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::SageMaker::Pipeline" and k.startswith("MonitoringDriftMonitor")
+    ]
     body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     steps = {step["Name"]: step["Arguments"] for step in json.loads(body)["Steps"]}
     assert steps["AnalyseDrift"]["NetworkConfig"]["EnableNetworkIsolation"] is True
     assert steps["AnalyseDrift"]["RoleArn"].endswith("${ExecutionRoleName}")
     assert steps["PublishMetrics"]["NetworkConfig"]["EnableNetworkIsolation"] is False
     assert steps["PublishMetrics"]["RoleArn"].endswith("${PublishRoleName}")
-    assert variables["PublishRoleName"]["Ref"].startswith("DriftMonitorPublishRole")
+    assert variables["PublishRoleName"]["Ref"].startswith("MonitoringDriftMonitorPublishRole")
 
-    publish = json.dumps([s.body for s in _policies_of(template, "DriftMonitorPublishRole")])
-    execution = json.dumps([s.body for s in _policies_of(template, "DriftMonitorExecutionRole")])
+    publish = json.dumps([s.body for s in _policies_of(template, "MonitoringDriftMonitorPublishRole")])
+    execution = json.dumps([s.body for s in _policies_of(template, "MonitoringDriftMonitorExecutionRole")])
     assert "capture" not in publish and "capture" in execution
     assert "cloudwatch:PutMetricData" in publish and "cloudwatch:PutMetricData" not in execution
     assert "s3:PutObject" not in publish
     # The pipeline's role passes exactly the two job roles, to SageMaker only.
     (passing,) = [
-        s for s in _policies_of(template, "DriftMonitorExecutionRole") if "iam:PassRole" in s.listed("Action")
+        s for s in _policies_of(template, "MonitoringDriftMonitorExecutionRole") if "iam:PassRole" in s.listed("Action")
     ]
     passed = sorted(r["Fn::GetAtt"][0] for r in passing.listed("Resource"))
     assert len(passed) == 2
-    assert passed[0].startswith("DriftMonitorExecutionRole") and passed[1].startswith("DriftMonitorPublishRole")
+    assert passed[0].startswith("MonitoringDriftMonitorExecutionRole") and passed[1].startswith(
+        "MonitoringDriftMonitorPublishRole"
+    )
     assert passing.body["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
@@ -120,10 +128,10 @@ def test_the_explainability_job_has_its_own_narrow_role(all_templates: dict[str,
         if value["Type"].endswith("JobDefinition")
     }
     explain = roles.pop("AWS::SageMaker::ModelExplainabilityJobDefinition")
-    assert explain.startswith("ModelMonitorExplainabilityRole")
+    assert explain.startswith("MonitoringModelMonitorExplainabilityRole")
     assert set(roles.values()) == {next(iter(roles.values()))} and explain not in roles.values()
 
-    explain_statements = _policies_of(template, "ModelMonitorExplainabilityRole")
+    explain_statements = _policies_of(template, "MonitoringModelMonitorExplainabilityRole")
     writes = [json.dumps(s.body["Resource"]) for s in explain_statements if "s3:PutObject" in s.listed("Action")]
     assert writes and all("breast-cancer/model-monitor/explainability*" in w for w in writes)
     # Reads: this model's captures only, never the whole capture bucket.
@@ -131,13 +139,13 @@ def test_the_explainability_job_has_its_own_narrow_role(all_templates: dict[str,
     assert re.search(r"capture-\d{12}-eu-west-1/breast-cancer/\*", text)
     assert not re.search(r"capture-\d{12}-eu-west-1/\*", text)
     # The isolated jobs' role has no Clarify endpoint statement at all.
-    isolated = json.dumps([s.body for s in _policies_of(template, "ModelMonitorRole")])
+    isolated = json.dumps([s.body for s in _policies_of(template, "MonitoringModelMonitorRole")])
     assert "sagemaker:CreateEndpoint" not in isolated and "sagemaker:InvokeEndpoint" not in isolated
 
 
 def test_clarify_may_change_only_its_shadow_endpoints(all_templates: dict[str, dict[str, Any]]) -> None:
     template = _monitoring(all_templates, "model-monitor", "prod")
-    by_sid = {s.sid: s for s in _policies_of(template, "ModelMonitorExplainabilityRole")}
+    by_sid = {s.sid: s for s in _policies_of(template, "MonitoringModelMonitorExplainabilityRole")}
     shadow = json.dumps(by_sid["ClarifyShadowEndpoint"].body["Resource"])
     assert "endpoint/sm-clarify-*" in shadow and "endpoint-config/sm-clarify-*" in shadow
     assert "model/" not in shadow

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,14 @@ def templates(apps: dict[str, cdk.App]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def write_templates(outdir: Path) -> list[Path]:
-    """Synthesize every variant and write each template as ``outdir/<variant>--<stack>.template.json``."""
+def write_templates(outdir: Path, found: Mapping[str, dict[str, Any]] | None = None) -> list[Path]:
+    """Write each template of ``found`` (``templates(...)``; default: every variant, synthesized here) as
+    ``outdir/<variant>--<stack>.template.json``."""
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    assemblies = outdir.parent / f"{outdir.name}-assemblies"
-    for key, template in templates(variant_apps(assemblies)).items():
+    if found is None:
+        found = templates(variant_apps(outdir.parent / f"{outdir.name}-assemblies"))
+    for key, template in found.items():
         path = outdir / f"{key.replace('/', '--')}.template.json"
         path.write_text(json.dumps(template, indent=1, sort_keys=True), encoding="utf-8")
         written.append(path)
