@@ -147,7 +147,7 @@ def test_a_capture_backend_on_serverless_names_what_is_allowed() -> None:
 
     assert str(error.value) == (
         "backend: 'open' reads endpoint data capture, which serverless endpoints don't have (serving.mode is "
-        "'serverless'); allowed: 'endpoint_only', or serving.mode 'realtime'"
+        "'serverless'); allowed: 'endpoint_only', or serving.mode 'realtime' or 'async'"
     )
 
 

@@ -18,7 +18,6 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Template
 
 from mlops_config import AlarmSettings, parse_config
 from mlops_config.model_kind import QualityGate
@@ -28,6 +27,7 @@ from mlops_constructs.dashboard import ModelDashboard
 from mlops_constructs.metric_contract import ModelMetrics
 from pipeline_defs.steps import metric_contract as contract
 from tests.conftest import build_app, raw_default_config
+from tests.infra.stack_parts import part_json, part_template
 from tests.security.iam_walker import statements
 
 MODEL = "breast-cancer"
@@ -59,7 +59,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _json(stack: Any) -> dict[str, Any]:
-    return dict(Template.from_stack(stack).to_json())
+    return part_json(stack)
 
 
 def _ecr_pulls(template: dict[str, Any]) -> list[str]:
@@ -222,7 +222,7 @@ def test_the_dashboard_shows_the_quality_metrics_of_each_problem_type(
         monitoring_period=cdk.Duration.hours(1),
         quality_metrics=quality_metrics,
     )
-    body = json.dumps(Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard"))
+    body = json.dumps(part_template(stack).find_resources("AWS::CloudWatch::Dashboard"))
     widgets = json.loads("".join(part for part in _body_parts(body) if isinstance(part, str)))["widgets"]
     by_title = {w["properties"].get("title"): w for w in widgets}
     assert titles[0] in by_title

@@ -16,6 +16,7 @@ from mlops_config.approved import load_approved_models
 from scripts.synth_report import ACK_METADATA, collect, lint, project_findings
 from tests.conftest import REPO, build_app
 from tests.infra.acknowledgements import assert_reviewed_reasons
+from tests.infra.stack_parts import part_template
 
 EXAMPLE = REPO / "config" / "examples" / "inference-modes.yaml"
 EXAMPLE_APPROVED = REPO / "config" / "examples" / "approved-models.inference-modes.json"
@@ -83,7 +84,7 @@ def test_example_synthesizes_every_mode_clean_under_nag_cfn_lint_and_project_rul
 
 def test_async_endpoint_config_writes_to_the_environment_bucket_with_its_key_and_topics(staging: Any) -> None:
     stack = staging.serving["claims-async"]
-    template = Template.from_stack(stack)
+    template = part_template(stack)
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     output = config["AsyncInferenceConfig"]["OutputConfig"]
     assert output["S3OutputPath"] == f"s3://{DATA_BUCKET}/claims-async/async/output"
@@ -104,7 +105,7 @@ def test_async_endpoint_config_writes_to_the_environment_bucket_with_its_key_and
 
 
 def test_async_model_role_reads_requests_writes_results_and_notifies(staging: Any) -> None:
-    template = Template.from_stack(staging.serving["claims-async"])
+    template = part_template(staging.serving["claims-async"])
     statements = [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -120,7 +121,7 @@ def test_async_model_role_reads_requests_writes_results_and_notifies(staging: An
 
 
 def test_async_scales_to_zero_on_backlog_and_back_up_on_backlog_without_capacity(staging: Any) -> None:
-    template = Template.from_stack(staging.serving["claims-async"])
+    template = part_template(staging.serving["claims-async"])
     _, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
     assert target["ResourceId"] == f"endpoint/{ASYNC_ENDPOINT}/variant/AllTraffic"
@@ -175,7 +176,7 @@ def test_async_alarms_watch_queue_age_and_failures_not_invocations(staging: Any)
     assert {"AsyncOldestRequestAge", "AsyncInvocationFailures", "AsyncDeliveryFailures", "Endpoint5xxErrors"} <= set(
         specs
     )
-    template = Template.from_stack(monitoring)
+    template = part_template(monitoring)
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -213,7 +214,7 @@ def test_async_alarms_watch_queue_age_and_failures_not_invocations(staging: Any)
 
 def test_shadow_endpoint_serves_production_and_copies_a_share_to_the_candidate(staging: Any) -> None:
     stack = staging.serving["breast-cancer"]
-    template = Template.from_stack(stack)
+    template = part_template(stack)
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     (production,) = config["ProductionVariants"]
     (shadow,) = config["ShadowProductionVariants"]
@@ -265,7 +266,7 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
     monitoring = staging.monitoring["breast-cancer"]
     comparison = monitoring.shadow_comparison
     assert comparison is not None
-    template = Template.from_stack(monitoring)
+    template = part_template(monitoring)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     expressions = {
         next(m["Expression"] for m in a["Properties"]["Metrics"] if "Expression" in m): a["Properties"]
@@ -300,7 +301,7 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
 def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> None:
     stack = staging.inference_components
     assert stack is not None
-    template = Template.from_stack(stack)
+    template = part_template(stack)
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
     assert "ModelName" not in variant
@@ -310,7 +311,7 @@ def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> N
     _, endpoint = only(template, "AWS::SageMaker::Endpoint")
     assert endpoint["EndpointName"] == SHARED_ENDPOINT
     for name in ("triage-ic", "routing-ic"):
-        assert stack in staging.serving[name].dependencies
+        assert stack in staging.models[name].dependencies
 
 
 @pytest.mark.parametrize(
@@ -323,7 +324,7 @@ def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> N
 def test_each_component_reserves_compute_and_scales_its_copies(
     staging: Any, model: str, compute: dict[str, Any], scaling: tuple[int, int], from_zero: bool
 ) -> None:
-    template = Template.from_stack(staging.serving[model])
+    template = part_template(staging.serving[model])
     _, component = only(template, "AWS::SageMaker::InferenceComponent")
     assert component["EndpointName"] == SHARED_ENDPOINT
     assert component["VariantName"] == "AllTraffic"
@@ -362,7 +363,7 @@ def test_each_component_reserves_compute_and_scales_its_copies(
 def test_component_monitoring_reads_component_metrics_without_capture(staging: Any) -> None:
     monitoring = staging.monitoring["triage-ic"]
     assert monitoring.backend == "endpoint_only" and monitoring.drift_pipeline is None
-    template = Template.from_stack(monitoring)
+    template = part_template(monitoring)
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
