@@ -91,33 +91,9 @@ def training_hyperparameters(overrides: dict[str, str] | Any) -> dict[str, str]:
 def _train_step(context: TrainContext) -> Any:
     """Train ``train.py`` in the scikit-learn image's script mode."""
     from sagemaker.mlops.workflow.steps import TrainingStep
-    from sagemaker.train.configs import Compute, InputData, Networking, StoppingCondition
-    from sagemaker.train.configs import OutputDataConfig as TrainOutputDataConfig
-    from sagemaker.train.model_trainer import ModelTrainer
+    from sagemaker.train.configs import InputData
 
-    settings = context.settings
-    trainer = ModelTrainer(
-        training_image=context.image_uri,
-        role=context.role,
-        base_job_name=f"{context.prefix}-train",
-        sagemaker_session=context.session,
-        compute=Compute(
-            instance_type=context.instance_type,
-            instance_count=context.instance_count,
-            volume_size_in_gb=settings.volume_size_gb,
-            volume_kms_key_id=context.kms_key,
-        ),
-        networking=Networking(
-            enable_network_isolation=True,
-            enable_inter_container_traffic_encryption=True,
-            subnets=context.subnets,
-            security_group_ids=context.security_groups,
-        ),
-        stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.max_runtime_seconds),
-        output_data_config=TrainOutputDataConfig(s3_output_path=context.output_uri, kms_key_id=context.kms_key),
-        hyperparameters=training_hyperparameters(settings.hyperparameters),
-        environment={},
-    )
+    trainer = context.model_trainer(training_hyperparameters(context.settings.hyperparameters))
     data = [
         InputData(channel_name=channel, data_source=context.preprocess_uri(channel), content_type="text/csv")
         for channel in ("train", "validation")

@@ -111,6 +111,41 @@ class TrainContext:
     preprocess_uri: Callable[[str], Any]
     output_uri: Any
 
+    def model_trainer(self, hyperparameters: Mapping[str, str]) -> Any:
+        """A ``ModelTrainer`` of this pipeline's training image with the platform's job settings.
+
+        Network-isolated with inter-container encryption, in the environment's VPC when it has one, the KMS key on
+        the volume and the output, the configured runtime bound; no environment (what a builder's training image
+        needs comes in ``hyperparameters``).
+        """
+        from sagemaker.train.configs import Compute, Networking, StoppingCondition
+        from sagemaker.train.configs import OutputDataConfig as TrainOutputDataConfig
+        from sagemaker.train.model_trainer import ModelTrainer
+
+        settings = self.settings
+        return ModelTrainer(
+            training_image=self.image_uri,
+            role=self.role,
+            base_job_name=f"{self.prefix}-train",
+            sagemaker_session=self.session,
+            compute=Compute(
+                instance_type=self.instance_type,
+                instance_count=self.instance_count,
+                volume_size_in_gb=settings.volume_size_gb,
+                volume_kms_key_id=self.kms_key,
+            ),
+            networking=Networking(
+                enable_network_isolation=True,
+                enable_inter_container_traffic_encryption=True,
+                subnets=self.subnets,
+                security_group_ids=self.security_groups,
+            ),
+            stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.max_runtime_seconds),
+            output_data_config=TrainOutputDataConfig(s3_output_path=self.output_uri, kms_key_id=self.kms_key),
+            hyperparameters=dict(hyperparameters),
+            environment={},
+        )
+
 
 @dataclass(frozen=True)
 class ModelParts:
