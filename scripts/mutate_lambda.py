@@ -53,7 +53,7 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
     ],
     "batch_window": ["tests/lambda_/test_batch_window.py", "tests/lambda_/test_batch_window_exact.py"],
     "clarify_config": ["tests/lambda_/test_clarify_config.py", "tests/lambda_/test_clarify_config_exact.py"],
-    "promote_model": ["tests/lambda_/test_promote_model.py"],
+    "promote_model": ["tests/lambda_/test_promote_model.py", "tests/lambda_/test_promote_model_exact.py"],
 }
 SUPPORT = ("tests", "pipeline_defs", "mlops_config", "mlops_constructs")
 
