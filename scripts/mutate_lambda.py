@@ -39,6 +39,7 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_retrain_trigger.py",
         "tests/lambda_/test_retrain_trigger_alarm_sources.py",
         "tests/lambda_/test_retrain_trigger_config.py",
+        "tests/lambda_/test_retrain_trigger_excerpt_exact.py",
         "tests/lambda_/test_retrain_trigger_faults.py",
         "tests/lambda_/test_retrain_trigger_guards.py",
         "tests/lambda_/test_retrain_trigger_models.py",
