@@ -51,6 +51,7 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_monitor_bridge.py",
         "tests/lambda_/test_monitor_bridge_hostile.py",
         "tests/lambda_/test_monitor_bridge_exact.py",
+        "tests/lambda_/test_monitor_bridge_read_exact.py",
     ],
     "batch_window": ["tests/lambda_/test_batch_window.py", "tests/lambda_/test_batch_window_exact.py"],
     "clarify_config": ["tests/lambda_/test_clarify_config.py", "tests/lambda_/test_clarify_config_exact.py"],
