@@ -39,6 +39,7 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_retrain_trigger.py",
         "tests/lambda_/test_retrain_trigger_alarm_sources.py",
         "tests/lambda_/test_retrain_trigger_config.py",
+        "tests/lambda_/test_retrain_trigger_excerpt_exact.py",
         "tests/lambda_/test_retrain_trigger_faults.py",
         "tests/lambda_/test_retrain_trigger_guards.py",
         "tests/lambda_/test_retrain_trigger_models.py",
@@ -50,10 +51,11 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_monitor_bridge.py",
         "tests/lambda_/test_monitor_bridge_hostile.py",
         "tests/lambda_/test_monitor_bridge_exact.py",
+        "tests/lambda_/test_monitor_bridge_read_exact.py",
     ],
-    "batch_window": ["tests/lambda_/test_batch_window.py"],
+    "batch_window": ["tests/lambda_/test_batch_window.py", "tests/lambda_/test_batch_window_exact.py"],
     "clarify_config": ["tests/lambda_/test_clarify_config.py", "tests/lambda_/test_clarify_config_exact.py"],
-    "promote_model": ["tests/lambda_/test_promote_model.py"],
+    "promote_model": ["tests/lambda_/test_promote_model.py", "tests/lambda_/test_promote_model_exact.py"],
 }
 SUPPORT = ("tests", "pipeline_defs", "mlops_config", "mlops_constructs")
 
