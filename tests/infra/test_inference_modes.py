@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
 from mlops_config import load_config
@@ -83,7 +84,7 @@ def test_example_synthesizes_every_mode_clean_under_nag_cfn_lint_and_project_rul
 
 def test_async_endpoint_config_writes_to_the_environment_bucket_with_its_key_and_topics(staging: Any) -> None:
     stack = staging.serving["claims-async"]
-    template = Template.from_stack(stack)
+    template = Template.from_stack(Stack.of(stack))
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     output = config["AsyncInferenceConfig"]["OutputConfig"]
     assert output["S3OutputPath"] == f"s3://{DATA_BUCKET}/claims-async/async/output"
@@ -104,7 +105,7 @@ def test_async_endpoint_config_writes_to_the_environment_bucket_with_its_key_and
 
 
 def test_async_model_role_reads_requests_writes_results_and_notifies(staging: Any) -> None:
-    template = Template.from_stack(staging.serving["claims-async"])
+    template = Template.from_stack(Stack.of(staging.serving["claims-async"]))
     statements = [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -120,7 +121,7 @@ def test_async_model_role_reads_requests_writes_results_and_notifies(staging: An
 
 
 def test_async_scales_to_zero_on_backlog_and_back_up_on_backlog_without_capacity(staging: Any) -> None:
-    template = Template.from_stack(staging.serving["claims-async"])
+    template = Template.from_stack(Stack.of(staging.serving["claims-async"]))
     _, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
     assert target["ResourceId"] == f"endpoint/{ASYNC_ENDPOINT}/variant/AllTraffic"
@@ -175,7 +176,7 @@ def test_async_alarms_watch_queue_age_and_failures_not_invocations(staging: Any)
     assert {"AsyncOldestRequestAge", "AsyncInvocationFailures", "AsyncDeliveryFailures", "Endpoint5xxErrors"} <= set(
         specs
     )
-    template = Template.from_stack(monitoring)
+    template = Template.from_stack(Stack.of(monitoring))
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -213,7 +214,7 @@ def test_async_alarms_watch_queue_age_and_failures_not_invocations(staging: Any)
 
 def test_shadow_endpoint_serves_production_and_copies_a_share_to_the_candidate(staging: Any) -> None:
     stack = staging.serving["breast-cancer"]
-    template = Template.from_stack(stack)
+    template = Template.from_stack(Stack.of(stack))
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     (production,) = config["ProductionVariants"]
     (shadow,) = config["ShadowProductionVariants"]
@@ -265,12 +266,13 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
     monitoring = staging.monitoring["breast-cancer"]
     comparison = monitoring.shadow_comparison
     assert comparison is not None
-    template = Template.from_stack(monitoring)
+    template = Template.from_stack(Stack.of(monitoring))
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     expressions = {
         next(m["Expression"] for m in a["Properties"]["Metrics"] if "Expression" in m): a["Properties"]
         for a in alarms.values()
-        if "Metrics" in a["Properties"] and "shadow" in a["Properties"]["AlarmDescription"]
+        if "shadow" in a["Properties"]["AlarmDescription"]
+        and any("Expression" in m for m in a["Properties"].get("Metrics", []))
     }
     latency = expressions["IF(production > 0, shadow / production, 0)"]
     assert (latency["Threshold"], latency["ComparisonOperator"]) == (1.5, "GreaterThanThreshold")
@@ -294,13 +296,51 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
     assert "Shadow minus production error rate" in body
 
 
+def test_shadow_prediction_drift_is_compared_by_the_open_drift_job_and_alarmed(staging: Any) -> None:
+    """The open backend's drift job reads the shadow variant's capture; its PSI has an alarm on the shadow row."""
+    monitoring = staging.monitoring["breast-cancer"]
+    assert monitoring.backend == "open"
+    template = Template.from_stack(Stack.of(monitoring))
+    pipeline = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))
+    body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
+    analyse = next(step for step in json.loads(body)["Steps"] if step["Name"] == "AnalyseDrift")
+    arguments = analyse["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[-2:] == ["--shadow-capture-dir", f"/opt/ml/processing/input/data/{SHADOW_ENDPOINT}/Shadow"]
+    comparison = monitoring.shadow_comparison
+    assert comparison is not None and comparison.prediction_drift_alarm is not None
+    alarm_id = Stack.of(monitoring).get_logical_id(comparison.prediction_drift_alarm.node.default_child)  # type: ignore[arg-type]
+    alarm = template.find_resources("AWS::CloudWatch::Alarm")[alarm_id]["Properties"]
+    (query,) = alarm["Metrics"]  # one contract metric, labelled: CloudWatch gets it as a metric query
+    stat = query["MetricStat"]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], alarm["Threshold"]) == (
+        "MLOps/ModelMonitoring",
+        "ShadowPredictionDrift",
+        "Maximum",
+        0.2,
+    )
+    assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
+        "Model": "breast-cancer",
+        "Environment": "staging",
+        "Endpoint": SHADOW_ENDPOINT,
+    }
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"], alarm["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        "ignore",
+        1,
+    )
+    assert len(alarm["AlarmActions"]) == 1 and alarm["OKActions"] == alarm["AlarmActions"]
+    dashboard = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    assert "Shadow vs production prediction drift (PSI)" in dashboard
+    assert alarm_id in dashboard  # the alarm widget names the alarm (its ARN is a GetAtt of it)
+
+
 # --- inference components ---
 
 
 def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> None:
     stack = staging.inference_components
     assert stack is not None
-    template = Template.from_stack(stack)
+    template = Template.from_stack(Stack.of(stack))
     _, config = only(template, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
     assert "ModelName" not in variant
@@ -310,7 +350,7 @@ def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> N
     _, endpoint = only(template, "AWS::SageMaker::Endpoint")
     assert endpoint["EndpointName"] == SHARED_ENDPOINT
     for name in ("triage-ic", "routing-ic"):
-        assert stack in staging.serving[name].dependencies
+        assert stack in Stack.of(staging.serving[name]).dependencies
 
 
 @pytest.mark.parametrize(
@@ -323,7 +363,7 @@ def test_shared_endpoint_holds_managed_instances_and_no_model(staging: Any) -> N
 def test_each_component_reserves_compute_and_scales_its_copies(
     staging: Any, model: str, compute: dict[str, Any], scaling: tuple[int, int], from_zero: bool
 ) -> None:
-    template = Template.from_stack(staging.serving[model])
+    template = Template.from_stack(Stack.of(staging.serving[model]))
     _, component = only(template, "AWS::SageMaker::InferenceComponent")
     assert component["EndpointName"] == SHARED_ENDPOINT
     assert component["VariantName"] == "AllTraffic"
@@ -362,7 +402,7 @@ def test_each_component_reserves_compute_and_scales_its_copies(
 def test_component_monitoring_reads_component_metrics_without_capture(staging: Any) -> None:
     monitoring = staging.monitoring["triage-ic"]
     assert monitoring.backend == "endpoint_only" and monitoring.drift_pipeline is None
-    template = Template.from_stack(monitoring)
+    template = Template.from_stack(Stack.of(monitoring))
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
