@@ -164,6 +164,15 @@ class ShadowSettings(Settings):
     error_rate_margin_percent: float = Field(
         default=1, gt=0, le=100, description="Alarm when the shadow's error rate exceeds production's by this."
     )
+    prediction_drift_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        le=10,
+        description=(
+            "Alarm when the PSI of the shadow's predictions against production's exceeds this (monitoring backend "
+            "`open` only: its drift job reads both variants' captured outputs)."
+        ),
+    )
 
     @field_validator("production_package_arn")
     @classmethod

@@ -31,6 +31,7 @@ MODEL_F1 = contract.MODEL_F1
 MODEL_RMSE = contract.MODEL_RMSE
 MODEL_MAE = contract.MODEL_MAE
 MODEL_R2 = contract.MODEL_R2
+SHADOW_PREDICTION_DRIFT = contract.SHADOW_PREDICTION_DRIFT
 QUALITY_METRICS = contract.QUALITY_METRICS
 METRICS = contract.METRICS
 
@@ -146,6 +147,10 @@ class ModelMetrics:
             raise ValueError(f"{metric!r} is not a quality metric; allowed: {', '.join(QUALITY_METRICS)}")
         worst = "Maximum" if metric in ERROR_METRICS else "Minimum"
         return self.contract_metric(QUALITY_METRICS[metric], statistic=worst, period=period)
+
+    def shadow_prediction_drift(self, period: Duration) -> cloudwatch.Metric:
+        """PSI of the shadow variant's predictions against production's (maximum over the period)."""
+        return self.contract_metric(SHADOW_PREDICTION_DRIFT, statistic="Maximum", period=period)
 
     def endpoint_metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
         """A metric of the endpoint's variant (or of the model's inference component) in ``AWS/SageMaker``."""

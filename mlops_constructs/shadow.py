@@ -94,6 +94,10 @@ class ShadowComparison(Construct):
     ``ShadowLatency``: the shadow's p99 model latency over production's above ``settings.latency_ratio``.
     ``ShadowErrorRate``: the shadow's 4XX+5XX share of its invocations above production's by more than
     ``settings.error_rate_margin_percent`` points. Both notify ``topic``; idle periods (no data) are not breaches.
+    ``ShadowPredictionDrift`` (only when ``prediction_drift`` is given, i.e. the ``open`` backend publishes the
+    contract's ``ShadowPredictionDrift``): the PSI of the shadow's predictions against production's above
+    ``settings.prediction_drift_threshold`` in all of the last ``drift_evaluation_periods`` monitoring runs; a run
+    that publishes nothing (no shadow capture) keeps the last verdict, like the feature-drift alarm.
     """
 
     def __init__(
@@ -107,6 +111,8 @@ class ShadowComparison(Construct):
         period: Duration,
         evaluation_periods: int,
         datapoints_to_alarm: int,
+        prediction_drift: cloudwatch.IMetric | None = None,
+        drift_evaluation_periods: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -161,8 +167,29 @@ class ShadowComparison(Construct):
             evaluation_periods=evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm,
         )
+        self.prediction_drift_alarm: cloudwatch.Alarm | None = None
+        if prediction_drift is not None:
+            self.prediction_drift_alarm = cloudwatch.Alarm(
+                self,
+                "ShadowPredictionDrift",
+                metric=prediction_drift,
+                alarm_description=(
+                    f"{endpoint_name}: the shadow (candidate) predictions drifted from production's on the same "
+                    f"traffic (PSI over {settings.prediction_drift_threshold:g}); review before promoting it"
+                ),
+                threshold=settings.prediction_drift_threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                # Published once per monitoring run: between runs, or when a run had no shadow capture, the last
+                # verdict stands (the feature-drift alarm's treatment, mlops_constructs/alarms.py).
+                treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
+                evaluation_periods=drift_evaluation_periods,
+                datapoints_to_alarm=drift_evaluation_periods,
+            )
         action = cw_actions.SnsAction(topic)
-        for alarm in (self.latency_alarm, self.error_alarm):
+        alarms = [self.latency_alarm, self.error_alarm]
+        if self.prediction_drift_alarm is not None:
+            alarms.append(self.prediction_drift_alarm)
+        for alarm in alarms:
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
         self.widgets: list[cloudwatch.IWidget] = [
@@ -172,9 +199,16 @@ class ShadowComparison(Construct):
                     metric(VARIANT_NAME, "ModelLatency", "p99").with_(label="production"),
                     metric(SHADOW_VARIANT_NAME, "ModelLatency", "p99").with_(label="shadow (candidate)"),
                 ],
-                width=12,
+                # Room for the prediction-drift alarm in the same 24-unit row when there is one.
+                width=6 if self.prediction_drift_alarm is not None else 12,
                 height=6,
             ),
             cloudwatch.AlarmWidget(alarm=self.error_alarm, title="Shadow minus production error rate", width=6),
             cloudwatch.AlarmWidget(alarm=self.latency_alarm, title="Shadow / production latency", width=6),
         ]
+        if self.prediction_drift_alarm is not None:
+            self.widgets.append(
+                cloudwatch.AlarmWidget(
+                    alarm=self.prediction_drift_alarm, title="Shadow vs production prediction drift (PSI)", width=6
+                )
+            )

@@ -153,6 +153,12 @@ def build_monitoring_pipeline(settings: MonitoringPipelineSettings, session: Pip
                 lookback_hours,
                 "--min-records",
                 str(settings.min_records),
+                # Only a shadow-tested endpoint's pipeline gets it: other models' definitions stay as they were.
+                *(
+                    ["--shadow-capture-dir", f"{_DATA_DIR}/{settings.shadow_capture_subdir}"]
+                    if settings.shadow_capture_subdir
+                    else []
+                ),
             ],
         ),
         retry_policies=[step_retry, job_retry],

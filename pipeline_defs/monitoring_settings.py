@@ -65,6 +65,8 @@ class MonitoringPipelineSettings:
     baseline_prefix: str
     ground_truth_prefix: str
     variant_name: str = "AllTraffic"
+    shadow_variant_name: str | None = None
+    """Set for a shadow-tested endpoint: the drift job also compares this variant's captured outputs."""
     target_column: str = "target"
     problem_type: str = "binary_classification"
     categorical_features: tuple[str, ...] = ()
@@ -91,6 +93,12 @@ class MonitoringPipelineSettings:
         for name in ("pipeline_name", "endpoint_name"):
             if not _NAME.match(getattr(self, name)):
                 errors.append(f"{name}={getattr(self, name)!r}: letters, digits and '-' only")
+        if self.shadow_variant_name is not None and (
+            not _NAME.match(self.shadow_variant_name) or self.shadow_variant_name == self.variant_name
+        ):
+            errors.append(
+                f"shadow_variant_name={self.shadow_variant_name!r}: a variant name other than {self.variant_name!r}"
+            )
         if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
             errors.append(f"region={self.region!r}: must be an AWS region such as 'eu-west-1'")
         for name in ("capture_prefix", "baseline_prefix", "ground_truth_prefix"):
@@ -128,6 +136,11 @@ class MonitoringPipelineSettings:
     def capture_subdir(self) -> str:
         """Where the endpoint's capture files sit below the capture prefix (SageMaker's layout)."""
         return f"{self.endpoint_name}/{self.variant_name}"
+
+    @property
+    def shadow_capture_subdir(self) -> str | None:
+        """Where the shadow variant's capture files sit below the capture prefix, for a shadow-tested endpoint."""
+        return f"{self.endpoint_name}/{self.shadow_variant_name}" if self.shadow_variant_name else None
 
     @property
     def ground_truth_subdir(self) -> str:

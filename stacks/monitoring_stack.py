@@ -46,7 +46,7 @@ from mlops_constructs.nag import acknowledge, resource_finding
 from mlops_constructs.promotion import BASELINE_FILES, KIND_BASELINES, PromotedPaths, package_version, promoted_paths
 from mlops_constructs.retraining import AlarmForwarder, retrain_alarm_sources
 from mlops_constructs.sagemaker_pipeline import key_arn_from_parameter
-from mlops_constructs.shadow import ShadowComparison
+from mlops_constructs.shadow import SHADOW_VARIANT_NAME, ShadowComparison
 from pipeline_defs.monitoring_settings import MonitoringPipelineSettings
 from stacks.data_stack import DataStack
 
@@ -160,6 +160,10 @@ class ModelMonitoring(Construct):
                 environment=environment.name,
                 endpoint_name=endpoint_name,
                 variant_name=variant_name,
+                # A shadow test's candidate is captured under its own variant: the drift job compares its outputs.
+                shadow_variant_name=(
+                    SHADOW_VARIANT_NAME if mode == "realtime" and in_env.serving.realtime.shadow is not None else None
+                ),
                 capture_prefix=f"{model.name}/",
                 baseline_prefix=baseline_prefix,
                 ground_truth_prefix=settings.ground_truth_prefix_for(model.name),
@@ -335,6 +339,13 @@ class ModelMonitoring(Construct):
                 period=period,
                 evaluation_periods=alarms.evaluation_periods,
                 datapoints_to_alarm=alarms.datapoints_to_alarm,
+                # Only the open backend's drift job compares the two variants' captured predictions.
+                prediction_drift=(
+                    self.metrics.shadow_prediction_drift(Duration.seconds(alarms.monitoring_period_seconds))
+                    if self.backend == "open"
+                    else None
+                ),
+                drift_evaluation_periods=alarms.monitoring_evaluation_periods,
             )
             rows.append(self.shadow_comparison.widgets)
         return rows

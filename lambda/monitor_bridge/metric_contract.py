@@ -33,6 +33,7 @@ MODEL_F1 = "ModelF1"
 MODEL_RMSE = "ModelRMSE"
 MODEL_MAE = "ModelMAE"
 MODEL_R2 = "ModelR2"
+SHADOW_PREDICTION_DRIFT = "ShadowPredictionDrift"
 
 METRICS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     DRIFTED_FEATURES: (MODEL_DIMENSIONS, "Count", "Features that drifted from the training baseline in this run."),
@@ -53,6 +54,11 @@ METRICS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     MODEL_RMSE: (MODEL_DIMENSIONS, "None", "Root mean squared error of predictions (regression; target's unit)."),
     MODEL_MAE: (MODEL_DIMENSIONS, "None", "Mean absolute error of predictions (regression; target's unit)."),
     MODEL_R2: (MODEL_DIMENSIONS, "None", "Coefficient of determination R2 of predictions (regression)."),
+    SHADOW_PREDICTION_DRIFT: (
+        MODEL_DIMENSIONS,
+        "None",
+        "PSI of the shadow variant's predictions against production's over the same window (open backend).",
+    ),
 }
 
 # The contract metric carrying each quality metric of the configuration (mlops_config.model_kind.METRICS).

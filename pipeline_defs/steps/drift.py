@@ -14,6 +14,9 @@ Two commands, one per pipeline step:
   one probability per class (or the predicted class index alone), regression the predicted number;
 - ``<base>/input/ground-truth/`` (optional): Model Monitor-style ground-truth JSON lines, joined on ``eventId``;
 
+- with ``--shadow-capture-dir`` (a shadow-tested endpoint): the shadow variant's capture over the same window, whose
+  predictions are compared with production's (:func:`shadow_prediction_drift`);
+
 and writes ``<base>/output/report/drift_report.json`` (per-feature PSI, test, p-value, verdict; model quality)
 and ``<base>/output/metrics/metrics.json`` (PutMetricData entries of the metric contract).
 
@@ -296,6 +299,46 @@ def model_quality(
     }
 
 
+def _predictions(outputs: pd.DataFrame, problem_type: str) -> pd.Series:
+    """The one value compared per answer: the predicted class for multiclass, else the first output value."""
+    if problem_type == "multiclass_classification":
+        return pd.Series(
+            [int(np.argmax(values)) if len(values) > 1 else int(values[0]) for values in outputs["output"]],
+            dtype=object,
+        )
+    return pd.Series([values[0] for values in outputs["output"]], dtype=float)
+
+
+def shadow_prediction_drift(
+    production: pd.DataFrame, shadow: pd.DataFrame, *, problem_type: str, min_records: int
+) -> dict[str, Any]:
+    """PSI and test of the shadow variant's predictions against production's, both captured over the same window.
+
+    The same statistics as feature drift, with production's predictions as the baseline: the binary probability or
+    the regression value through :func:`numeric_drift` (production's quantile bins, KS), the predicted class of a
+    multiclass model through :func:`categorical_drift` (chi-squared). SageMaker copies a sample of production's
+    requests to the shadow, so over one window both see the same traffic; the comparison is of distributions, not
+    of paired answers (nothing documents that a copied request keeps production's event ID). With fewer than
+    ``min_records`` answers on either side the result carries ``psi`` None and the ``reason``.
+
+    The shadow's answers are captured at all because data capture covers both variants (AWS, "Create a shadow
+    test", https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html: Data Capture logs "requests
+    and responses of your production and shadow variants"), under the shadow variant's name.
+    """
+    result: dict[str, Any] = {"production_records": len(production), "shadow_records": len(shadow)}
+    for side, frame in (("production", production), ("shadow", shadow)):
+        if len(frame) < min_records:
+            result.update(
+                psi=None,
+                reason=f"{len(frame)} {side} predictions in the window, fewer than --min-records {min_records}",
+            )
+            return result
+    check = categorical_drift if problem_type == "multiclass_classification" else numeric_drift
+    result.update(check(_predictions(production, problem_type), _predictions(shadow, problem_type)))
+    result["reason"] = None
+    return result
+
+
 # --- The report and the metrics ------------------------------------------------------------------------------
 
 
@@ -320,6 +363,9 @@ def contract_metrics(
         # Every quality metric the report holds, under its contract name; an undefined one (None) is left out.
         if name in contract.QUALITY_METRICS and value is not None:
             data.append(contract.datum(contract.QUALITY_METRICS[name], value, **ids))
+    shadow = report.get("shadow")
+    if shadow and shadow["psi"] is not None:
+        data.append(contract.datum(contract.SHADOW_PREDICTION_DRIFT, shadow["psi"], **ids))
     return data
 
 
@@ -365,6 +411,15 @@ def analyse(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         "problem_type": args.problem_type,
         "quality": model_quality(outputs, labels, args.problem_type),
     }
+    if args.shadow_capture_dir:
+        shadow_dir = Path(args.shadow_capture_dir)
+        _, shadow_outputs = read_capture(shadow_dir, features, since=since)
+        report["shadow"] = shadow_prediction_drift(
+            outputs, shadow_outputs, problem_type=args.problem_type, min_records=args.min_records
+        )
+        if report["shadow"]["psi"] is None:
+            # No metric: the alarm keeps its last verdict (missing data is ignored), and the reason is on record.
+            LOGGER.warning("no shadow prediction drift published for %s: %s", shadow_dir, report["shadow"]["reason"])
     contract = load_contract()
     metrics = contract_metrics(contract, report, model=args.model, environment=args.environment, endpoint=args.endpoint)
     _write_json(base / "output" / "report" / REPORT_FILE, report)
@@ -417,6 +472,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--p-value-threshold", type=float, default=0.01)
     run.add_argument("--lookback-hours", type=float, default=24, help="0 analyses every captured record")
     run.add_argument("--min-records", type=int, default=30, help="fewer records: report, but no drift verdict")
+    run.add_argument(
+        "--shadow-capture-dir", default=None, help="a shadow variant's capture: compare its predictions (default: none)"
+    )
     send = commands.add_parser("publish", help="publish the metrics file to CloudWatch")
     send.add_argument("--base-dir", default=DEFAULT_BASE_DIR)
     args = parser.parse_args(argv)

@@ -131,6 +131,14 @@ def test_async_bounds_accept_their_limits() -> None:
             ["shadow.production_package_arn", "group 'mlops-other' is not the registry's 'mlops-breast-cancer'"],
         ),
         ({"production_package_arn": PRODUCTION_V2, "latency_ratio": 1}, ["latency_ratio", "greater than 1"]),
+        (
+            {"production_package_arn": PRODUCTION_V2, "prediction_drift_threshold": 0},
+            ["shadow.prediction_drift_threshold: 0: Input should be greater than 0"],
+        ),
+        (
+            {"production_package_arn": PRODUCTION_V2, "prediction_drift_threshold": 11},
+            ["shadow.prediction_drift_threshold: 11: Input should be less than or equal to 10"],
+        ),
     ],
 )
 def test_shadow_mistakes_are_named(shadow: dict[str, Any], words: list[str]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
 from mlops_config import load_config
@@ -271,7 +272,8 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
     expressions = {
         next(m["Expression"] for m in a["Properties"]["Metrics"] if "Expression" in m): a["Properties"]
         for a in alarms.values()
-        if "Metrics" in a["Properties"] and "shadow" in a["Properties"]["AlarmDescription"]
+        if "shadow" in a["Properties"]["AlarmDescription"]
+        and any("Expression" in m for m in a["Properties"].get("Metrics", []))
     }
     latency = expressions["IF(production > 0, shadow / production, 0)"]
     assert (latency["Threshold"], latency["ComparisonOperator"]) == (1.5, "GreaterThanThreshold")
@@ -293,6 +295,44 @@ def test_shadow_comparison_alarms_use_metric_math_and_sit_on_the_dashboard(stagi
     body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
     assert "Shadow vs production: p99 model latency (us)" in body
     assert "Shadow minus production error rate" in body
+
+
+def test_shadow_prediction_drift_is_compared_by_the_open_drift_job_and_alarmed(staging: Any) -> None:
+    """The open backend's drift job reads the shadow variant's capture; its PSI has an alarm on the shadow row."""
+    monitoring = staging.monitoring["breast-cancer"]
+    assert monitoring.backend == "open"
+    template = Template.from_stack(Stack.of(monitoring))
+    pipeline = next(iter(template.find_resources("AWS::SageMaker::Pipeline").values()))
+    body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
+    analyse = next(step for step in json.loads(body)["Steps"] if step["Name"] == "AnalyseDrift")
+    arguments = analyse["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[-2:] == ["--shadow-capture-dir", f"/opt/ml/processing/input/data/{SHADOW_ENDPOINT}/Shadow"]
+    comparison = monitoring.shadow_comparison
+    assert comparison is not None and comparison.prediction_drift_alarm is not None
+    alarm_id = Stack.of(monitoring).get_logical_id(comparison.prediction_drift_alarm.node.default_child)  # type: ignore[arg-type]
+    alarm = template.find_resources("AWS::CloudWatch::Alarm")[alarm_id]["Properties"]
+    (query,) = alarm["Metrics"]  # one contract metric, labelled: CloudWatch gets it as a metric query
+    stat = query["MetricStat"]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], alarm["Threshold"]) == (
+        "MLOps/ModelMonitoring",
+        "ShadowPredictionDrift",
+        "Maximum",
+        0.2,
+    )
+    assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
+        "Model": "breast-cancer",
+        "Environment": "staging",
+        "Endpoint": SHADOW_ENDPOINT,
+    }
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"], alarm["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        "ignore",
+        1,
+    )
+    assert len(alarm["AlarmActions"]) == 1 and alarm["OKActions"] == alarm["AlarmActions"]
+    dashboard = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    assert "Shadow vs production prediction drift (PSI)" in dashboard
+    assert alarm_id in dashboard  # the alarm widget names the alarm (its ARN is a GetAtt of it)
 
 
 # --- inference components ---

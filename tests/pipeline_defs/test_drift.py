@@ -179,8 +179,13 @@ def test_labels_give_model_quality_and_contract_metrics(tmp_path: Path, dataset:
     metrics = json.loads((tmp_path / "output" / "metrics" / drift.METRICS_FILE).read_text())
     assert contract.validate_data(metrics) == metrics
     names = {entry["MetricName"] for entry in metrics}
-    # Every contract metric but the regression ones (a binary model).
-    assert names == set(contract.METRICS) - {contract.MODEL_RMSE, contract.MODEL_MAE, contract.MODEL_R2}
+    # Every contract metric but the regression ones (a binary model) and the shadow comparison (no shadow).
+    assert names == set(contract.METRICS) - {
+        contract.MODEL_RMSE,
+        contract.MODEL_MAE,
+        contract.MODEL_R2,
+        contract.SHADOW_PREDICTION_DRIFT,
+    }
     per_feature = [entry for entry in metrics if entry["MetricName"] == contract.FEATURE_DRIFT]
     assert len(per_feature) == len(features_of(dataset))
     assert per_feature[0]["Dimensions"] == [
