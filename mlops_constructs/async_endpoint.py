@@ -46,6 +46,7 @@ from mlops_constructs.endpoint import (
     autoscaling_service_role,
     data_capture_config,
     grant_data_capture,
+    instance_variant,
     supports_volume_kms,
 )
 from mlops_constructs.metric_contract import ModelMetrics
@@ -105,15 +106,7 @@ class AsyncEndpoint(_Endpoint):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT_NAME,
-                    model_name=model.model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=settings.initial_instance_count,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            production_variants=[instance_variant(model, settings.instance_type, settings.initial_instance_count)],
             kms_key_id=key.key_arn if supports_volume_kms(settings.instance_type) else None,
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(

@@ -159,6 +159,19 @@ def grant_data_capture(model: ServedModel, *, bucket: s3.IBucket, prefix: str, k
     key.grant(model.role, "kms:GenerateDataKey", "kms:Encrypt")
 
 
+def instance_variant(
+    model: ServedModel, instance_type: str, instance_count: int, *, name: str = VARIANT_NAME, weight: float = 1.0
+) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    """A variant of ``instance_count`` ``instance_type`` instances serving ``model`` (real-time, async, shadow)."""
+    return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name=name,
+        model_name=model.model_name,
+        instance_type=instance_type,
+        initial_instance_count=instance_count,
+        initial_variant_weight=weight,
+    )
+
+
 def data_capture_config(
     *, percent: float, bucket: s3.IBucket, prefix: str, key: kms.IKey
 ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
@@ -322,15 +335,7 @@ class RealtimeEndpoint(_Endpoint):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT_NAME,
-                    model_name=model.model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=settings.initial_instance_count,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            production_variants=[instance_variant(model, settings.instance_type, settings.initial_instance_count)],
             kms_key_id=key.key_arn if supports_volume_kms(settings.instance_type) else None,
             data_capture_config=data_capture_config(
                 percent=settings.data_capture_percent, bucket=capture_bucket, prefix=capture_prefix, key=key

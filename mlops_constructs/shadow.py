@@ -18,7 +18,6 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -30,6 +29,7 @@ from mlops_constructs.endpoint import (
     RealtimeEndpoint,
     ServedModel,
     grant_data_capture,
+    instance_variant,
 )
 
 SHADOW_VARIANT_NAME = "Shadow"
@@ -64,13 +64,13 @@ class ShadowVariant(Construct):
         self.production_variant_name = VARIANT_NAME
         grant_data_capture(candidate, bucket=capture_bucket, prefix=capture_prefix, key=key)
         endpoint.endpoint_config.shadow_production_variants = [
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=SHADOW_VARIANT_NAME,
-                model_name=candidate.model_name,
-                instance_type=settings.instance_type or realtime.instance_type,
-                initial_instance_count=settings.instance_count,
-                # Production's weight is 1: the shadow's weight is the share of requests copied to it.
-                initial_variant_weight=settings.traffic_percent / 100,
+            # Production's weight is 1: the shadow's weight is the share of requests copied to it.
+            instance_variant(
+                candidate,
+                settings.instance_type or realtime.instance_type,
+                settings.instance_count,
+                name=SHADOW_VARIANT_NAME,
+                weight=settings.traffic_percent / 100,
             )
         ]
         endpoint.endpoint_config.node.add_dependency(*candidate.policies)
