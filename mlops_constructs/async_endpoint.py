@@ -133,14 +133,7 @@ class AsyncEndpoint(_Endpoint):
             "Resource",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
-                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                        type="ALL_AT_ONCE", wait_interval_in_seconds=settings.baking_seconds
-                    ),
-                ),
-                auto_rollback_configuration=self._rollback_configuration(),
-            ),
+            deployment_config=self._all_at_once(settings.baking_seconds),
             # Keep the instance count auto scaling chose (possibly zero) across model updates; apply capture changes.
             retain_all_variant_properties=True,
             exclude_retained_variant_properties=[

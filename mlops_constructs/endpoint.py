@@ -304,6 +304,17 @@ class _Endpoint(Construct):
             alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in self.rollback_alarms]
         )
 
+    def _all_at_once(self, baking_seconds: int) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        """Blue/green, all traffic at once, baked ``baking_seconds`` under the rollback alarms (serverless, async)."""
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                    type="ALL_AT_ONCE", wait_interval_in_seconds=baking_seconds
+                ),
+            ),
+            auto_rollback_configuration=self._rollback_configuration(),
+        )
+
 
 class RealtimeEndpoint(_Endpoint):
     """A real-time endpoint on instances: autoscaled, data-captured, encrypted, updated blue/green with rollback.
@@ -445,14 +456,7 @@ class ServerlessEndpoint(_Endpoint):
             "Resource",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
-                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                        type="ALL_AT_ONCE", wait_interval_in_seconds=settings.baking_seconds
-                    ),
-                ),
-                auto_rollback_configuration=self._rollback_configuration(),
-            ),
+            deployment_config=self._all_at_once(settings.baking_seconds),
         )
 
     def metric_model_setup_time(self, *, period: Duration | None = None) -> cloudwatch.Metric:
