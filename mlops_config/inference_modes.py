@@ -152,7 +152,14 @@ class ShadowSettings(Settings):
 
     production_package_arn: str = Field(description="The package that keeps serving while the candidate shadows.")
     traffic_percent: float = Field(
-        default=20, gt=0, le=100, description="Share of production requests copied to the candidate (1-100)."
+        default=100,
+        gt=0,
+        le=100,
+        description=(
+            "Share of production requests copied to the candidate (1-100). 100, the default, is AWS's documented "
+            "example (both variants at weight 1); a smaller share sets the shadow's weight to that fraction of "
+            "production's, which AWS documents for shadow tests' sampling percentage but not for endpoint configs."
+        ),
     )
     instance_type: EndpointInstanceType | None = Field(
         default=None, description="The shadow variant's instance type; defaults to the production variant's."

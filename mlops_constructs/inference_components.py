@@ -16,7 +16,10 @@ What AWS documents and this module relies on (SageMaker AI developer guide, API 
 - "Scale an endpoint to zero instances": only endpoints that host inference components can; it needs
   ``MinInstanceCount`` 0, copies registered with a minimum of 0, and a step scaling policy on an alarm over
   ``NoCapacityInvocationFailures`` (``InferenceComponentName`` dimension) that adds a copy when a request found
-  none; requests fail while the first instance starts (several minutes).
+  none; requests fail while the first instance starts (several minutes). AWS's example step policy (+1 copy,
+  ``ChangeInCapacity``, ``MetricAggregationType`` ``Maximum``, lower bound 0) and alarm (``AWS/SageMaker``, ``Sum``,
+  60 s, one datapoint) are followed, with the threshold at one failed request instead of more than one.
+  https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html
 """
 
 from __future__ import annotations
@@ -232,7 +235,9 @@ class ModelInferenceComponent(Construct):
                 cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
             )
             self.scale_up_from_zero.add_adjustment(adjustment=1, lower_bound=0)
-            alarm = self.metric(NO_CAPACITY_FAILURES, statistic="Maximum").create_alarm(
+            # AWS's example alarm: Sum over 60 s of NoCapacityInvocationFailures; "greater than 1" there would
+            # leave a single request unserved and unanswered, so the first failed request is enough here.
+            alarm = self.metric(NO_CAPACITY_FAILURES, statistic="Sum").create_alarm(
                 self,
                 "NoCapacity",
                 alarm_description=f"{self.component_name}: a request found no copy; adds the first copy",

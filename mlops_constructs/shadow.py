@@ -4,8 +4,10 @@ What AWS documents ("Create a shadow test", "Testing models with shadow variants
 an endpoint config with ``ShadowProductionVariants`` holds exactly one production variant and one shadow
 variant; SageMaker copies a share of the requests the production variant receives to the shadow variant and
 returns only the production variant's responses; both variants publish the usual endpoint metrics under their
-own ``VariantName``. The share is the shadow variant's ``InitialVariantWeight`` relative to the production
-variant's (which is 1 here), the "traffic sampling percentage" of the console's shadow tests.
+own ``VariantName``. AWS's example config gives both variants ``InitialVariantWeight`` 1, the default here
+(every request copied). A smaller share is written as the shadow's weight relative to production's 1; AWS
+documents a sampling share only for ``AWS::SageMaker::InferenceExperiment`` (``SamplingPercentage``), not for this
+weight, so that reading is unverified (docs/serving.md, "Shadow tests", says what it would change).
 
 Promotion is deliberate: the candidate becomes production when the ``shadow`` block is removed from the
 configuration (docs/serving.md, "Shadow tests").

@@ -174,6 +174,13 @@ def test_shadow_percent_limits_pass() -> None:
         assert shadow is not None and shadow.traffic_percent == percent
 
 
+def test_shadow_copies_every_request_by_default() -> None:
+    # AWS's only documented shadow endpoint config gives both variants weight 1: every request is copied.
+    config = parse_with("prod", {"mode": "realtime", "realtime": {"shadow": {"production_package_arn": PRODUCTION_V2}}})
+    shadow = config.models[0].in_environment("prod").serving.realtime.shadow
+    assert shadow is not None and shadow.traffic_percent == 100
+
+
 # --- inference components ---
 
 

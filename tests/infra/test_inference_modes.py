@@ -395,9 +395,15 @@ def test_each_component_reserves_compute_and_scales_its_copies(
     ]
     assert len(no_capacity) == (1 if from_zero else 0)
     if from_zero:
-        assert no_capacity[0]["Properties"]["Dimensions"] == [
-            {"Name": "InferenceComponentName", "Value": f"mlops-staging-{model}"}
-        ]
+        props = no_capacity[0]["Properties"]
+        assert props["Dimensions"] == [{"Name": "InferenceComponentName", "Value": f"mlops-staging-{model}"}]
+        assert (props["Namespace"], props["Statistic"], props["Period"], props["EvaluationPeriods"]) == (
+            "AWS/SageMaker",
+            "Sum",
+            60,
+            1,
+        )
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
 
 
 def test_component_monitoring_reads_component_metrics_without_capture(staging: Any) -> None:
