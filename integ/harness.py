@@ -82,9 +82,13 @@ def target(environ: Mapping[str, str] | None = None) -> Target:
 
 
 def new_app() -> cdk.App:
-    """An App with the repository's feature flags (cdk.json), which the runner does not read from this folder."""
+    """An App with the repository's feature flags (cdk.json), which the runner does not read from this folder.
+
+    The output directory is the runner's ``CDK_OUTDIR`` read here, in Python, as each App is made (the jsii kernel
+    reads its environment once, when it starts): ``integ/snapshots.py`` runs several tests in one process.
+    """
     context = json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return cdk.App(context=context)
+    return cdk.App(context=context, outdir=os.environ.get("CDK_OUTDIR"))
 
 
 def integ_config(

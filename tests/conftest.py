@@ -155,11 +155,9 @@ def model_monitor_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
 # the other apps, then the rest. Each app is then built by one worker, and what gets stolen is light. Order only:
 # every test still runs, with the same fixtures.
 WORKER_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("approved_app",),
+    ("approved_app", "integ_snapshots"),
     ("release_app", "all_templates", "cicd_app", "default_app"),
 )
-# Light enough to be stolen, but each synthesizes an app of its own once per worker: kept together, first.
-SELF_CONTAINED_FIRST = ("tests/integ/test_snapshots.py",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -170,7 +168,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = set(getattr(item, "fixturenames", ()))
         index = next((i for i, group in enumerate(WORKER_GROUPS) if names & set(group)), None)
         (light if index is None else groups[index]).append(item)
-    light.sort(key=lambda item: not item.nodeid.startswith(SELF_CONTAINED_FIRST))  # stable: otherwise as collected
     first, second = groups
     fill = max(0, len(items) // 2 - len(first))
     items[:] = [*first, *light[:fill], *second, *light[fill:]]

@@ -1,8 +1,8 @@
 """The integration tests' offline snapshot comparison (integ/snapshots.py, ``make integ-snapshots``).
 
-Each ``integ/integ_*.py`` is synthesized once, as integ-runner's snapshot step would (its placeholder account
-and Region, no credentials), and must match its committed snapshot; a stale copy of a snapshot must fail with
-the file and the change named.
+Every ``integ/integ_*.py`` is synthesized once, as integ-runner's snapshot step would (its placeholder account
+and Region, no credentials), all in one process as ``make integ-snapshots`` does, and must match its committed
+snapshot; a stale copy of a snapshot must fail with the file and the change named.
 """
 
 from __future__ import annotations
@@ -40,17 +40,16 @@ _SYNTH_DIR = tempfile.TemporaryDirectory(prefix="integ-snapshots-")
 
 
 @functools.cache
-def _synthesized(name: str) -> dict[str, str]:
-    """One integration test synthesized (10-20 s), once per process: under xdist each worker synthesizes only
-    the tests its share of this module needs."""
-    test = INTEG / name
-    files: dict[str, str] = snapshots.synthesize(test, Path(_SYNTH_DIR.name) / test.stem)
-    return files
+def _all_synthesized() -> dict[str, dict[str, str]]:
+    """Every integration test synthesized once per process, in one child process (about 30 s in all). The tests
+    that use it ask for the ``integ_snapshots`` fixture, which tests/conftest.py keeps on one xdist worker."""
+    return snapshots.synthesize(TESTS, Path(_SYNTH_DIR.name))
 
 
 @pytest.fixture
-def synthesized() -> Callable[[str], dict[str, str]]:
-    return _synthesized
+def integ_snapshots() -> Callable[[str], dict[str, str]]:
+    """The snapshot files one integration test synthesizes, by test file name."""
+    return lambda name: _all_synthesized()[name]
 
 
 def test_every_scenario_has_an_integration_test() -> None:
@@ -65,25 +64,25 @@ def test_every_scenario_has_an_integration_test() -> None:
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
-def test_snapshot_is_current(synthesized: Callable[[str], dict[str, str]], test: Path) -> None:
-    problems = snapshots.compare(synthesized(test.name), snapshots.snapshot_dir(test))
+def test_snapshot_is_current(integ_snapshots: Callable[[str], dict[str, str]], test: Path) -> None:
+    problems = snapshots.compare(integ_snapshots(test.name), snapshots.snapshot_dir(test))
     assert problems == [], "\n".join(problems) + "\nreview, then `make integ-snapshots UPDATE=1`"
 
 
 @pytest.mark.parametrize("test", TESTS, ids=[test.name for test in TESTS])
 def test_snapshot_is_synthesized_for_the_placeholder_account(
-    synthesized: Callable[[str], dict[str, str]], test: Path
+    integ_snapshots: Callable[[str], dict[str, str]], test: Path
 ) -> None:
-    manifest = json.loads(synthesized(test.name)["integ.json"])
+    manifest = json.loads(integ_snapshots(test.name)["integ.json"])
     (case,) = manifest["testCases"].values()
     assert case["assertionStack"] and case["stacks"]
     # Stacks carry the harness's snapshot account, never a real or the runner's 8-digit one.
-    text = "".join(synthesized(test.name).values())
+    text = "".join(integ_snapshots(test.name).values())
     assert '12345678"' not in text
 
 
 def test_a_stale_snapshot_fails_naming_the_file_and_the_change(
-    synthesized: Callable[[str], dict[str, str]], tmp_path: Path
+    integ_snapshots: Callable[[str], dict[str, str]], tmp_path: Path
 ) -> None:
     test = INTEG / "integ_training.py"
     stale = tmp_path / snapshots.snapshot_dir(test).name
@@ -94,41 +93,43 @@ def test_a_stale_snapshot_fails_naming_the_file_and_the_change(
     pipeline["Properties"]["PipelineName"] = "renamed-by-the-test"
     template.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
-    problems = snapshots.compare(synthesized(test.name), stale)
+    problems = snapshots.compare(integ_snapshots(test.name), stale)
 
     assert len(problems) == 1
     assert problems[0].startswith(f"{stale.name}/itrain-dev-Training-breast-cancer.template.json: changed")
     assert '-    "PipelineName": "renamed-by-the-test"' in problems[0]
 
 
-def test_a_missing_or_extra_snapshot_file_fails(synthesized: Callable[[str], dict[str, str]], tmp_path: Path) -> None:
+def test_a_missing_or_extra_snapshot_file_fails(
+    integ_snapshots: Callable[[str], dict[str, str]], tmp_path: Path
+) -> None:
     test = INTEG / "integ_training.py"
     stale = tmp_path / snapshots.snapshot_dir(test).name
     shutil.copytree(snapshots.snapshot_dir(test), stale)
     (stale / "itrain-dev-Fixture.template.json").unlink()
     (stale / "gone-Stack.template.json").write_text("{}\n", encoding="utf-8")
 
-    problems = snapshots.compare(synthesized(test.name), stale)
+    problems = snapshots.compare(integ_snapshots(test.name), stale)
 
     assert any("itrain-dev-Fixture.template.json: not in the snapshot (new)" in p for p in problems)
     assert any("gone-Stack.template.json: in the snapshot but no longer synthesized" in p for p in problems)
 
 
 def test_run_exits_non_zero_on_a_stale_snapshot(
-    synthesized: Callable[[str], dict[str, str]],
+    integ_snapshots: Callable[[str], dict[str, str]],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     test = INTEG / "integ_training.py"
-    # run() synthesizes each test; the one synthesis of integ_training.py this process already made (by the same
+    # run() synthesizes its tests; the one synthesis of integ_training.py this process already made (by the same
     # snapshots.synthesize) stands in for a second one. What is tested here is run's verdict and report.
-    already = synthesized(test.name)
-    calls: list[str] = []
+    already = integ_snapshots(test.name)
+    calls: list[list[str]] = []
 
-    def synthesize_once(path: Path, outdir: Path) -> dict[str, str]:
-        calls.append(path.name)
-        return already
+    def synthesize_once(tests: list[Path], root: Path) -> dict[str, dict[str, str]]:
+        calls.append([path.name for path in tests])
+        return {"integ_training.py": already}
 
     monkeypatch.setattr(snapshots, "synthesize", synthesize_once)
     shutil.copytree(snapshots.snapshot_dir(test), tmp_path / snapshots.snapshot_dir(test).name)
@@ -136,7 +137,7 @@ def test_run_exits_non_zero_on_a_stale_snapshot(
     template.write_text(template.read_text(encoding="utf-8").replace('"Resources"', '"Resourcez"', 1))
 
     assert snapshots.run([test], update=False, snapshots_in=tmp_path) == 1
-    assert calls == ["integ_training.py"]
+    assert calls == [["integ_training.py"]]
     out = capsys.readouterr().out
     assert "CHANGED    integ_training.py" in out
     assert "itrain-dev-Data.template.json: changed" in out
@@ -148,7 +149,7 @@ def test_synth_runs_without_credentials_in_integ_runners_snapshot_environment(
     seen: dict[str, Any] = {}
 
     def fake_run(command: list[str], **kwargs: Any) -> Any:
-        seen.update(kwargs)
+        seen.update(kwargs, command=command)
 
         class Failed:
             returncode = 1
@@ -158,10 +159,21 @@ def test_synth_runs_without_credentials_in_integ_runners_snapshot_environment(
 
     monkeypatch.setenv("AWS_PROFILE", "someone")
     monkeypatch.setattr(snapshots.subprocess, "run", fake_run)
-    with pytest.raises(RuntimeError, match="synth error shown to the user"):
-        snapshots.synthesize(INTEG / "integ_training.py", tmp_path)
+    tests = [INTEG / "integ_training.py", INTEG / "integ_serving.py"]
+    with pytest.raises(
+        RuntimeError,
+        match=r"integ_training.py, integ_serving.py: synth failed \(exit 1\):\nsynth error shown to the user",
+    ):
+        snapshots.synthesize(tests, tmp_path)
     env = seen["env"]
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} & set(env)
     assert env["CDK_INTEG_ACCOUNT"] == "12345678" and env["CDK_INTEG_REGION"] == "test-region"
-    assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["CDK_OUTDIR"] == str(tmp_path)
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    # One process runs each test as __main__ with its own output directory, in order.
+    assert seen["command"][3:] == [
+        str(INTEG / "integ_training.py"),
+        str(tmp_path / "integ_training"),
+        str(INTEG / "integ_serving.py"),
+        str(tmp_path / "integ_serving"),
+    ]
     assert seen["cwd"] == INTEG
