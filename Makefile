@@ -15,6 +15,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export SAGEMAKER_DISABLE_TELEMETRY := true
+# Python keeps the bytecode it compiles (__pycache__, in the venv and here): each process of a run (both pytest
+# workers, every app.py synth, cfn-lint, checkov) then loads botocore, aws_cdk, moto and the rest instead of
+# compiling them from source again. An environment with PYTHONDONTWRITEBYTECODE set (this one's CI has it) made
+# every process compile: 9 of the 16 s of one Lambda test file; the suite's CPU time is in README "Development".
+unexport PYTHONDONTWRITEBYTECODE
 ENV ?=
 # Extra CDK CLI arguments, e.g. CDK_ARGS='-c approved_models=approved-models.json'.
 CDK_ARGS ?=

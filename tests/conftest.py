@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +31,12 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+
+# Every boto3/botocore session the tests make (moto accounts, assumed-role sessions, each cold start of a handler)
+# would otherwise build its own loader and parse the service models again: SageMaker's alone is megabytes of JSON,
+# about 0.5 s per session. One loader per test process serves them all; botocore already shares one loader's
+# parsed models between the clients of a session, which treat them as read-only.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
 
 
 def cdk_feature_flags() -> dict[str, Any]:
