@@ -64,13 +64,31 @@ def test_byte_identical_across_renders(rendered: str) -> None:
     assert render_definition(BUILDER, make_settings(), cache_dir=None) == rendered
 
 
-def test_byte_identical_across_processes(rendered: str) -> None:
-    code = SETTINGS_CODE + (
-        "import hashlib\nfrom pipeline_defs.render import render_definition\n"
-        f"print(hashlib.sha256(render_definition({BUILDER!r}, settings, cache_dir=None).encode()).hexdigest())\n"
+@pytest.fixture(scope="module")
+def fresh_process() -> dict[str, Any]:
+    """Every pipeline kind rendered in one fresh interpreter (fixed hash seed 0, no credentials): the SHA-256 of the
+    training render and the top-level modules the renders imported. One SDK import serves both tests below."""
+    code = (
+        "import hashlib, json, sys\n"
+        "from pipeline_defs.batch_settings import render_batch_definition\n"
+        "from mlops_constructs.drift_monitor import BUILDER as MONITORING\n"
+        "from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P\n"
+        "from pipeline_defs.render import render_definition\n"
+        "from tests.pipeline_defs import test_batch_pipeline, test_monitoring_pipeline, test_render\n"
+        "text = render_definition(test_render.BUILDER, test_render.make_settings(), cache_dir=None)\n"
+        "render_definition(MONITORING, test_monitoring_pipeline.make_settings(), cache_dir=None,"
+        " placeholders=P.all() | P.own())\n"
+        "render_batch_definition(test_batch_pipeline.make_settings(), cache_dir=None)\n"
+        "print(json.dumps({'sha256': hashlib.sha256(text.encode()).hexdigest(),"
+        " 'modules': sorted({name.split('.')[0] for name in sys.modules})}))\n"
     )
-    # ``rendered`` came from this process (a random hash seed); the child uses a fixed, different one.
-    assert run_python(code, "4242") == hashlib.sha256(rendered.encode()).hexdigest()
+    result: dict[str, Any] = json.loads(run_python(code, "0").splitlines()[-1])
+    return result
+
+
+def test_byte_identical_across_processes(rendered: str, fresh_process: dict[str, Any]) -> None:
+    # ``rendered`` came from this process (a random hash seed); the child used a fixed, different one.
+    assert fresh_process["sha256"] == hashlib.sha256(rendered.encode()).hexdigest()
 
 
 def test_cache_hit_does_not_import_sagemaker(tmp_path: Path, rendered: str) -> None:
@@ -204,7 +222,7 @@ EXCLUDED_MODULES = {
 }
 
 
-def test_rendering_every_pipeline_imports_nothing_the_synth_venv_leaves_out() -> None:
+def test_rendering_every_pipeline_imports_nothing_the_synth_venv_leaves_out(fresh_process: dict[str, Any]) -> None:
     """`make synth` installs without synth-excludes.txt: rendering must never import one of those libraries."""
     excluded = [
         line.strip()
@@ -212,19 +230,6 @@ def test_rendering_every_pipeline_imports_nothing_the_synth_venv_leaves_out() ->
         if line.strip() and not line.startswith("#")
     ]
     assert sorted(excluded) == sorted(EXCLUDED_MODULES), "name the import module of every excluded distribution"
-    code = (
-        "import json, sys\n"
-        "from pipeline_defs.batch_settings import render_batch_definition\n"
-        "from mlops_constructs.drift_monitor import BUILDER as MONITORING\n"
-        "from pipeline_defs.monitoring_settings import MonitoringPlaceholders as P\n"
-        "from pipeline_defs.render import render_definition\n"
-        "from tests.pipeline_defs import test_batch_pipeline, test_monitoring_pipeline, test_render\n"
-        "render_definition(test_render.BUILDER, test_render.make_settings(), cache_dir=None)\n"
-        "render_definition(MONITORING, test_monitoring_pipeline.make_settings(), cache_dir=None,"
-        " placeholders=P.all() | P.own())\n"
-        "render_batch_definition(test_batch_pipeline.make_settings(), cache_dir=None)\n"
-        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
-    )
-    loaded = set(json.loads(run_python(code, "0").splitlines()[-1]))
+    loaded = set(fresh_process["modules"])
     assert "sagemaker" in loaded  # the renders really ran
     assert sorted(loaded & set(EXCLUDED_MODULES.values())) == []
