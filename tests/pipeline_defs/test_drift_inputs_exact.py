@@ -10,7 +10,7 @@ import locale
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import pytest
@@ -148,10 +148,10 @@ class _Python39Datetime(datetime):
     """
 
     @classmethod
-    def fromisoformat(cls, date_string: str) -> datetime:
+    def fromisoformat(cls, date_string: str) -> Self:
         if date_string.endswith(("Z", "z")):
             raise ValueError(f"Invalid isoformat string: {date_string!r}")
-        return datetime.fromisoformat(date_string)
+        return super().fromisoformat(date_string)
 
 
 def test_data_capture_times_ending_in_z_are_read_as_python_39_can(
@@ -220,3 +220,15 @@ def test_capture_is_read_as_utf8_whatever_the_locale(tmp_path: Path, c_locale: N
 
     assert inputs == [["Zürich", "2"]]
     assert outputs == [["é-2", (0.5,)]]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity"])
+def test_a_ground_truth_label_that_is_not_a_finite_number_is_refused(tmp_path: Path, text: str) -> None:
+    record = {"groundTruthData": {"data": text, "encoding": "CSV"}, "eventMetadata": {"eventId": "e1"}}
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+    with pytest.raises(drift.DriftInputError) as error:
+        drift.read_ground_truth(tmp_path)
+
+    assert str(error.value) == f"{path}:1: not a ground-truth record (label {float(text)} is not a finite number)"
