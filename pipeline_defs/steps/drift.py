@@ -189,6 +189,8 @@ def read_ground_truth(folder: Path) -> pd.DataFrame:
             try:
                 record = json.loads(line)
                 label = float(_decode(record["groundTruthData"]).strip())
+                if not math.isfinite(label):
+                    raise ValueError(f"label {label} is not a finite number")
                 event_id = record["eventMetadata"]["eventId"]
             except (ValueError, KeyError, TypeError) as error:
                 raise DriftInputError(f"{path}:{number}: not a ground-truth record ({error})") from None
@@ -263,7 +265,8 @@ def model_quality(
 
     Binary: AUC, accuracy and F1 (the positive class above ``threshold``). Multiclass: accuracy and macro F1 (each
     class counts the same), the predicted class the most probable one, or the output itself when it is a single
-    class index. Regression: RMSE, MAE and R2. None without labels.
+    class index. Regression: RMSE, MAE and R2. None without labels. A classifier's label that is not 0/1 (binary)
+    or a class index (multiclass) is a :class:`DriftInputError`.
     """
     joined = outputs.dropna(subset=["event_id"]).merge(labels, on="event_id", how="inner")
     if joined.empty:
@@ -278,6 +281,13 @@ def model_quality(
             # R2 is undefined when every label is the same; leaving it out keeps the alarm from firing on it.
             "r2": float(r2_score(truth_values, first)) if len(set(truth_values)) > 1 else None,
         }
+    # A classifier's labels are documented as 0/1 or the class index (docs/bring-your-own-model.md): anything else
+    # would be truncated to a class (0.7 counted as 0) or stop scikit-learn with a traceback.
+    highest = 1 if problem_type == "binary_classification" else math.inf
+    for event_id, label in zip(joined["event_id"], joined["label"]):  # noqa: B905 - strict= needs Python 3.10
+        if not (float(label).is_integer() and 0 <= label <= highest):
+            allowed = "0 or 1" if highest == 1 else "a class index 0, 1, 2, ..."
+            raise DriftInputError(f"event {event_id}: label {label} of a {problem_type} model is not {allowed}")
     truth = joined["label"].to_numpy(dtype=float).astype(int)
     if problem_type == "multiclass_classification":
         predicted = np.array(
