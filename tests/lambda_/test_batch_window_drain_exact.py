@@ -378,3 +378,19 @@ def test_an_empty_queue_sends_no_delete_and_starts_nothing() -> None:
 
     assert aws.names() == ["receive_message"]
     assert outcome == window.Outcome(status="empty", rejected=0)
+
+
+def test_a_window_logs_each_message_it_could_not_delete_on_its_own_logger() -> None:
+    # Both deletes fail for one entry: the rejected event's (first batch) and an accepted one's (second batch).
+    failed = [[{"Id": "0", "SenderFault": "false", "Code": "InternalError"}], [{"Id": "1", "Code": "InternalError"}]]
+    aws = FakeAws([[message(1, "junk"), message(2, body("a.csv")), message(3, body("b.csv"))]], failed=failed)
+    logger = RecordingLogger()
+
+    outcome = window.run_window(settings(), aws.clients(), logger)
+
+    text = "batch-window message not deleted; its key will be scored again"
+    assert [record for record in logger.records if record[0] == "error"] == [
+        ("error", text, {"message_id": "m1", "code": "InternalError"}),
+        ("error", text, {"message_id": "m3", "code": "InternalError"}),
+    ]
+    assert (outcome.status, outcome.new_keys, outcome.rejected) == ("started", 2, 1)
