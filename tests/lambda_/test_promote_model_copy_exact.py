@@ -93,6 +93,8 @@ class FakeS3:
         if location not in self.objects:
             raise client_error("GetObject", "NoSuchKey", 404)
         stored = self.objects[location]
+        if isinstance(stored, list) and not stored:
+            raise client_error("GetObject", "NoSuchKey", 404)  # deleted after the reads listed
         data = stored.pop(0) if isinstance(stored, list) else stored
         return {"Body": TrickleBody(data, self.reads)}
 
@@ -217,6 +219,7 @@ def test_a_put_that_loses_the_race_to_the_same_bytes_verifies_them_and_succeeds(
     assert copy(source, dest, sha(b"model"), part_size=64) == sha(b"model")
 
     assert dest.calls == [HEAD, put(b"model"), GET_DEST]
+    assert source.calls == [GET_SOURCE]  # the digest just computed is the one the winner's copy must have
 
 
 def test_a_put_that_loses_the_race_to_other_bytes_is_refused_and_nothing_is_replaced() -> None:
@@ -296,14 +299,34 @@ def test_a_source_that_changes_between_the_two_passes_is_refused_and_the_upload_
     assert dest.calls == [HEAD, *multipart([b"0123", b"4567", b"89X"], sha(b"0123456789"), complete=False), ABORT]
 
 
-def test_a_source_that_shrinks_to_one_part_on_the_second_pass_is_refused() -> None:
-    source, dest = FakeS3({SOURCE: [b"0123456789", b"012"]}), FakeS3()
+@pytest.mark.parametrize(
+    ("second_pass", "parts"),
+    [(b"012", [b"012", b""]), (b"", [b"", b""])],
+    ids=["shrunk-to-one-part", "emptied"],
+)
+def test_a_source_that_shrinks_below_two_parts_on_the_second_pass_is_refused(
+    second_pass: bytes, parts: list[bytes]
+) -> None:
+    source, dest = FakeS3({SOURCE: [b"0123456789", second_pass]}), FakeS3()
 
-    with pytest.raises(promote.PromotionError, match=r"refused, nothing was written$"):
+    with pytest.raises(promote.PromotionError) as caught:
         copy(source, dest, None)
 
-    assert dest.names()[-1] == "abort_multipart_upload"
-    assert "complete_multipart_upload" not in dest.names()
+    assert str(caught.value) == (
+        f"{WHAT}: s3://{SOURCE[0]}/{SOURCE[1]} has SHA-256 {sha(second_pass)}, but the package records "
+        f"{sha(b'0123456789')}; the artifact changed after registration: refused, nothing was written"
+    )
+    assert dest.calls == [HEAD, *multipart(parts, sha(b"0123456789"), complete=False), ABORT]
+
+
+def test_a_source_deleted_between_the_two_passes_is_named_and_nothing_is_uploaded() -> None:
+    source, dest = FakeS3({SOURCE: [b"0123456789"]}), FakeS3()
+
+    with pytest.raises(promote.PromotionError) as caught:
+        copy(source, dest, None)
+
+    assert str(caught.value).startswith(f"{WHAT}: cannot read s3://{SOURCE[0]}/{SOURCE[1]} (NoSuchKey); ")
+    assert (source.calls, dest.calls) == ([GET_SOURCE, GET_SOURCE], [HEAD])
 
 
 def test_a_larger_object_that_does_not_hash_to_the_recorded_digest_is_aborted_never_completed() -> None:
