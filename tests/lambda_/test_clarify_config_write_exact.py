@@ -1,9 +1,9 @@
-"""Clarify config, exact: each refusal of a source config, and the exact GetObject/PutObject of the served model's copy.
+"""Clarify config, exact: each refusal of an event or a source config, and the exact GetObject/PutObject of the copy.
 
-Written against the survivors of ``make mutate-lambda FN=clarify_config`` for ``for_served_model`` and
-``write_for_served_model`` (README, "Development"): the moto tests wrote a good config and refused a bad one, not the
-message naming the source's S3 URI, the JSON error, nor the exact PutObject (content type, KMS key) and that a refused
-source writes nothing.
+Written against ``make mutate-lambda FN=clarify_config`` (README, "Development"): the six survivors of
+``parse_event`` (the messages CloudFormation shows for a bad request) and, for ``for_served_model`` and
+``write_for_served_model``, what the moto tests only implied: the message naming the source's S3 URI, the JSON
+error, the exact PutObject (content type, KMS key) and that a refused source writes nothing.
 """
 
 from __future__ import annotations
@@ -137,3 +137,43 @@ def test_a_refused_source_is_named_by_its_s3_uri_and_nothing_is_written(analysis
 
     assert str(caught.value).startswith(f"{SOURCE_URI}: predictor.endpoint_name 'live' makes Clarify call")
     assert [name for name, _ in s3.calls] == ["get_object"]
+
+
+PROPERTIES = {
+    "SourceBucket": "mlops-dev-models",
+    "SourceKey": "clarify/analysis_config.json",
+    "TargetBucket": "mlops-prod-models",
+    "TargetKey": "clarify/served/analysis_config.json",
+    "KmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/k",
+    "ModelName": "served-3",
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"ResourceProperties": PROPERTIES}, "RequestType None is not Create, Update or Delete"),
+        (
+            {"RequestType": "Rollback", "ResourceProperties": PROPERTIES},
+            "RequestType 'Rollback' is not Create, Update or Delete",
+        ),
+        ({"RequestType": "Create"}, "the event has no ResourceProperties"),
+        ({"RequestType": "Create", "ResourceProperties": [PROPERTIES]}, "the event has no ResourceProperties"),
+        (
+            {"RequestType": "Create", "ResourceProperties": {**PROPERTIES, "SourceKey": "", "ModelName": 3}},
+            "ResourceProperties lack SourceKey, ModelName",
+        ),
+    ],
+    ids=["no-request-type", "unknown-request-type", "no-properties", "list-properties", "two-missing"],
+)
+def test_a_bad_request_is_refused_with_its_exact_message(
+    analysis_config: ModuleType, event: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(analysis_config.AnalysisConfigError) as caught:
+        analysis_config.parse_event(event)
+    assert str(caught.value) == message
+
+
+def test_a_good_request_is_read_field_by_field(analysis_config: ModuleType) -> None:
+    parsed = analysis_config.parse_event({"RequestType": "Update", "ResourceProperties": PROPERTIES})
+    assert parsed == request(analysis_config)
