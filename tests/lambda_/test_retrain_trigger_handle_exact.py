@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import retrain
+from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 EVENT_TIME = datetime(2025, 6, 2, 11, 59, tzinfo=UTC)
@@ -53,6 +54,11 @@ class _S3:
 
 
 class _Logger:
+    """Records the error lines (the only level ``handle_trigger``'s calls write)."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, object]] = []
+
     def info(self, msg: object, *, extra: Mapping[str, object] | None = None) -> None:
         pass
 
@@ -60,7 +66,7 @@ class _Logger:
         pass
 
     def error(self, msg: object, *, extra: Mapping[str, object] | None = None) -> None:
-        pass
+        self.errors.append(dict(extra or {}))
 
 
 def _summary(name: str = "schedule-weekly-0123456789abcdef", status: str = "Succeeded", **extra: Any) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def _handle(
     settings: retrain.Settings,
     history: list[dict[str, Any]] | None = None,
     pages: list[dict[str, Any]] | None = None,
+    logger: _Logger | None = None,
 ) -> tuple[retrain.Outcome, _SageMaker, _S3]:
     sagemaker, s3 = _SageMaker(history or []), _S3(pages or [])
     outcome = retrain.handle_trigger(
@@ -93,7 +100,7 @@ def _handle(
         settings=settings,
         clients=retrain.AwsClients(sagemaker=sagemaker, s3=s3),
         clock=lambda: NOW,
-        logger=_Logger(),
+        logger=logger or _Logger(),
     )
     return outcome, sagemaker, s3
 
@@ -282,3 +289,26 @@ def test_the_reason_is_made_printable_and_cut_to_the_parameter_limit(
     (request,) = sagemaker.starts
     assert request["PipelineParameters"] == [{"Name": "TriggerReason", "Value": reason}]
     assert outcome.trigger_reason == reason
+
+
+class _FailingS3:
+    def list_objects_v2(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListObjectsV2")
+
+
+def test_a_failed_count_is_logged_on_the_functions_logger_and_starts_nothing(
+    make_settings: Callable[..., retrain.Settings],
+) -> None:
+    sagemaker, logger = _SageMaker([]), _Logger()
+
+    with pytest.raises(ClientError):
+        retrain.handle_trigger(
+            NEW_DATA,
+            settings=make_settings(),
+            clients=retrain.AwsClients(sagemaker=sagemaker, s3=_FailingS3()),
+            clock=lambda: NOW,
+            logger=logger,
+        )
+
+    assert [(e["operation"], e["error_code"]) for e in logger.errors] == [("ListObjectsV2", "AccessDenied")]
+    assert sagemaker.starts == []
