@@ -42,20 +42,40 @@ TESTS_BY_FUNCTION: dict[str, list[str]] = {
         "tests/lambda_/test_retrain_trigger_excerpt_exact.py",
         "tests/lambda_/test_retrain_trigger_faults.py",
         "tests/lambda_/test_retrain_trigger_guards.py",
+        "tests/lambda_/test_retrain_trigger_handle_exact.py",
         "tests/lambda_/test_retrain_trigger_models.py",
+        "tests/lambda_/test_retrain_trigger_parse_exact.py",
         "tests/lambda_/test_retrain_trigger_queue_exact.py",
         "tests/lambda_/test_retrain_trigger_queue.py",
         "tests/lambda_/test_retrain_trigger_rejections.py",
+        "tests/lambda_/test_retrain_trigger_settings_exact.py",
     ],
     "monitor_bridge": [
         "tests/lambda_/test_monitor_bridge.py",
         "tests/lambda_/test_monitor_bridge_hostile.py",
         "tests/lambda_/test_monitor_bridge_exact.py",
+        "tests/lambda_/test_monitor_bridge_parse_exact.py",
         "tests/lambda_/test_monitor_bridge_read_exact.py",
+        "tests/lambda_/test_monitor_bridge_translate_exact.py",
     ],
-    "batch_window": ["tests/lambda_/test_batch_window.py", "tests/lambda_/test_batch_window_exact.py"],
-    "clarify_config": ["tests/lambda_/test_clarify_config.py", "tests/lambda_/test_clarify_config_exact.py"],
-    "promote_model": ["tests/lambda_/test_promote_model.py", "tests/lambda_/test_promote_model_exact.py"],
+    "batch_window": [
+        "tests/lambda_/test_batch_window.py",
+        "tests/lambda_/test_batch_window_drain_exact.py",
+        "tests/lambda_/test_batch_window_exact.py",
+        "tests/lambda_/test_batch_window_key_exact.py",
+        "tests/lambda_/test_batch_window_settings_exact.py",
+    ],
+    "clarify_config": [
+        "tests/lambda_/test_clarify_config.py",
+        "tests/lambda_/test_clarify_config_exact.py",
+        "tests/lambda_/test_clarify_config_write_exact.py",
+    ],
+    "promote_model": [
+        "tests/lambda_/test_promote_model.py",
+        "tests/lambda_/test_promote_model_copy_exact.py",
+        "tests/lambda_/test_promote_model_exact.py",
+        "tests/lambda_/test_promote_model_request_exact.py",
+    ],
 }
 SUPPORT = ("tests", "pipeline_defs", "mlops_config", "mlops_constructs")
 
@@ -65,8 +85,12 @@ def _toml_value(value: object) -> str:
     return json.dumps(value)
 
 
-def stage_pyproject(function: str) -> str:
-    """The staging run's pyproject.toml: the repository's pytest settings and this function's mutmut settings."""
+def stage_pyproject(function: str, tests: list[str] | None = None) -> str:
+    """The staging run's pyproject.toml: the repository's pytest settings and this function's mutmut settings.
+
+    ``tests`` narrows the run to some test files (those that exercise the mutated functions); default: all of the
+    folder's tests in ``TESTS_BY_FUNCTION``.
+    """
     tool = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     pytest_settings = tool["pytest"]["ini_options"]
     mutmut_settings: dict[str, object] = {
@@ -76,7 +100,7 @@ def stage_pyproject(function: str) -> str:
         # the repository's: single-process, and without the tests of the files themselves (asset contents), which
         # mutmut's instrumented copies break whatever the mutant
         "pytest_add_cli_args": tool["mutmut"]["pytest_add_cli_args"],
-        "pytest_add_cli_args_test_selection": TESTS_BY_FUNCTION[function],
+        "pytest_add_cli_args_test_selection": tests or TESTS_BY_FUNCTION[function],
     }
     lines = ["[tool.pytest.ini_options]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in pytest_settings.items()]
@@ -85,7 +109,7 @@ def stage_pyproject(function: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_stage(function: str) -> Path:
+def build_stage(function: str, tests: list[str] | None = None) -> Path:
     """A fresh ``build/mutate-<function>/`` (earlier results are dropped: the sources may have changed)."""
     stage = REPO / "build" / f"mutate-{function}"
     if stage.exists():
@@ -95,7 +119,7 @@ def build_stage(function: str) -> Path:
     for name in SUPPORT:
         (stage / name).symlink_to(Path("..", "..", name))
     (stage / "mutants" / "lambda" / function).symlink_to(Path("..", "src"))
-    (stage / "pyproject.toml").write_text(stage_pyproject(function), encoding="utf-8")
+    (stage / "pyproject.toml").write_text(stage_pyproject(function, tests), encoding="utf-8")
     return stage
 
 
@@ -104,9 +128,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("function", choices=sorted(TESTS_BY_FUNCTION))
     parser.add_argument("mutants", nargs="*", help="mutant-name globs, e.g. 'retrain.x_*' or 'bridge.x_read*'")
-    parser.add_argument("--max-children", default="2")
-    args = parser.parse_args(argv)
-    stage = build_stage(args.function)
+    parser.add_argument("--max-children", default="2", help="mutmut's parallel test runs (default 2)")
+    parser.add_argument(
+        "--tests",
+        action="append",
+        metavar="PATH",
+        help="only this test file (repeatable; default: all of the folder's); a narrowed run says so in its report",
+    )
+    args = parser.parse_intermixed_args(argv)  # globs may follow the options
+    stage = build_stage(args.function, args.tests)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     run = subprocess.run([mutmut, "run", "--max-children", args.max_children, *args.mutants], cwd=stage, check=False)
     subprocess.run([mutmut, "results"], cwd=stage, check=False)
