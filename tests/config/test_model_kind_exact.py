@@ -1,0 +1,71 @@
+"""Exact behaviour of ``mlops_config/model_kind.py`` that mutation testing found unasserted: version aliases of the
+SDK's image registry, the whole list of allowed versions, the Region of a resolved framework image, a registry
+entry of another shape, and the gate of a problem type without a default."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_config.model_kind import ImageRepository, framework_repository, framework_versions, gate_for
+
+
+def _registry_file(framework: str) -> dict[str, Any]:
+    # Read the SDK's bundled JSON directly, not through the code under test.
+    spec = find_spec("sagemaker")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config" / f"{framework}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_a_problem_type_without_a_default_gate_names_the_field() -> None:
+    with pytest.raises(ValueError) as caught:
+        gate_for("regression", None)
+    assert str(caught.value) == "training.quality_gate is required for regression models (no default gate)"
+
+
+def test_the_versions_listed_include_the_registrys_aliases_after_its_versions() -> None:
+    section = _registry_file("xgboost")["training"]
+    assert section["version_aliases"] == {"latest": "1"}  # the fixture this test relies on
+    assert framework_versions("xgboost", "training") == (*section["versions"], "latest")
+
+
+def test_an_unknown_version_lists_every_allowed_version_and_alias() -> None:
+    section = _registry_file("xgboost")["training"]
+    allowed = ", ".join([*section["versions"], *section["version_aliases"]])
+    with pytest.raises(ValueError) as caught:
+        framework_repository("xgboost", "9", "training", "eu-west-1")
+    assert str(caught.value) == f"xgboost has no training image version '9'; allowed: {allowed}"
+    assert ", 1.7-1, " in str(caught.value) and str(caught.value).endswith(", latest")
+
+
+@pytest.mark.parametrize(("alias", "version"), [("2.1", "2.1.0"), ("1.13", "1.13.1")])
+def test_a_version_alias_resolves_to_the_version_it_names(alias: str, version: str) -> None:
+    section = _registry_file("pytorch")["inference"]
+    assert section["version_aliases"][alias] == version
+    assert framework_repository("pytorch", alias, "inference", "eu-west-1") == ImageRepository(
+        account=str(section["versions"][version]["registries"]["eu-west-1"]),
+        region="eu-west-1",
+        repository="pytorch-inference",
+    )
+
+
+def test_a_framework_image_resolves_to_its_account_region_and_repository() -> None:
+    assert framework_repository("sklearn", "1.2-1", "training", "us-east-1") == ImageRepository(
+        account="683313688378", region="us-east-1", repository="sagemaker-scikit-learn", reference=None
+    )
+
+
+def test_a_registry_entry_without_per_region_accounts_is_refused_not_a_crash() -> None:
+    # TensorFlow 1.13.1's training entry is split by Python version ({"py2": {...}, "py3": {...}}), not the shape
+    # (registries, repository) the other entries share: it is refused as having no image in the Region.
+    entry = _registry_file("tensorflow")["training"]["versions"]["1.13.1"]
+    assert "registries" not in entry and set(entry) >= {"py2", "py3"}
+    with pytest.raises(ValueError) as caught:
+        framework_repository("tensorflow", "1.13", "training", "eu-west-1")
+    assert str(caught.value) == "tensorflow 1.13.1 has no training image in region eu-west-1"
