@@ -143,7 +143,15 @@ def framework_repository(framework: str, version: str, scope: ImageScope, region
             f"{framework} has no {scope} image version {shown(version)}; allowed: "
             f"{', '.join(framework_versions(framework, scope))}"
         )
-    registries = entry.get("registries", {})
+    if "registries" not in entry:
+        # A few old entries are split by Python version ({"py2": {...}, "py3": {...}}), which the SDK picks with a
+        # py_version argument (sagemaker/core/image_uris.py: `version_config.get(py_version) or version_config`);
+        # an image here names no Python version, so such an entry has no image this platform can resolve.
+        raise ValueError(
+            f"{framework} {version}'s {scope} images are listed per Python version ({', '.join(entry)}), which an "
+            f"image setting cannot name; allowed: a version with one {scope} image per Region"
+        )
+    registries = entry["registries"]
     if region not in registries:
         raise ValueError(f"{framework} {version} has no {scope} image in region {region}")
     return ImageRepository(account=str(registries[region]), region=region, repository=str(entry["repository"]))

@@ -61,11 +61,22 @@ def test_a_framework_image_resolves_to_its_account_region_and_repository() -> No
     )
 
 
-def test_a_registry_entry_without_per_region_accounts_is_refused_not_a_crash() -> None:
+def test_a_registry_entry_split_by_python_version_is_refused_for_what_it_is() -> None:
     # TensorFlow 1.13.1's training entry is split by Python version ({"py2": {...}, "py3": {...}}), not the shape
-    # (registries, repository) the other entries share: it is refused as having no image in the Region.
+    # (registries, repository) the other entries share. It used to be refused as "no training image in region
+    # eu-west-1", which is untrue: the images exist, per Python version, and an image setting names none.
     entry = _registry_file("tensorflow")["training"]["versions"]["1.13.1"]
-    assert "registries" not in entry and set(entry) >= {"py2", "py3"}
+    assert list(entry) == ["py2", "py3"]
+    assert all("registries" in entry[py] and "repository" in entry[py] for py in entry)
     with pytest.raises(ValueError) as caught:
         framework_repository("tensorflow", "1.13", "training", "eu-west-1")
-    assert str(caught.value) == "tensorflow 1.13.1 has no training image in region eu-west-1"
+    assert str(caught.value) == (
+        "tensorflow 1.13.1's training images are listed per Python version (py2, py3), which an image setting "
+        "cannot name; allowed: a version with one training image per Region"
+    )
+
+
+def test_a_version_without_an_image_in_the_region_names_both() -> None:
+    with pytest.raises(ValueError) as caught:
+        framework_repository("xgboost", "1.7-1", "inference", "mx-central-1")
+    assert str(caught.value) == "xgboost 1.7-1 has no inference image in region mx-central-1"
