@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from mlops_config.model_kind import ImageRepository, framework_repository, framework_versions, gate_for
+from mlops_config.model_kind import (
+    ImageRepository,
+    ImageSettings,
+    QualityGate,
+    framework_repository,
+    framework_versions,
+    gate_for,
+)
 
 
 def _registry_file(framework: str) -> dict[str, Any]:
@@ -80,3 +88,55 @@ def test_a_version_without_an_image_in_the_region_names_both() -> None:
     with pytest.raises(ValueError) as caught:
         framework_repository("xgboost", "1.7-1", "inference", "mx-central-1")
     assert str(caught.value) == "xgboost 1.7-1 has no inference image in region mx-central-1"
+
+
+# --- the decorated code mutmut leaves alone (validators, properties), pinned by hand-mutation ---
+
+
+@pytest.mark.parametrize("metric", ["auc", "accuracy", "f1", "r2"])
+def test_a_threshold_of_exactly_1_can_be_met(metric: str) -> None:
+    assert QualityGate(metric=metric, threshold=1).threshold == 1.0
+
+
+def test_a_user_image_uri_keeps_its_tag_or_digest_separator() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert ImageRepository("123456789012", "eu-west-1", "team/churn", digest).uri == (
+        f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn@{digest}"
+    )
+    # A tag may itself start with "sha256" (Docker's tag grammar allows it); only "sha256:" is a digest.
+    for tag in ("v1", "sha256abc"):
+        assert ImageRepository("123456789012", "eu-west-1", "team/churn", tag).uri == (
+            f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn:{tag}"
+        )
+        image = ImageSettings(uri=f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn:{tag}")
+        assert image.repository("inference", "eu-west-1").uri == image.uri
+
+
+def test_a_framework_image_has_no_uri_of_its_own() -> None:
+    with pytest.raises(ValueError) as caught:
+        _ = ImageRepository("141502667606", "eu-west-1", "sagemaker-xgboost").uri
+    assert str(caught.value) == "sagemaker-xgboost: a framework image's URI comes from the SDK's image_uris"
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (
+            {"uri": "docker.io/library/python:3.12"},
+            "uri 'docker.io/library/python:3.12' is not an ECR image URI; allowed: "
+            "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex digits> (or :<tag>)",
+        ),
+        (
+            {"framework": "xgboost"},
+            "an image needs framework and version (framework allowed: xgboost, sklearn, pytorch, tensorflow) or uri",
+        ),
+        (
+            {"version": "1.7-1"},
+            "an image needs framework and version (framework allowed: xgboost, sklearn, pytorch, tensorflow) or uri",
+        ),
+    ],
+)
+def test_a_bad_image_whole_message(image: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ImageSettings(**image)
+    assert [error["msg"] for error in caught.value.errors()] == [f"Value error, {message}"]
