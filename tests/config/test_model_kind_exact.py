@@ -16,6 +16,7 @@ from mlops_config.model_kind import (
     ImageRepository,
     ImageSettings,
     QualityGate,
+    QualityMetric,
     framework_repository,
     framework_versions,
     gate_for,
@@ -94,7 +95,7 @@ def test_a_version_without_an_image_in_the_region_names_both() -> None:
 
 
 @pytest.mark.parametrize("metric", ["auc", "accuracy", "f1", "r2"])
-def test_a_threshold_of_exactly_1_can_be_met(metric: str) -> None:
+def test_a_threshold_of_exactly_1_can_be_met(metric: QualityMetric) -> None:
     assert QualityGate(metric=metric, threshold=1).threshold == 1.0
 
 
