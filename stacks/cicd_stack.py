@@ -126,6 +126,10 @@ class CicdStack(Stack):
         stages: Mapping[str, MlopsStage],
         **kwargs: Any,
     ) -> None:
+        # The pipeline's template grows by one action per model stack: indented, it passes CloudFormation's 1 MB
+        # template limit at about 190 models (1,090,479 bytes at 200); written compactly (the same JSON without
+        # whitespace, as CDK's own size warning suggests) it is 39% smaller, 661,297 bytes at 200 models.
+        kwargs.setdefault("suppress_template_indentation", True)
         super().__init__(scope, construct_id, **kwargs)
         tooling, connection_arn = _require_connection(config)
         missing = [env.name for env in config.environments if env.name not in stages]
