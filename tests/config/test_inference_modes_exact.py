@@ -6,31 +6,15 @@ each bound passing."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops_config import ConfigError, PlatformConfig, parse_config
-from tests.conftest import raw_default_config
+from tests.config.test_inference_modes_config import PRODUCTION_V2
+from tests.config.test_inference_modes_config import parse_with as _parse
+from tests.config.test_inference_modes_config import refused as _refusal
 
-PRODUCTION_V2 = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-breast-cancer/2"
 PREFIX = "invalid configuration\n  platform.yaml: "
-
-
-def _parse(env: str, serving: dict[str, Any], environment: dict[str, Any] | None = None) -> PlatformConfig:
-    raw = raw_default_config()
-    raw["models"][0]["environments"].setdefault(env, {})["serving"] = serving
-    raw["models"][0]["environments"][env].pop("monitoring", None)
-    if environment:
-        next(e for e in raw["environments"] if e["name"] == env).update(environment)
-    return parse_config(raw, source=Path("platform.yaml"))
-
-
-def _refusal(env: str, serving: dict[str, Any], environment: dict[str, Any] | None = None) -> str:
-    with pytest.raises(ConfigError) as caught:
-        _parse(env, serving, environment)
-    return str(caught.value)
 
 
 def _async(async_inference: dict[str, Any]) -> str:

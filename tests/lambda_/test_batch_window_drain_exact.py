@@ -25,12 +25,15 @@ if str(FUNCTION_DIR) not in sys.path:
 
 import window  # noqa: E402
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
-BUCKET = "mlops-prod-data-123456789012-eu-west-1"
-INPUT_PREFIX = "breast-cancer/batch/input/"
-MANIFEST_PREFIX = "breast-cancer/batch/manifests/"
-PIPELINE = "mlops-prod-breast-cancer-batch"
+from tests.lambda_.test_batch_window_exact import (  # noqa: E402
+    ACCOUNT,
+    BUCKET,
+    INPUT_PREFIX,
+    MANIFEST_PREFIX,
+    PIPELINE,
+    REGION,
+)
+
 QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/batch-new-data"
 EXECUTION_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{PIPELINE}/execution/e1"
 

@@ -21,19 +21,8 @@ if str(FUNCTION_DIR) not in sys.path:
 
 import window  # noqa: E402
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
-BUCKET = "mlops-prod-data-123456789012-eu-west-1"
-INPUT_PREFIX = "breast-cancer/batch/input/"
-SETTINGS = window.Settings(
-    queue_url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q",
-    pipeline_name="mlops-prod-breast-cancer-batch",
-    data_bucket=BUCKET,
-    input_prefix=INPUT_PREFIX,
-    manifest_prefix="breast-cancer/batch/manifests/",
-    expected_account=ACCOUNT,
-    expected_region=REGION,
-)
+from tests.lambda_.test_batch_window_exact import ACCOUNT, BUCKET, INPUT_PREFIX, REGION, SETTINGS  # noqa: E402
+
 _ABSENT = object()
 
 
