@@ -79,6 +79,18 @@ def retrain_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def bridge() -> Iterator[ModuleType]:
+    """The monitor bridge's ``bridge`` module, imported as the Lambda runtime imports it (its folder is the asset
+    root), under the name mutmut gives its mutants."""
+    folder = str(REPO_ROOT / "lambda" / "monitor_bridge")
+    sys.path.insert(0, folder)
+    try:
+        yield __import__("bridge")
+    finally:
+        sys.path.remove(folder)
+
+
+@pytest.fixture
 def moto_aws() -> Iterator[None]:
     """moto for every AWS API, started before any client is created."""
     with mock_aws():

@@ -14,8 +14,7 @@ import copy
 import importlib.util
 import io
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -36,16 +35,6 @@ ENV = {
 }
 NAMES = ("MODEL_NAME", "ENVIRONMENT_NAME", "ENDPOINT_NAME", "REPORT_BUCKET", "REPORT_PREFIX", "FEATURES")
 SHAPE = "not the shape of an S3 Object Created event"
-
-
-@pytest.fixture
-def bridge() -> Iterator[ModuleType]:
-    # As the Lambda runtime imports it (the folder is the asset root), under the name mutmut gives the mutants.
-    sys.path.insert(0, BRIDGE_DIR)
-    try:
-        yield __import__("bridge")
-    finally:
-        sys.path.remove(BRIDGE_DIR)
 
 
 @pytest.fixture

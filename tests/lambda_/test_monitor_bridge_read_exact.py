@@ -7,26 +7,10 @@ Written against the survivors of ``make mutate-lambda FN=monitor_bridge MUTATE='
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-
-from tests.lambda_.conftest import REPO_ROOT
-
-BRIDGE_DIR = str(REPO_ROOT / "lambda" / "monitor_bridge")
-
-
-@pytest.fixture
-def bridge() -> Iterator[ModuleType]:
-    # As the Lambda runtime imports it (the folder is the asset root), under the name mutmut gives the mutants.
-    sys.path.insert(0, BRIDGE_DIR)
-    try:
-        yield __import__("bridge")
-    finally:
-        sys.path.remove(BRIDGE_DIR)
 
 
 class _Failing:

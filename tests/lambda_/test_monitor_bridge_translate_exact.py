@@ -10,28 +10,14 @@ a missing value) that refuse the whole report.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.lambda_.conftest import REPO_ROOT
 from tests.lambda_.test_monitor_bridge import BUCKET, ENDPOINT, FEATURES, PREFIX, RUN
 
-BRIDGE_DIR = str(REPO_ROOT / "lambda" / "monitor_bridge")
 IDS = ("breast-cancer", "prod", ENDPOINT)
-
-
-@pytest.fixture
-def bridge() -> Iterator[ModuleType]:
-    # As the Lambda runtime imports it (the folder is the asset root), under the name mutmut gives the mutants.
-    sys.path.insert(0, BRIDGE_DIR)
-    try:
-        yield __import__("bridge")
-    finally:
-        sys.path.remove(BRIDGE_DIR)
 
 
 @pytest.fixture
