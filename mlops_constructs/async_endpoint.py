@@ -39,11 +39,9 @@ from mlops_constructs.alarms import AlarmSpec, ModelAlarms
 from mlops_constructs.endpoint import (
     DEFAULT_PERIOD,
     SAGEMAKER_NAMESPACE,
-    VARIANT_NAME,
     EndpointMode,
     ServedModel,
     _Endpoint,
-    autoscaling_service_role,
     data_capture_config,
     grant_data_capture,
     instance_variant,
@@ -175,17 +173,7 @@ class AsyncEndpoint(_Endpoint):
 
     def _autoscale(self, endpoint_name: str) -> None:
         scaling = self.settings.autoscaling
-        self.scalable_target = appscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT_NAME}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=scaling.min_capacity,
-            max_capacity=scaling.max_capacity,
-            role=autoscaling_service_role(self),
-        )
-        self.scalable_target.node.add_dependency(self.resource)
+        self.scalable_target = self._instance_count_target(self.resource, scaling.min_capacity, scaling.max_capacity)
         self.backlog_policy = self.scalable_target.scale_to_track_metric(
             "BacklogPerInstance",
             target_value=scaling.target_backlog_per_instance,

@@ -304,6 +304,23 @@ class _Endpoint(Construct):
             alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in self.rollback_alarms]
         )
 
+    def _instance_count_target(
+        self, endpoint: sagemaker.CfnEndpoint, min_capacity: int, max_capacity: int
+    ) -> appscaling.ScalableTarget:
+        """The variant's instance count as an Application Auto Scaling target, registered once ``endpoint`` exists."""
+        target = appscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{self.variant_name}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            role=autoscaling_service_role(self),
+        )
+        target.node.add_dependency(endpoint)
+        return target
+
     def _all_at_once(self, baking_seconds: int) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         """Blue/green, all traffic at once, baked ``baking_seconds`` under the rollback alarms (serverless, async)."""
         return sagemaker.CfnEndpoint.DeploymentConfigProperty(
@@ -393,17 +410,7 @@ class RealtimeEndpoint(_Endpoint):
         )
 
         scaling = settings.autoscaling
-        self.scalable_target = appscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT_NAME}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=scaling.min_capacity,
-            max_capacity=scaling.max_capacity,
-            role=autoscaling_service_role(self),
-        )
-        self.scalable_target.node.add_dependency(self.resource)
+        self.scalable_target = self._instance_count_target(self.resource, scaling.min_capacity, scaling.max_capacity)
         self.scaling_policy = self.scalable_target.scale_to_track_metric(
             "InvocationsPerInstance",
             target_value=scaling.target_invocations_per_instance,
