@@ -66,6 +66,31 @@ def _acknowledge(stack: Construct, scope: ServedModel, reason: str, resources: l
     acknowledge(scope, "AwsSolutions-IAM5", reason, applies_to=[resource_finding(stack, r) for r in resources])
 
 
+def realtime_endpoint(
+    stack: Construct,
+    *,
+    endpoint_name: str,
+    model: ModelSettings,
+    served: ServedModel,
+    serving: ServingSettings,
+    data: DataStack,
+) -> RealtimeEndpoint:
+    """``model``'s real-time endpoint serving ``served``, its requests and answers captured under its prefix."""
+    endpoint = RealtimeEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name=endpoint_name,
+        model=served,
+        settings=serving.realtime,
+        rollback=serving.rollback_alarms,
+        key=data.key,
+        capture_bucket=data.capture_bucket,
+        capture_prefix=f"{model.name}/",
+    )
+    _acknowledge(stack, served, CAPTURE_REASON, [data.capture_bucket.arn_for_objects(f"{model.name}/*")])
+    return endpoint
+
+
 def async_endpoint(
     stack: Construct,
     *,
@@ -126,16 +151,8 @@ def shadow_tested_endpoint(
     candidate_model = ServedModel(
         stack, "ShadowModel", artifact=candidate, network_isolation=True, vpc=environment.vpc, image=image
     )
-    endpoint = RealtimeEndpoint(
-        stack,
-        "Endpoint",
-        endpoint_name=endpoint_name,
-        model=production_model,
-        settings=serving.realtime,
-        rollback=serving.rollback_alarms,
-        key=data.key,
-        capture_bucket=data.capture_bucket,
-        capture_prefix=f"{model.name}/",
+    endpoint = realtime_endpoint(
+        stack, endpoint_name=endpoint_name, model=model, served=production_model, serving=serving, data=data
     )
     variant = ShadowVariant(
         stack,
@@ -148,8 +165,7 @@ def shadow_tested_endpoint(
         capture_bucket=data.capture_bucket,
         capture_prefix=f"{model.name}/",
     )
-    for served in (production_model, candidate_model):
-        _acknowledge(stack, served, CAPTURE_REASON, [data.capture_bucket.arn_for_objects(f"{model.name}/*")])
+    _acknowledge(stack, candidate_model, CAPTURE_REASON, [data.capture_bucket.arn_for_objects(f"{model.name}/*")])
     Tags.of(endpoint.resource).add("mlops:production-package-arn", shadow.production_package_arn)
     Tags.of(endpoint.resource).add("mlops:shadow-package-arn", candidate.package_arn)
     return endpoint, variant

@@ -32,7 +32,6 @@ from mlops_constructs.batch import BatchInference
 from mlops_constructs.endpoint import (
     Endpoint,
     ModelArtifactSource,
-    RealtimeEndpoint,
     ServedModel,
     ServerlessEndpoint,
     supports_volume_kms,
@@ -129,22 +128,8 @@ class ModelServing(Construct):
                     self, project=config.project, environment=environment, model=model, served=served, serving=serving
                 )
             elif serving.mode == "realtime" and self.shadow is None:
-                self.endpoint = RealtimeEndpoint(
-                    self,
-                    "Endpoint",
-                    endpoint_name=endpoint_name,
-                    model=served,
-                    settings=serving.realtime,
-                    rollback=serving.rollback_alarms,
-                    key=data.key,
-                    capture_bucket=data.capture_bucket,
-                    capture_prefix=f"{model.name}/",
-                )
-                self._acknowledge(
-                    served,
-                    "The endpoint's data capture writes one object per sample under generated date-partitioned keys "
-                    "below this model's prefix of the capture bucket; only that prefix is granted.",
-                    [data.capture_bucket.arn_for_objects(f"{model.name}/*")],
+                self.endpoint = serving_modes.realtime_endpoint(
+                    self, endpoint_name=endpoint_name, model=model, served=served, serving=serving, data=data
                 )
             elif serving.mode == "serverless":
                 self.endpoint = ServerlessEndpoint(
