@@ -149,6 +149,30 @@ def variants(endpoint_config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [v for v in found if isinstance(v, Mapping)] if isinstance(found, list) else []
 
 
+# "Register a model" (Application Auto Scaling): a variant's instance count, endpoint/<EndpointName>/variant/<name>.
+VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+VARIANT_RESOURCE_ID = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
+
+
+def endpoint_configs_by_name(template: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Each endpoint of ``template`` with a literal ``EndpointName``, to the endpoint config (logical ID, resource)
+    it names, when that config is in the template."""
+    found = {}
+    for _, endpoint in resources(template, "AWS::SageMaker::Endpoint"):
+        name = properties(endpoint).get("EndpointName")
+        if not isinstance(name, str):
+            continue
+        config = resolve_resource(
+            template,
+            properties(endpoint).get("EndpointConfigName"),
+            type_="AWS::SageMaker::EndpointConfig",
+            name_property="EndpointConfigName",
+        )
+        if config is not None:
+            found[name] = config
+    return found
+
+
 def is_serverless_config(endpoint_config: Mapping[str, Any]) -> bool:
     """Whether any production variant of the config is serverless (has ``ServerlessConfig``)."""
     return any("ServerlessConfig" in v for v in variants(endpoint_config))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from cfnlint.template import Template
 
-from cfn_rules._shared import properties, resolve_resource, resources, variants
-
-VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-_RESOURCE_ID = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
+from cfn_rules._shared import (
+    VARIANT_DIMENSION,
+    VARIANT_RESOURCE_ID,
+    endpoint_configs_by_name,
+    properties,
+    resources,
+    variants,
+)
 
 
 class VariantScalableTargetResourceId(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
@@ -33,18 +35,14 @@ class VariantScalableTargetResourceId(CloudFormationLintRule):  # type: ignore[m
     def match(self, cfn: Template) -> list[RuleMatch]:
         """Scalable targets of the variant dimension with a literal ResourceId."""
         matches = []
-        endpoints = {
-            str(properties(endpoint).get("EndpointName")): endpoint
-            for _, endpoint in resources(cfn.template, "AWS::SageMaker::Endpoint")
-            if isinstance(properties(endpoint).get("EndpointName"), str)
-        }
+        configs = endpoint_configs_by_name(cfn.template)
         for logical_id, resource in resources(cfn.template, "AWS::ApplicationAutoScaling::ScalableTarget"):
             props = properties(resource)
             resource_id = props.get("ResourceId")
             if props.get("ScalableDimension") != VARIANT_DIMENSION or not isinstance(resource_id, str):
                 continue
             path = ["Resources", logical_id, "Properties", "ResourceId"]
-            found = _RESOURCE_ID.match(resource_id)
+            found = VARIANT_RESOURCE_ID.match(resource_id)
             if not found:
                 matches.append(
                     RuleMatch(
@@ -55,17 +53,7 @@ class VariantScalableTargetResourceId(CloudFormationLintRule):  # type: ignore[m
                     )
                 )
                 continue
-            endpoint = endpoints.get(found.group(1))
-            config = (
-                resolve_resource(
-                    cfn.template,
-                    properties(endpoint).get("EndpointConfigName"),
-                    type_="AWS::SageMaker::EndpointConfig",
-                    name_property="EndpointConfigName",
-                )
-                if endpoint
-                else None
-            )
+            config = configs.get(found.group(1))
             if config is None:
                 continue
             names = [str(v.get("VariantName")) for v in variants(properties(config[1]))]

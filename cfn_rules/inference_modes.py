@@ -6,18 +6,21 @@ cfn-lint's schema already bounds ``AsyncInferenceClientConfig.MaxConcurrentInvoc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from cfnlint.template import Template
 
-from cfn_rules._shared import properties, resolve_resource, resources, variants
+from cfn_rules._shared import (
+    VARIANT_DIMENSION,
+    VARIANT_RESOURCE_ID,
+    endpoint_configs_by_name,
+    properties,
+    resources,
+    variants,
+)
 
 ENDPOINT_CONFIG = "AWS::SageMaker::EndpointConfig"
-VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-_RESOURCE_ID = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
 
 
 class ShadowVariantsShape(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
@@ -95,17 +98,13 @@ class ScaleToZeroOnlyAsync(CloudFormationLintRule):  # type: ignore[misc]  # cfn
     def match(self, cfn: Template) -> list[RuleMatch]:
         """Variant scalable targets with MinCapacity 0 whose endpoint config is in the template."""
         matches = []
-        endpoints = {
-            str(properties(endpoint).get("EndpointName")): endpoint
-            for _, endpoint in resources(cfn.template, "AWS::SageMaker::Endpoint")
-            if isinstance(properties(endpoint).get("EndpointName"), str)
-        }
+        configs = endpoint_configs_by_name(cfn.template)
         for logical_id, resource in resources(cfn.template, "AWS::ApplicationAutoScaling::ScalableTarget"):
             props = properties(resource)
-            found = _RESOURCE_ID.match(str(props.get("ResourceId")))
+            found = VARIANT_RESOURCE_ID.match(str(props.get("ResourceId")))
             if props.get("ScalableDimension") != VARIANT_DIMENSION or props.get("MinCapacity") != 0 or not found:
                 continue
-            config = self._config(cfn.template, endpoints.get(found.group(1)))
+            config = configs.get(found.group(1))
             if config is None or "AsyncInferenceConfig" in properties(config[1]):
                 continue
             matches.append(
@@ -117,16 +116,3 @@ class ScaleToZeroOnlyAsync(CloudFormationLintRule):  # type: ignore[misc]  # cfn
                 )
             )
         return matches
-
-    @staticmethod
-    def _config(
-        template: Mapping[str, Any], endpoint: Mapping[str, Any] | None
-    ) -> tuple[str, Mapping[str, Any]] | None:
-        if endpoint is None:
-            return None
-        return resolve_resource(
-            template,
-            properties(endpoint).get("EndpointConfigName"),
-            type_=ENDPOINT_CONFIG,
-            name_property="EndpointConfigName",
-        )
