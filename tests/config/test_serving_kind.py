@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops_config import ConfigError, parse_config
+from mlops_config import parse_config
 from mlops_config.model_kind import ProblemType, QualityGate
 from pipeline_defs.monitoring_settings import PROBLEM_TYPES as PIPELINE_PROBLEM_TYPES
 from pipeline_defs.steps.drift import PROBLEM_TYPES as SCRIPT_PROBLEM_TYPES
-from tests.conftest import raw_default_config
+from tests.config.test_model_kind import DIGEST, SOURCE, _model, _refused
 
-SOURCE = Path("config/platform.yaml")
 REPOSITORY = "555555555555.dkr.ecr.eu-west-1.amazonaws.com/team/model"
-DIGEST = "sha256:" + "ab" * 32
-
-
-def _model(**fields: Any) -> dict[str, Any]:
-    raw = copy.deepcopy(raw_default_config())
-    raw["models"][0].update(fields)
-    return raw
-
-
-def _refused(raw: dict[str, Any]) -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(raw, source=SOURCE)
-    return str(caught.value)
 
 
 def test_a_digest_pinned_user_image_in_the_environments_region_is_accepted() -> None:
