@@ -78,16 +78,27 @@ def retrain_env() -> dict[str, str]:
     }
 
 
+def lambda_module(folder: str, name: str) -> Iterator[ModuleType]:
+    """Module ``name`` of ``lambda/<folder>``, imported as the Lambda runtime imports it (the folder is the asset
+    root), under the name mutmut gives its mutants; the folder leaves ``sys.path`` afterwards."""
+    path = str(REPO_ROOT / "lambda" / folder)
+    sys.path.insert(0, path)
+    try:
+        yield __import__(name)
+    finally:
+        sys.path.remove(path)
+
+
 @pytest.fixture
 def bridge() -> Iterator[ModuleType]:
-    """The monitor bridge's ``bridge`` module, imported as the Lambda runtime imports it (its folder is the asset
-    root), under the name mutmut gives its mutants."""
-    folder = str(REPO_ROOT / "lambda" / "monitor_bridge")
-    sys.path.insert(0, folder)
-    try:
-        yield __import__("bridge")
-    finally:
-        sys.path.remove(folder)
+    """The monitor bridge's ``bridge`` module."""
+    yield from lambda_module("monitor_bridge", "bridge")
+
+
+@pytest.fixture
+def analysis_config() -> Iterator[ModuleType]:
+    """The Clarify config writer's ``analysis_config`` module."""
+    yield from lambda_module("clarify_config", "analysis_config")
 
 
 @pytest.fixture

@@ -3,29 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-
-from tests.lambda_.conftest import REPO_ROOT
-
-CLARIFY_DIR = REPO_ROOT / "lambda" / "clarify_config"
-
-
-def _import(folder: str, name: str) -> Iterator[ModuleType]:
-    # As the Lambda runtime imports them (the folder is the asset root), under the names mutmut gives the mutants.
-    sys.path.insert(0, str(REPO_ROOT / "lambda" / folder))
-    try:
-        yield __import__(name)
-    finally:
-        sys.path.remove(str(REPO_ROOT / "lambda" / folder))
-
-
-@pytest.fixture
-def analysis_config() -> Iterator[ModuleType]:
-    yield from _import("clarify_config", "analysis_config")
 
 
 def test_the_served_models_config_is_sorted_two_space_json(analysis_config: ModuleType) -> None:

@@ -10,27 +10,12 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.lambda_.conftest import REPO_ROOT
-
 SOURCE_URI = "s3://mlops-dev-models/clarify/analysis_config.json"
-
-
-@pytest.fixture
-def analysis_config() -> Iterator[ModuleType]:
-    # As the Lambda runtime imports it (the folder is the asset root), under the name mutmut gives the mutants.
-    folder = str(REPO_ROOT / "lambda" / "clarify_config")
-    sys.path.insert(0, folder)
-    try:
-        yield __import__("analysis_config")
-    finally:
-        sys.path.remove(folder)
 
 
 @pytest.mark.parametrize(
