@@ -85,18 +85,21 @@ MODEL_STATISTICS = {
 }
 
 
+# The settings MonitorBridgeFunction's environment carries (BridgeSettings.from_env reads these).
+BRIDGE_ENV = {
+    "MODEL_NAME": "breast-cancer",
+    "ENVIRONMENT_NAME": "prod",
+    "ENDPOINT_NAME": ENDPOINT,
+    "REPORT_BUCKET": BUCKET,
+    "REPORT_PREFIX": PREFIX,
+    "FEATURES": json.dumps(FEATURES),
+}
+
+
 @pytest.fixture
 def env() -> dict[str, str]:
     """The environment MonitorBridgeFunction sets."""
-    return {
-        "MODEL_NAME": "breast-cancer",
-        "ENVIRONMENT_NAME": "prod",
-        "ENDPOINT_NAME": ENDPOINT,
-        "REPORT_BUCKET": BUCKET,
-        "REPORT_PREFIX": PREFIX,
-        "FEATURES": json.dumps(FEATURES),
-        "POWERTOOLS_SERVICE_NAME": "monitor-bridge-test",
-    }
+    return {**BRIDGE_ENV, "POWERTOOLS_SERVICE_NAME": "monitor-bridge-test"}
 
 
 @pytest.fixture

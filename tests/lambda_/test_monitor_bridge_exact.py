@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from types import ModuleType
 from typing import Any
 
-from tests.lambda_.test_monitor_bridge import BUCKET, ENDPOINT, FEATURES, PREFIX
+from tests.lambda_.test_monitor_bridge import BRIDGE_ENV, BUCKET, PREFIX
 
 
 def test_model_qualitys_constraint_violations_publish_nothing(bridge: ModuleType) -> None:
-    settings = bridge.BridgeSettings.from_env(
-        {
-            "MODEL_NAME": "breast-cancer",
-            "ENVIRONMENT_NAME": "prod",
-            "ENDPOINT_NAME": ENDPOINT,
-            "REPORT_BUCKET": BUCKET,
-            "REPORT_PREFIX": PREFIX,
-            "FEATURES": json.dumps(FEATURES),
-        }
-    )
+    settings = bridge.BridgeSettings.from_env(BRIDGE_ENV)
     report = bridge.ReportObject(
         bucket=BUCKET,
         key=f"{PREFIX}model-quality/run/constraint_violations.json",

@@ -21,18 +21,11 @@ from typing import Any
 import pytest
 
 from tests.lambda_.conftest import REPO_ROOT, FakeLambdaContext
-from tests.lambda_.test_monitor_bridge import BUCKET, ENDPOINT, FEATURES, OBJECT_CREATED, PREFIX, RUN
+from tests.lambda_.test_monitor_bridge import BRIDGE_ENV, BUCKET, ENDPOINT, FEATURES, OBJECT_CREATED, PREFIX, RUN
 
 BRIDGE_DIR = str(REPO_ROOT / "lambda" / "monitor_bridge")
 MAX = 16 * 1024 * 1024
-ENV = {
-    "MODEL_NAME": "breast-cancer",
-    "ENVIRONMENT_NAME": "prod",
-    "ENDPOINT_NAME": ENDPOINT,
-    "REPORT_BUCKET": BUCKET,
-    "REPORT_PREFIX": PREFIX,
-    "FEATURES": json.dumps(FEATURES),
-}
+ENV = BRIDGE_ENV
 NAMES = ("MODEL_NAME", "ENVIRONMENT_NAME", "ENDPOINT_NAME", "REPORT_BUCKET", "REPORT_PREFIX", "FEATURES")
 SHAPE = "not the shape of an S3 Object Created event"
 

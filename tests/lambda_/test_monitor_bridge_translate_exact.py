@@ -9,29 +9,19 @@ a missing value) that refuse the whole report.
 
 from __future__ import annotations
 
-import json
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.lambda_.test_monitor_bridge import BUCKET, ENDPOINT, FEATURES, PREFIX, RUN
+from tests.lambda_.test_monitor_bridge import BRIDGE_ENV, BUCKET, ENDPOINT, FEATURES, PREFIX, RUN
 
 IDS = ("breast-cancer", "prod", ENDPOINT)
 
 
 @pytest.fixture
 def settings(bridge: ModuleType) -> Any:
-    return bridge.BridgeSettings.from_env(
-        {
-            "MODEL_NAME": "breast-cancer",
-            "ENVIRONMENT_NAME": "prod",
-            "ENDPOINT_NAME": ENDPOINT,
-            "REPORT_BUCKET": BUCKET,
-            "REPORT_PREFIX": PREFIX,
-            "FEATURES": json.dumps(FEATURES),
-        }
-    )
+    return bridge.BridgeSettings.from_env(BRIDGE_ENV)
 
 
 def _report(bridge: ModuleType, kind: str, file_name: str) -> Any:
