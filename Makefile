@@ -110,8 +110,6 @@ mutate: deps  ## mutation testing of mlops_config/ and the drift step (MUTATE='<
 # with mutant-name globs such as 'retrain.x_count_new_data*'; MUTATE_TESTS='<test files>' narrows the tests it runs;
 # MAX_CHILDREN sets mutmut's parallel test runs (1 on a shared machine).
 FN ?= retrain_trigger
-# Parallel mutant runs (a shared or small machine runs one at a time with MAX_CHILDREN=1); MUTATE_TESTS='<files>'
-# narrows a run to some of the folder's test files.
 MAX_CHILDREN ?= 2
 mutate-lambda: deps  ## mutation testing of one Lambda folder: FN=retrain_trigger|monitor_bridge|batch_window|clarify_config|promote_model
 	$(PY) scripts/mutate_lambda.py $(FN) --max-children $(MAX_CHILDREN) $(foreach test,$(MUTATE_TESTS),--tests $(test)) $(MUTATE)
