@@ -259,6 +259,59 @@ def policy_characters(statements: list[dict[str, Any]]) -> int:
     return len(json.dumps(document, separators=(",", ":"), sort_keys=True))
 
 
+# The shortest value each pseudo parameter takes (partition "aws", a nine-letter Region, a 12-digit account).
+SHORTEST_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "000000000000",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def shortest_text(value: Any) -> Any:
+    """``value`` with every intrinsic replaced by the shortest string it can resolve to.
+
+    Pseudo parameters take their shortest value, ``Fn::Join``/``Fn::Sub`` join what they can; anything else
+    (a reference to a resource, an import, a condition) counts as the empty string.
+    """
+    if isinstance(value, list):
+        return [shortest_text(item) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    if not is_intrinsic(value):
+        return {key: shortest_text(item) for key, item in value.items()}
+    ((function, argument),) = value.items()
+    if function == "Ref" and isinstance(argument, str):
+        return SHORTEST_PSEUDO.get(argument, "")
+    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+        parts = [shortest_text(part) for part in as_list(argument[1])]
+        if isinstance(argument[0], str) and all(isinstance(part, str) for part in parts):
+            return argument[0].join(parts)
+    return _shortest_sub(argument) if function == "Fn::Sub" else ""
+
+
+def _shortest_sub(argument: Any) -> str:
+    """The shortest text of an ``Fn::Sub`` (string form or [string, variables])."""
+    text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+    if not isinstance(text, str) or not isinstance(variables, Mapping):
+        return ""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        replacement = shortest_text(variables[name]) if name in variables else SHORTEST_PSEUDO.get(name, "")
+        return replacement if isinstance(replacement, str) else ""
+
+    return _SUB_VARIABLE.sub(substitute, text)
+
+
+def iam_policy_characters(document: Any) -> int:
+    """The fewest characters IAM can count for ``document``: its compact JSON without whitespace, intrinsics at
+    their shortest (see ``shortest_text``)."""
+    text = json.dumps(shortest_text(document), separators=(",", ":"), ensure_ascii=False)
+    return sum(1 for char in text if not char.isspace())
+
+
 def has_wildcard_filter(pattern: Any) -> bool:
     """Whether an event pattern uses the ``wildcard`` matching operator anywhere."""
     return any(isinstance(node, Mapping) and "wildcard" in node for _, node in walk(pattern))

@@ -115,8 +115,43 @@ class RegistryReaderRole(ToolingTrustedRole):
             group.grant_read(self.role)
 
 
+# "IAM and AWS STS quotas": a managed policy holds 6,144 characters (whitespace not counted) and a role has 10
+# managed policies attached by default. cfn_rules/iam_size.py (E9071) checks the synthesized policies against both.
+MANAGED_POLICY_CHARACTERS = 6_144
+MANAGED_POLICIES_PER_ROLE = 10
+# The longest an endpoint ARN can be beside its name: "arn:" + partition ("aws-us-gov") + ":sagemaker:" + Region
+# (14 letters, as "ap-southeast-1") + ":" + account + ":endpoint/", plus its quotes and comma in the list.
+_ENDPOINT_ARN_OVERHEAD = len('"arn:aws-us-gov:sagemaker:ap-southeast-1:123456789012:endpoint/",')
+# The rest of a one-statement policy document, generously rounded up.
+_POLICY_OVERHEAD = 200
+
+
+def invoke_policy_chunks(endpoint_names: Sequence[str]) -> list[list[str]]:
+    """``endpoint_names`` in order, cut into runs whose InvokeEndpoint policy fits one managed policy.
+
+    Each name costs its longest possible ARN, so every chunk fits in any partition and Region. A new model's
+    endpoint is appended to the last run: the runs before it, and so their policies, stay unchanged.
+    """
+    chunks: list[list[str]] = [[]]
+    used = _POLICY_OVERHEAD
+    for name in endpoint_names:
+        cost = _ENDPOINT_ARN_OVERHEAD + len(name)
+        if chunks[-1] and used + cost > MANAGED_POLICY_CHARACTERS:
+            chunks.append([])
+            used = _POLICY_OVERHEAD
+        chunks[-1].append(name)
+        used += cost
+    return chunks
+
+
 class EndpointInvokerRole(ToolingTrustedRole):
-    """Lets the pipeline's smoke test call ``sagemaker:InvokeEndpoint`` on ``endpoint_names`` and nothing else."""
+    """Lets the pipeline's smoke test call ``sagemaker:InvokeEndpoint`` on ``endpoint_names`` and nothing else.
+
+    The endpoint ARNs are listed exactly, in customer managed policies of as many endpoints as fit in one
+    (``invoke_policy_chunks``): one ARN per served model outgrows the 10,240 characters of a role's inline
+    policies at about 120 models, and CDK's automatic overflow split moves statements between policies from one
+    synth to the next (aws/aws-cdk#35611). Raises ``ValueError`` past the 10 managed policies a role may have.
+    """
 
     def __init__(
         self,
@@ -138,13 +173,28 @@ class EndpointInvokerRole(ToolingTrustedRole):
         )
         if not endpoint_names:
             raise ValueError("an endpoint invoker needs at least one endpoint name")
+        chunks = invoke_policy_chunks(endpoint_names)
+        if len(chunks) > MANAGED_POLICIES_PER_ROLE:
+            raise ValueError(
+                f"the smoke test of {len(endpoint_names)} endpoints needs {len(chunks)} managed policies of endpoint "
+                f"ARNs; IAM attaches at most {MANAGED_POLICIES_PER_ROLE} to a role by default (IAM and AWS STS "
+                "quotas): serve fewer models per environment, or split them across projects"
+            )
         stack = Stack.of(self)
-        self.endpoint_arns = [
-            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=name) for name in endpoint_names
-        ]
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=list(self.endpoint_arns))
-        )
+        self.endpoint_arns: list[str] = []
+        self.invoke_policies: list[iam.ManagedPolicy] = []
+        for index, names in enumerate(chunks, start=1):
+            arns = [stack.format_arn(service="sagemaker", resource="endpoint", resource_name=n) for n in names]
+            self.endpoint_arns.extend(arns)
+            self.invoke_policies.append(
+                iam.ManagedPolicy(
+                    self,
+                    f"InvokeEndpoints{index}",
+                    description=f"CI/CD smoke test: invoke this environment's model endpoints (part {index})",
+                    statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns)],
+                    roles=[self.role],
+                )
+            )
 
 
 class ModelApprovalForwarder(Construct):

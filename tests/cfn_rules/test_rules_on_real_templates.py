@@ -120,6 +120,11 @@ def _alias_in_iam(t: dict[str, Any]) -> None:
     raise AssertionError("no IAM statement on KMS in this template")
 
 
+def _eleven_managed_policies(t: dict[str, Any]) -> None:
+    role = _of_type(t, "AWS::IAM::Role")[0]["Properties"]
+    role["ManagedPolicyArns"] = [f"arn:aws:iam::111111111111:policy/p{i}" for i in range(11)]
+
+
 def _write_once_deny(t: dict[str, Any]) -> None:
     policy = _of_type(t, "AWS::S3::BucketPolicy")[0]["Properties"]["PolicyDocument"]
     policy["Statement"].append(
@@ -153,6 +158,7 @@ MUTATIONS: dict[str, tuple[str, str, Mutation]] = {
     "promotion timeout equal to the function's": ("prod/Serving", "E9050", _short_service_timeout),
     "scaling an unknown variant": ("prod/Serving", "E9025", _unknown_variant),
     "KMS alias in an IAM policy": ("prod/Serving", "E9070", _alias_in_iam),
+    "eleven managed policies on one role": ("prod/Serving", "E9071", _eleven_managed_policies),
     "conditional-write deny without the creation operation": ("prod/Data", "E9080", _write_once_deny),
 }
 

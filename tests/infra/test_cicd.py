@@ -78,7 +78,8 @@ def _flat(value: Any) -> Any:
 
 
 def _statements(template: Template, role_logical_prefix: str) -> list[dict[str, Any]]:
-    policies = template.find_resources("AWS::IAM::Policy")
+    """The statements of the inline and customer managed policies of the template attached to the role."""
+    policies = {**template.find_resources("AWS::IAM::Policy"), **template.find_resources("AWS::IAM::ManagedPolicy")}
     found = [
         statement
         for policy in policies.values()

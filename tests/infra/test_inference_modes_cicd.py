@@ -50,7 +50,8 @@ def access(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
 def _statements(template: Template) -> list[dict[str, Any]]:
     return [
         statement
-        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for policy in template.find_resources(kind).values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
