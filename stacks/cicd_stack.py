@@ -77,6 +77,9 @@ SMOKE_TEST_PROFILE = "smoke-test"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 # pipeline_defs/render.py's content cache, relative to the source directory.
 RENDER_CACHE_PATH = ".pipeline-cache/**/*"
+# scripts/synth_report.py's lint cache: a template that passed cfn-lint and the project rules before, with the same
+# bytes, cfn-lint version, rules and .cfnlintrc.yaml, is not linted again (only passes are recorded).
+LINT_CACHE_PATH = "build/lint-cache/**/*"
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
 
 PIPELINE_CHANGE_CHECK = "pipeline-change-check"
@@ -156,13 +159,14 @@ class CicdStack(Stack):
             env={"REGISTRY_READER_ROLE_ARN": reader_arn, "CI": "true"},
             commands=[TEST_COMMAND, RESOLVE_COMMAND, SYNTH_COMMAND, PUBLISH_APPROVED_COMMAND],
             primary_output_directory="cdk.out",
-            # The pipeline-render cache (entries named by the sha256 of what they render) survives between builds
-            # on the same host: a release that changes no pipeline renders none ("Local caching - AWS CodeBuild":
-            # CUSTOM mode caches the directories the buildspec's cache paths name).
+            # The pipeline-render and lint caches (entries named by the sha256 of what they render or passed) survive
+            # between builds on the same host: a release renders only changed pipelines and lints only changed
+            # templates ("Local caching - AWS CodeBuild": CUSTOM mode caches the directories the buildspec's cache
+            # paths name).
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {
                     "phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}},
-                    "cache": {"paths": [RENDER_CACHE_PATH]},
+                    "cache": {"paths": [RENDER_CACHE_PATH, LINT_CACHE_PATH]},
                 }
             ),
             cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),

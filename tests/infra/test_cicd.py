@@ -432,14 +432,24 @@ def test_pipeline_and_access_templates_pass_cfn_lint(cicd: dict[str, Any]) -> No
     assert lint([r.template for r in reports]) == []
 
 
-def test_synth_step_keeps_the_pipeline_render_cache_between_builds(
+def test_synth_step_keeps_the_render_and_lint_caches_between_builds(
     template: Template, stages: list[dict[str, Any]]
 ) -> None:
-    """A release that changes no pipeline renders none: the render cache is a CodeBuild custom local cache."""
+    """A release renders only changed pipelines and lints only changed templates: both content caches are a
+    CodeBuild custom local cache, at the paths the renderer and the gates use."""
+    from pipeline_defs.render import DEFAULT_CACHE_DIR
+    from scripts.synth_report import LINT_CACHE_DIR
+
     (synth,) = _stage(stages, "Build")["Actions"]
     project = template.find_resources("AWS::CodeBuild::Project")[_project_of(synth)]
     assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}
-    assert _build_spec(template, _project_of(synth))["cache"] == {"paths": [".pipeline-cache/**/*"]}
+    assert _build_spec(template, _project_of(synth))["cache"] == {
+        "paths": [".pipeline-cache/**/*", "build/lint-cache/**/*"]
+    }
+    assert [DEFAULT_CACHE_DIR.relative_to(REPO), LINT_CACHE_DIR.relative_to(REPO)] == [
+        Path(".pipeline-cache"),
+        Path("build/lint-cache"),
+    ]
 
 
 def test_self_mutation_lists_only_the_bootstrap_buckets_of_the_app_accounts(
