@@ -162,7 +162,10 @@ class EndpointInvokerRole(ToolingTrustedRole):
         tooling_account: str,
         tooling_role_name: str,
         endpoint_names: Sequence[str],
+        policy_path: str = "/",
     ) -> None:
+        """``policy_path`` is the IAM path of the managed policies (default ``/``; the platform passes the project's
+        ``naming.managed_policy_path``, the one path its CloudFormation execution policy may create policies in)."""
         super().__init__(
             scope,
             construct_id,
@@ -190,6 +193,7 @@ class EndpointInvokerRole(ToolingTrustedRole):
                 iam.ManagedPolicy(
                     self,
                     f"InvokeEndpoints{index}",
+                    path=policy_path,
                     description=f"CI/CD smoke test: invoke this environment's model endpoints (part {index})",
                     statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns)],
                     roles=[self.role],

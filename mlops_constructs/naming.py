@@ -174,6 +174,15 @@ def cicd_role_name(project: str, purpose: str) -> str:
     return f"{project}-cicd-{purpose}"
 
 
+def managed_policy_path(project: str) -> str:
+    """The IAM path of the project's customer managed policies (``policy/<project>/...``).
+
+    The CloudFormation execution policy (bootstrap/execution-policy.json) may create and change policies under this
+    path only; the permissions boundary and the execution policy itself sit at ``/``, out of its reach.
+    """
+    return f"/{project}/"
+
+
 def release_pipeline_name(project: str) -> str:
     """The CodePipeline that tests, synthesizes and deploys every environment; operators look it up by name."""
     return f"{project}-release"

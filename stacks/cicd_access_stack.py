@@ -129,6 +129,7 @@ class CicdAccessStack(Stack):
                 tooling_account=tooling.account,
                 tooling_role_name=naming.cicd_role_name(config.project, purpose),
                 endpoint_names=endpoints,
+                policy_path=naming.managed_policy_path(config.project),
             )
             self._grant_async_smoke_tests(config, environment, key)
 

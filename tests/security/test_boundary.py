@@ -45,6 +45,20 @@ SPECIAL_RESOURCE_TYPES = {
     # IAM roles and their policies: only with the boundary, only the project's roles (checked separately).
     "AWS::IAM::Role": ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRole", "iam:PassRole"],
     "AWS::IAM::Policy": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+    # Customer managed policies: only under the project's path (naming.managed_policy_path); CloudFormation's handler
+    # permissions for AWS::IAM::ManagedPolicy (its registry schema), attaching to roles through the boundary rule.
+    "AWS::IAM::ManagedPolicy": [
+        "iam:CreatePolicy",
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicy",
+        "iam:DeletePolicyVersion",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:ListEntitiesForPolicy",
+        "iam:ListPolicyVersions",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+    ],
     "AWS::SSM::Parameter": ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
     # Custom resources: CloudFormation invokes the provider function.
     "Custom::*": ["lambda:InvokeFunction"],
@@ -55,6 +69,7 @@ CROSS_SERVICE = {
     "AWS::ApplicationAutoScaling::ScalableTarget": ["iam:CreateServiceLinkedRole"],
 }
 PROJECT_ROLE = "arn:aws:iam::111111111111:role/mlops-anything"
+PROJECT_POLICY = "arn:aws:iam::111111111111:policy/mlops/mlops-prod-cicd-access-InvokeEndpoints1-AbC123"
 BOUNDARY_ARN = "arn:aws:iam::111111111111:policy/mlops-permissions-boundary"
 
 
@@ -257,7 +272,7 @@ def test_the_execution_policy_covers_every_resource_type_the_templates_use(
         }
         for action in needed:
             resource = (
-                PROJECT_ROLE
+                (PROJECT_POLICY if "Polic" in action and "Role" not in action else PROJECT_ROLE)
                 if action.startswith("iam:")
                 else "arn:aws:ssm:eu-west-1:111111111111:parameter/mlops/dev/data-key-arn"
             )
@@ -283,6 +298,35 @@ def test_the_execution_policy_creates_roles_only_with_the_boundary_and_only_the_
         assert not _allows(EXECUTION, never, resource=PROJECT_ROLE, context={"iam:PermissionsBoundary": BOUNDARY_ARN})
     assert not _allows(EXECUTION, "iam:PassRole", resource="arn:aws:iam::111111111111:role/OrganizationAdmin")
     assert not _allows(EXECUTION, "organizations:LeaveOrganization")
+
+
+@pytest.mark.parametrize("document", [BOUNDARY, EXECUTION], ids=["boundary", "execution"])
+def test_both_policies_manage_only_policies_under_the_projects_path(
+    document: dict[str, Any], default_config: Any
+) -> None:
+    """Customer managed policies only under ``/mlops/``: never the boundary or the execution policy itself (both at
+    ``/``), so neither a deployment nor a bounded role can widen what bounds it."""
+    from mlops_constructs import naming
+
+    assert naming.managed_policy_path(default_config.project) == "/mlops/"
+    writes = ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion")
+    for outside in (BOUNDARY_ARN, "arn:aws:iam::111111111111:policy/mlops-cfn-execution", "arn:aws:iam::aws:policy/x"):
+        for action in (*writes, "iam:DeletePolicyVersion"):
+            assert not _allows(document, action, resource=outside), (action, outside)
+    assert _allows(document, "iam:CreatePolicy", resource=PROJECT_POLICY)
+    # CloudFormation makes a new version the default as it creates it; nothing else may switch versions.
+    assert not _allows(document, "iam:SetDefaultPolicyVersion", resource=PROJECT_POLICY)
+
+
+def test_every_managed_policy_in_the_templates_is_under_the_projects_path(templates: dict[str, dict[str, Any]]) -> None:
+    policies = [
+        resource["Properties"]
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    assert policies, "the smoke-test roles' endpoint policies"
+    assert {p.get("Path") for p in policies} == {"/mlops/"}
 
 
 @pytest.mark.parametrize("document", [BOUNDARY, EXECUTION], ids=["boundary", "execution"])
