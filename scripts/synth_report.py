@@ -4,8 +4,9 @@ Run after ``cdk synth`` (``make synth`` does): exits non-zero on any cfn-lint er
 rules in ``cfn_rules/`` run in the same cfn-lint pass, appended with ``--append-rules``), on any finding of the
 assembly checks over the templates of one account and Region, or on a stack over a CloudFormation limit. Prints
 per stack its resources, outputs, parameters, template size and the cdk-nag findings acknowledged in it, and how
-many project rules ran and fired. cfn-lint runs one process per core and skips templates it already passed with the
-same bytes, cfn-lint version, project rules and .cfnlintrc.yaml (build/lint-cache; ``--no-lint-cache`` lints all).
+many project rules ran and fired. cfn-lint runs one process per core (``LINT_WORKERS`` sets another number) and
+skips templates it already passed with the same bytes, cfn-lint version, project rules and .cfnlintrc.yaml
+(build/lint-cache; ``--no-lint-cache`` lints all).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ MAX_TEMPLATE_BYTES = 1_000_000
 CFN_LINT_CONFIG = REPO / ".cfnlintrc.yaml"
 # Passes of cfn-lint, one empty-ish file per (template bytes, cfn-lint version, rules) key; `make clean` removes it.
 LINT_CACHE_DIR = REPO / "build" / "lint-cache"
+# How many cfn-lint processes run at once when the caller does not say: one per core unless this environment
+# variable sets another number (the test suite's workers already keep every core busy, so each of them uses one).
+LINT_WORKERS_VARIABLE = "LINT_WORKERS"
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,20 @@ def _run_cfn_lint(templates: list[Path]) -> subprocess.Popen[str]:
     )
 
 
+def default_lint_workers() -> int:
+    """``LINT_WORKERS`` when it is a positive number, else the cores this process may run on."""
+    configured = os.environ.get(LINT_WORKERS_VARIABLE, "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0))
+
+
 def lint(templates: list[Path], *, cache_dir: Path | None = LINT_CACHE_DIR, workers: int | None = None) -> list[str]:
     """cfn-lint findings (errors and warnings) over ``templates``, the project rules of ``cfn_rules/`` included.
 
     cfn-lint runs in the repository (it reads .cfnlintrc.yaml there) with the repository on PYTHONPATH, so that
     the rule modules it loads from ``cfn_rules/`` import their shared helpers. Templates are linted in parallel
-    processes (one per core, at most ``workers``), each process given templates of about equal total size. A
+    processes (``workers``, default ``default_lint_workers()``), each given templates of about equal total size. A
     template that passed before with the same bytes, cfn-lint version, project rules and .cfnlintrc.yaml is not
     linted again (``cache_dir``; ``None`` lints everything); only passes are cached, so a finding is always
     printed from a fresh run.
@@ -171,7 +183,7 @@ def lint(templates: list[Path], *, cache_dir: Path | None = LINT_CACHE_DIR, work
     todo = [t for t in templates if not (cache_dir and (cache_dir / keys[t]).is_file())]
     if not todo:
         return []
-    count = max(1, min(workers or len(os.sched_getaffinity(0)), len(todo)))
+    count = max(1, min(workers or default_lint_workers(), len(todo)))
     running = [(group, _run_cfn_lint(group)) for group in _chunks(todo, count)]
     findings: list[str] = []
     for group, process in running:

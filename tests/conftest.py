@@ -31,6 +31,10 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+# Under pytest-xdist a test worker already runs on every core: each worker's cfn-lint passes (scripts/synth_report.py)
+# use one process instead of one per core, which would only add cfn-lint start-ups (~1.5 s of CPU each).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("LINT_WORKERS", "1")
 
 # Every boto3/botocore session the tests make (moto accounts, assumed-role sessions, each cold start of a handler)
 # would otherwise build its own loader and parse the service models again: SageMaker's alone is megabytes of JSON,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,17 @@ def test_templates_are_linted_in_parallel_and_every_finding_is_kept(
     assert len(started) == 2
     assert sorted(t for group in started for t in group) == sorted(templates)
     assert sorted(f.split(":", 1)[0] for f in findings) == sorted(str(t) for t in templates if "Bad" in t.name)
+
+
+@pytest.mark.parametrize(("configured", "expected"), [("3", 3), ("1", 1), ("0", None), ("two", None), ("", None)])
+def test_lint_workers_default_to_the_cores_unless_configured(
+    configured: str, expected: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINT_WORKERS", configured)
+    cores = len(os.sched_getaffinity(0))
+    assert synth_report.default_lint_workers() == (expected or cores)
+    monkeypatch.delenv("LINT_WORKERS")
+    assert synth_report.default_lint_workers() == cores
 
 
 def test_groups_balance_template_bytes(tmp_path: Path) -> None:
