@@ -8,11 +8,14 @@ every ``CloudFormationLintRule`` subclass it finds in a rules module, so shared 
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 Path = tuple[str | int, ...]
+# What CloudFormation may do when it deploys the app (bootstrap/, docs/security.md); E9072 reads it.
+EXECUTION_POLICY = pathlib.Path(__file__).resolve().parent.parent / "bootstrap" / "execution-policy.json"
 
 INTRINSICS = frozenset(
     {

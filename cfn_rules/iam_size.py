@@ -1,15 +1,20 @@
-"""IAM quotas a role reaches as a platform grows: inline policy size, managed policy size, policies per role."""
+"""IAM limits a role reaches as a platform grows: inline policy size, managed policy size, policies per role, and
+the path where the CloudFormation execution policy lets managed policies be created."""
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from cfnlint.template import Template
 
-from cfn_rules._shared import as_list, iam_policy_characters, properties, referenced_id, resources
+from cfn_rules._shared import EXECUTION_POLICY, as_list, iam_policy_characters, properties, referenced_id, resources
 
 # "IAM and AWS STS quotas" (IAM User Guide): whitespace is not counted in either size; a role has 10 managed
 # policies attached by default (a quota increase raises it to 20).
@@ -137,4 +142,68 @@ class IamPolicySizeQuotas(CloudFormationLintRule):  # type: ignore[misc]  # cfn-
                     "for a managed policy (IAM and AWS STS quotas)",
                 )
             )
+        return matches
+
+
+@cache
+def policy_patterns(execution_policy: Path = EXECUTION_POLICY) -> tuple[str, ...]:
+    """The Resource patterns of the execution policy's Allow statements that grant ``iam:CreatePolicy``."""
+    if not execution_policy.is_file():
+        return ()
+    document = json.loads(execution_policy.read_text(encoding="utf-8"))
+    patterns: list[str] = []
+    for statement in as_list(document.get("Statement") or []):
+        actions = [str(a) for a in as_list(statement.get("Action") or [])]
+        if statement.get("Effect") == "Allow" and any(fnmatch.fnmatchcase("iam:CreatePolicy", a) for a in actions):
+            patterns += [str(r) for r in as_list(statement.get("Resource") or [])]
+    return tuple(patterns)
+
+
+def _policy_arn(props: Mapping[str, Any]) -> str | None:
+    """The ARN a managed policy gets, in the ``aws`` partition of any account; ``None`` when its path is a token."""
+    path = props.get("Path", "/")
+    name = props.get("ManagedPolicyName", "generated-by-cloudformation")
+    if not isinstance(path, str) or not isinstance(name, str):
+        return None
+    return f"arn:aws:iam::111111111111:policy{path}{name}"
+
+
+class ManagedPolicyPathAllowed(CloudFormationLintRule):  # type: ignore[misc]  # cfn-lint ships no type information
+    """Every customer managed policy of a template is one the CloudFormation execution policy may create.
+
+    The project deploys with bootstrap/execution-policy.json, which allows ``iam:CreatePolicy`` only under the
+    project's path (``policy/mlops/*``; the permissions boundary and the execution policy itself sit at ``/``, out
+    of its reach). A managed policy elsewhere, such as the ``OverflowPolicy`` CDK splits off a role's default
+    policy on its own (at ``/``), fails the deploy with AccessDenied. AWS doc: "AWS::IAM::ManagedPolicy" (its
+    ``Path`` and the handler permissions of its registry schema) and "IAM identifiers" (paths in policy ARNs).
+    """
+
+    id = "E9072"
+    shortdesc = "Managed policy outside the path the execution policy may create policies in"
+    description = "CloudFormation's execution role may create customer managed policies only under the project's path"
+    source_url = (
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-managedpolicy.html"
+    )
+    tags = ["mlops", "iam"]  # noqa: RUF012 -- cfn-lint declares tags as a class-level list
+
+    def match(self, cfn: Template) -> list[RuleMatch]:
+        """One finding per managed policy whose ARN no CreatePolicy pattern of the execution policy matches."""
+        patterns = policy_patterns()
+        if not patterns:
+            return []
+        matches = []
+        for logical_id, policy in resources(cfn.template, "AWS::IAM::ManagedPolicy"):
+            arn = _policy_arn(properties(policy))
+            if arn is not None and not any(
+                fnmatch.fnmatchcase(arn, p.replace("arn:*:", "arn:aws:", 1)) for p in patterns
+            ):
+                path = properties(policy).get("Path", "/")
+                matches.append(
+                    RuleMatch(
+                        ["Resources", logical_id],
+                        f"managed policy {logical_id}: path {path!r} is outside where the CloudFormation execution "
+                        f"policy (bootstrap/execution-policy.json) may create policies ({', '.join(patterns)}): the "
+                        "deploy would fail on iam:CreatePolicy (mlops_constructs/managed_policies.py)",
+                    )
+                )
         return matches

@@ -17,7 +17,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.registry import ModelPackageGroup
+from mlops_constructs.managed_policies import ExactGrantPolicies
+from mlops_constructs.registry import REGISTRY_READ_ACTIONS, ModelPackageGroup
 
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 
@@ -88,7 +89,8 @@ class RegistryReaderRole(ToolingTrustedRole):
     """Read-only access to the model registry for the pipeline's synth step (the approved-model resolver).
 
     Allows only ``sagemaker:ListModelPackages``, ``DescribeModelPackage`` and ``DescribeModelPackageGroup``
-    on ``package_groups`` and their packages.
+    on ``package_groups`` and their packages, listed exactly in customer managed policies under ``policy_path``
+    (``ExactGrantPolicies``: two ARNs per model outgrow a role's inline quota at about 60 models).
     """
 
     def __init__(
@@ -100,7 +102,9 @@ class RegistryReaderRole(ToolingTrustedRole):
         tooling_account: str,
         tooling_role_name: str,
         package_groups: Sequence[ModelPackageGroup],
+        policy_path: str = "/",
     ) -> None:
+        """``policy_path``: as for ``EndpointInvokerRole``."""
         super().__init__(
             scope,
             construct_id,
@@ -111,46 +115,22 @@ class RegistryReaderRole(ToolingTrustedRole):
         )
         if not package_groups:
             raise ValueError("a registry reader needs at least one model package group")
-        for group in package_groups:
-            group.grant_read(self.role)
-
-
-# "IAM and AWS STS quotas": a managed policy holds 6,144 characters (whitespace not counted) and a role has 10
-# managed policies attached by default. cfn_rules/iam_size.py (E9071) checks the synthesized policies against both.
-MANAGED_POLICY_CHARACTERS = 6_144
-MANAGED_POLICIES_PER_ROLE = 10
-# The longest an endpoint ARN can be beside its name: "arn:" + partition ("aws-us-gov") + ":sagemaker:" + Region
-# (14 letters, as "ap-southeast-1") + ":" + account + ":endpoint/", plus its quotes and comma in the list.
-_ENDPOINT_ARN_OVERHEAD = len('"arn:aws-us-gov:sagemaker:ap-southeast-1:123456789012:endpoint/",')
-# The rest of a one-statement policy document, generously rounded up.
-_POLICY_OVERHEAD = 200
-
-
-def invoke_policy_chunks(endpoint_names: Sequence[str]) -> list[list[str]]:
-    """``endpoint_names`` in order, cut into runs whose InvokeEndpoint policy fits one managed policy.
-
-    Each name costs its longest possible ARN, so every chunk fits in any partition and Region. A new model's
-    endpoint is appended to the last run: the runs before it, and so their policies, stay unchanged.
-    """
-    chunks: list[list[str]] = [[]]
-    used = _POLICY_OVERHEAD
-    for name in endpoint_names:
-        cost = _ENDPOINT_ARN_OVERHEAD + len(name)
-        if chunks[-1] and used + cost > MANAGED_POLICY_CHARACTERS:
-            chunks.append([])
-            used = _POLICY_OVERHEAD
-        chunks[-1].append(name)
-        used += cost
-    return chunks
+        self.read = ExactGrantPolicies(
+            self,
+            "ReadRegistry",
+            role=self.role,
+            actions=list(REGISTRY_READ_ACTIONS),
+            resources=[(group.group_arn, group.packages_arn) for group in package_groups],
+            path=policy_path,
+            description="CI/CD synth step: read the project's model package groups",
+        )
 
 
 class EndpointInvokerRole(ToolingTrustedRole):
     """Lets the pipeline's smoke test call ``sagemaker:InvokeEndpoint`` on ``endpoint_names`` and nothing else.
 
-    The endpoint ARNs are listed exactly, in customer managed policies of as many endpoints as fit in one
-    (``invoke_policy_chunks``): one ARN per served model outgrows the 10,240 characters of a role's inline
-    policies at about 120 models, and CDK's automatic overflow split moves statements between policies from one
-    synth to the next (aws/aws-cdk#35611). Raises ``ValueError`` past the 10 managed policies a role may have.
+    The endpoint ARNs are listed exactly, in customer managed policies under ``policy_path`` (``ExactGrantPolicies``:
+    one ARN per served model outgrows a role's inline quota at about 120 models).
     """
 
     def __init__(
@@ -176,29 +156,19 @@ class EndpointInvokerRole(ToolingTrustedRole):
         )
         if not endpoint_names:
             raise ValueError("an endpoint invoker needs at least one endpoint name")
-        chunks = invoke_policy_chunks(endpoint_names)
-        if len(chunks) > MANAGED_POLICIES_PER_ROLE:
-            raise ValueError(
-                f"the smoke test of {len(endpoint_names)} endpoints needs {len(chunks)} managed policies of endpoint "
-                f"ARNs; IAM attaches at most {MANAGED_POLICIES_PER_ROLE} to a role by default (IAM and AWS STS "
-                "quotas): serve fewer models per environment, or split them across projects"
-            )
         stack = Stack.of(self)
-        self.endpoint_arns: list[str] = []
-        self.invoke_policies: list[iam.ManagedPolicy] = []
-        for index, names in enumerate(chunks, start=1):
-            arns = [stack.format_arn(service="sagemaker", resource="endpoint", resource_name=n) for n in names]
-            self.endpoint_arns.extend(arns)
-            self.invoke_policies.append(
-                iam.ManagedPolicy(
-                    self,
-                    f"InvokeEndpoints{index}",
-                    path=policy_path,
-                    description=f"CI/CD smoke test: invoke this environment's model endpoints (part {index})",
-                    statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns)],
-                    roles=[self.role],
-                )
-            )
+        self.endpoint_arns = [
+            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=name) for name in endpoint_names
+        ]
+        self.invoke = ExactGrantPolicies(
+            self,
+            "InvokeEndpoints",
+            role=self.role,
+            actions=["sagemaker:InvokeEndpoint"],
+            resources=[(arn,) for arn in self.endpoint_arns],
+            path=policy_path,
+            description="CI/CD smoke test: invoke this environment's model endpoints",
+        )
 
 
 class ModelApprovalForwarder(Construct):

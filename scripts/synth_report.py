@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:  # run as a script (make synth): the project's pac
     sys.path.insert(0, str(REPO))
 
 from cfn_rules import ASSEMBLY_CHECKS, RULES_DIR, AssemblyFinding, StackTemplate, check_assembly, rule_ids  # noqa: E402
+from cfn_rules._shared import EXECUTION_POLICY  # noqa: E402
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 # CloudFormation's hard limits per stack.
@@ -112,10 +113,11 @@ def collect(root: Path) -> list[StackReport]:
 
 
 def _rules_digest() -> str:
-    """sha256 of what decides a template's cfn-lint result besides the template: the project rules and the config."""
+    """sha256 of what decides a template's cfn-lint result besides the template: the project rules, the config and
+    the execution policy (E9072 reads which policy paths it allows)."""
     digest = hashlib.sha256()
     sources = sorted(RULES_DIR.rglob("*.py"), key=lambda p: p.relative_to(RULES_DIR).as_posix())
-    for path in [*sources, CFN_LINT_CONFIG]:
+    for path in [*sources, CFN_LINT_CONFIG, EXECUTION_POLICY]:
         if "__pycache__" in path.parts or not path.is_file():
             continue
         data = path.read_bytes()

@@ -94,10 +94,11 @@ class CicdAccessStack(Stack):
                 tooling_account=tooling.account,
                 tooling_role_name=naming.cicd_role_name(config.project, SYNTH),
                 package_groups=groups,
+                policy_path=naming.managed_policy_path(config.project),
             )
             for group in groups:
                 acknowledge(
-                    self.registry_reader.role,
+                    self.registry_reader,
                     "AwsSolutions-IAM5",
                     "The resolver lists and describes the versions of the project's package group; versions are "
                     "numbered as they are registered, so only a group-scoped wildcard can name them.",

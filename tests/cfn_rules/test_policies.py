@@ -107,11 +107,11 @@ def _inline(length: int, roles: Any = ({"Ref": "Role"},)) -> dict[str, Any]:
     }
 
 
-def _managed(length: int, roles: Any = ({"Ref": "Role"},)) -> dict[str, Any]:
-    return {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {"Roles": list(roles), "PolicyDocument": _document(length)},
-    }
+def _managed(length: int, roles: Any = ({"Ref": "Role"},), path: str | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {"Roles": list(roles), "PolicyDocument": _document(length)}
+    if path:
+        props["Path"] = path
+    return {"Type": "AWS::IAM::ManagedPolicy", "Properties": props}
 
 
 def test_a_role_with_more_than_10240_inline_characters_fires() -> None:
@@ -146,21 +146,21 @@ def test_inline_policies_at_10240_characters_or_of_other_roles_pass() -> None:
 
 
 def test_a_managed_policy_over_6144_characters_fires_and_at_6144_passes() -> None:
-    assert findings(template(Role=ROLE, M=_managed(6_145))) == [
+    assert findings(template(Role=ROLE, M=_managed(6_145, path="/mlops/"))) == [
         (
             "E9071",
             "managed policy M: at least 6145 characters, over IAM's 6144 for a managed policy (IAM and AWS STS quotas)",
         )
     ]
-    assert fired(template(Role=ROLE, M=_managed(6_144))) == []
+    assert fired(template(Role=ROLE, M=_managed(6_144, path="/mlops/"))) == []
 
 
 def test_more_than_10_managed_policies_on_a_role_fires() -> None:
-    own = {f"M{i}": _managed(200) for i in range(9)}
+    own = {f"M{i}": _managed(200, path="/mlops/") for i in range(9)}
     arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess", {"Ref": "M0"}]  # M0 named twice counts once
     role = {**ROLE, "Properties": {**ROLE["Properties"], "ManagedPolicyArns": arns}}
     assert fired(template(Role=role, **own)) == []  # 9 of the template and 1 of AWS: 10
-    assert findings(template(Role=role, **own, M9=_managed(200))) == [
+    assert findings(template(Role=role, **own, M9=_managed(200, path="/mlops/"))) == [
         (
             "E9071",
             "role Role: 11 managed policies attached, over IAM's default 10 per role (IAM and AWS STS quotas; 20 only "
@@ -181,3 +181,41 @@ def test_sizes_count_intrinsics_at_their_shortest_value() -> None:
     assert shortest_text({"Key": [{"Ref": "AWS::Partition"}], "Other": 1}) == {"Key": ["aws"], "Other": 1}
     # Whitespace is not counted, wherever it is.
     assert iam_policy_characters({"a b": "c d"}) == len('{"ab":"cd"}')
+
+
+# --- E9072: managed policies where the execution policy may create them -----------------------------------------
+
+
+def test_the_execution_policy_lets_cloudformation_create_policies_only_under_the_projects_path() -> None:
+    from cfn_rules.iam_size import policy_patterns
+
+    assert policy_patterns() == ("arn:*:iam::*:policy/mlops/*",)
+
+
+def test_a_managed_policy_outside_the_projects_path_fires() -> None:
+    # CDK's own OverflowPolicy: no Path, so the root.
+    assert findings(template(Role=ROLE, M=_managed(200))) == [
+        (
+            "E9072",
+            "managed policy M: path '/' is outside where the CloudFormation execution policy "
+            "(bootstrap/execution-policy.json) may create policies (arn:*:iam::*:policy/mlops/*): the deploy would "
+            "fail on iam:CreatePolicy (mlops_constructs/managed_policies.py)",
+        )
+    ]
+    for path in ("/other/", "/mlopsx/", "/"):
+        policy = _managed(200)
+        policy["Properties"]["Path"] = path
+        assert fired(template(Role=ROLE, M=policy)) == ["E9072"], path
+
+
+def test_a_managed_policy_under_the_projects_path_passes() -> None:
+    for path in ("/mlops/", "/mlops/serving/"):
+        policy = _managed(200)
+        policy["Properties"]["Path"] = path
+        assert fired(template(Role=ROLE, M=policy)) == [], path
+    named = _managed(200)
+    named["Properties"].update(Path="/mlops/", ManagedPolicyName="mlops-invoke")
+    assert fired(template(Role=ROLE, M=named)) == []
+    unknown = _managed(200)
+    unknown["Properties"]["Path"] = {"Fn::Sub": "/${Project}/"}  # a token: not judged
+    assert fired(template(Role=ROLE, M=unknown)) == []

@@ -125,6 +125,29 @@ def _eleven_managed_policies(t: dict[str, Any]) -> None:
     role["ManagedPolicyArns"] = [f"arn:aws:iam::111111111111:policy/p{i}" for i in range(11)]
 
 
+def _overflow_policy_at_the_root(t: dict[str, Any]) -> None:
+    """What CDK adds on its own when a role's default policy outgrows 10,000 characters: an ``OverflowPolicy``
+    managed policy, without a path."""
+    role = next(k for k, r in t["Resources"].items() if r["Type"] == "AWS::IAM::Role")
+    t["Resources"]["RoleOverflowPolicy1"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": f"Part of the policies for prod/Serving/{role}",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sagemaker:InvokeEndpoint",
+                        "Resource": "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/x",
+                    }
+                ],
+            },
+            "Roles": [{"Ref": role}],
+        },
+    }
+
+
 def _write_once_deny(t: dict[str, Any]) -> None:
     policy = _of_type(t, "AWS::S3::BucketPolicy")[0]["Properties"]["PolicyDocument"]
     policy["Statement"].append(
@@ -160,6 +183,7 @@ MUTATIONS: dict[str, tuple[str, str, Mutation]] = {
     "scaling an unknown variant": ("prod/Serving", "E9025", _unknown_variant),
     "KMS alias in an IAM policy": ("prod/Serving", "E9070", _alias_in_iam),
     "eleven managed policies on one role": ("prod/Serving", "E9071", _eleven_managed_policies),
+    "CDK's overflow policy at the root path": ("prod/Serving", "E9072", _overflow_policy_at_the_root),
     "conditional-write deny without the creation operation": ("prod/Data", "E9080", _write_once_deny),
 }
 
