@@ -40,8 +40,8 @@ def _attached_roles(value: Any, names: Mapping[str, str]) -> set[str]:
     """Logical ids of this template's roles among a policy's ``Roles``/``RoleName`` (by Ref or literal name)."""
     found = set()
     for item in as_list(value or []):
-        key = referenced_id(item) if not isinstance(item, str) else item
-        if key in names:
+        key = item if isinstance(item, str) else referenced_id(item)
+        if key is not None and key in names:
             found.add(names[key])
     return found
 
@@ -54,8 +54,8 @@ def inline_policies(template: Mapping[str, Any]) -> dict[str, list[tuple[list[st
     """
     names = _role_ids(template)
     found: dict[str, list[tuple[list[str | int], Any]]] = defaultdict(list)
-    for logical_id, role in resources(template, "AWS::IAM::Role"):
-        for index, policy in enumerate(as_list(properties(role).get("Policies") or [])):
+    for logical_id, role_resource in resources(template, "AWS::IAM::Role"):
+        for index, policy in enumerate(as_list(properties(role_resource).get("Policies") or [])):
             if isinstance(policy, Mapping):
                 path: list[str | int] = ["Resources", logical_id, "Properties", "Policies", index]
                 found[logical_id].append((path, policy.get("PolicyDocument")))
@@ -70,8 +70,8 @@ def managed_policies(template: Mapping[str, Any]) -> dict[str, set[str]]:
     """role logical id -> the managed policies attached to it (ARNs or logical ids, each counted once)."""
     names = _role_ids(template)
     found: dict[str, set[str]] = defaultdict(set)
-    for logical_id, role in resources(template, "AWS::IAM::Role"):
-        for arn in as_list(properties(role).get("ManagedPolicyArns") or []):
+    for logical_id, role_resource in resources(template, "AWS::IAM::Role"):
+        for arn in as_list(properties(role_resource).get("ManagedPolicyArns") or []):
             found[logical_id].add(referenced_id(arn) or str(arn))
     for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy"):
         for role in _attached_roles(properties(policy).get("Roles"), names):
