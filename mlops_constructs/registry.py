@@ -79,12 +79,6 @@ class ModelPackageGroup(Construct):
         )
         self.resource.apply_removal_policy(removal_policy)
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` describe and list this group's packages."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(REGISTRY_READ_ACTIONS), resource_arns=[self.group_arn, self.packages_arn]
-        )
-
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (a training pipeline's role) register new versions in this group."""
         return iam.Grant.add_to_principal(
