@@ -102,7 +102,7 @@ class RegistryReaderRole(ToolingTrustedRole):
         tooling_account: str,
         tooling_role_name: str,
         package_groups: Sequence[ModelPackageGroup],
-        policy_path: str = "/",
+        policy_path: str,
     ) -> None:
         """``policy_path``: as for ``EndpointInvokerRole``."""
         super().__init__(
@@ -142,10 +142,10 @@ class EndpointInvokerRole(ToolingTrustedRole):
         tooling_account: str,
         tooling_role_name: str,
         endpoint_names: Sequence[str],
-        policy_path: str = "/",
+        policy_path: str,
     ) -> None:
-        """``policy_path`` is the IAM path of the managed policies (default ``/``; the platform passes the project's
-        ``naming.managed_policy_path``, the one path its CloudFormation execution policy may create policies in)."""
+        """``policy_path`` is the IAM path of the managed policies: the project's ``naming.managed_policy_path``, the
+        one path its CloudFormation execution policy may create policies in (E9072)."""
         super().__init__(
             scope,
             construct_id,

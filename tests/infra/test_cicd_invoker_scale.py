@@ -166,7 +166,13 @@ def test_every_policy_fits_in_the_longest_partition_and_region(tmp_path: Path) -
     stack = cdk.Stack(app, "Agnostic")
     longest = [f"{i:03d}".ljust(63, "x") for i in range(300)]  # SageMaker endpoint names hold 63 characters
     invoker = EndpointInvokerRole(
-        stack, "Invoker", role_name="r", tooling_account="444444444444", tooling_role_name="t", endpoint_names=longest
+        stack,
+        "Invoker",
+        role_name="r",
+        tooling_account="444444444444",
+        tooling_role_name="t",
+        endpoint_names=longest,
+        policy_path="/mlops/",
     )
     template = app.synth().get_stack_by_name("Agnostic").template
     policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
