@@ -314,10 +314,25 @@ def measure_bus_quotas(
     return quotas.measure_quotas(synth, scratch, models, environments)
 
 
-def measure_lambdas(workspace: Path, full_outdir: Path | None, runs: int) -> list[dict[str, Any]]:
-    """Import time and asset size of every handler, with the variables its synthesized function gets."""
+# Approvals that bring every serving-side function into the templates (batch windows, promotion copiers, monitor
+# bridges): a fresh clone's default synth serves nothing, so those functions would only get guessed variables.
+EXAMPLE_APPROVALS = Path("config") / "approved-models.example.json"
+
+
+def served_synth(workspace: Path, scratch: Path) -> Path | None:
+    """``app.py`` with the example approvals (every environment serves): the templates the handlers' variables come
+    from. ``None`` when the synth did not complete."""
+    _, error, outdir = synth_once(
+        workspace, "app.py", cdk_context({"approved_models": str(workspace / EXAMPLE_APPROVALS)}), scratch
+    )
+    return outdir if completed(error) else None
+
+
+def measure_lambdas(workspace: Path, outdirs: Sequence[Path | None], runs: int) -> list[dict[str, Any]]:
+    """Import time and asset size of every handler, with the variables its synthesized function gets in any of
+    the assemblies ``outdirs``."""
     print("lambda: handler imports", flush=True)
-    templates = [Path(r["template"]) for r in _templates(full_outdir)]
+    templates = [Path(r["template"]) for outdir in outdirs for r in _templates(outdir)]
     synthesized = lambdas.template_environments(templates)
     return [
         asdict(lambdas.measure_handler(handler, child_env(), synthesized, runs))
@@ -339,6 +354,19 @@ _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|desel
 def parse_pytest_counts(summary: str) -> dict[str, int]:
     """Counts from pytest's last summary line, e.g. ``3 failed, 120 passed in 40.1s``."""
     return {("errors" if kind == "error" else kind): int(n) for n, kind in _COUNT.findall(summary)}
+
+
+# Installed, not committed, and used by `make test`: the pinned Node for jsii and checkov's own venv (without it
+# the checkov test skips itself). The snapshot links them from the repository rather than installing them again.
+INSTALLED_TOOLS = ("node_modules", ".venv-checkov")
+
+
+def link_installed_tools(workspace: Path, source: Path = REPO) -> Path:
+    """Link each of ``INSTALLED_TOOLS`` that ``source`` has into ``workspace``; returns ``workspace``."""
+    for name in INSTALLED_TOOLS:
+        if (source / name).exists() and not (workspace / name).exists():
+            (workspace / name).symlink_to((source / name).resolve(), target_is_directory=True)
+    return workspace
 
 
 def measure_tests(workdir: Path = REPO) -> dict[str, Any]:
@@ -484,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: snapshot of the working tree in {scratch / 'repo'}", flush=True)
         workspace = snapshot(scratch / "repo")
         result["synth"], full_outdir = measure_synth(workspace, scratch, args.runs)
-        result["lambda"] = measure_lambdas(workspace, full_outdir, args.runs)
+        result["lambda"] = measure_lambdas(workspace, [full_outdir, served_synth(workspace, scratch)], args.runs)
         if not args.skip_scale:
             result["scale"] = measure_scale(workspace, scratch, args.model_counts, args.scale_runs)
         if not args.skip_quotas:
@@ -492,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_first_run:
             result["first_run"] = measure_first_run(scratch)
         if not args.skip_tests:
-            result["tests"] = measure_tests(snapshot(scratch / "tests-repo"))
+            result["tests"] = measure_tests(link_installed_tools(snapshot(scratch / "tests-repo")))
     json_path, md_path = write_report(result, args.output)
     print(report.format_markdown(result))
     print(f"wrote {json_path} and {md_path}")

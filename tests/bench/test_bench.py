@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from bench import gen_config, lambdas, quotas, report, stats
+from bench import run as bench_run
 from bench.run import parse_args, parse_pytest_counts
 from mlops_config import ConfigError, parse_config
 from mlops_config.approved import load_approved_models, served_package
-from tests.conftest import raw_default_config
+from tests.conftest import REPO, raw_default_config
 
 
 @pytest.mark.parametrize("count", [1, 10, 50])
@@ -549,3 +550,36 @@ def test_issue_18_targets_stacks_per_model_and_the_pipeline_quotas() -> None:
 def test_stacks_per_model_needs_two_model_counts() -> None:
     assert report.stacks_per_model({"points": [_pipeline_point(50, 207, 13, 50)]}) is None
     assert report.stacks_per_model({}) is None
+
+
+def test_the_test_run_gets_the_installed_node_and_checkov_venv(tmp_path: Path) -> None:
+    source, workspace = tmp_path / "repo", tmp_path / "snapshot"
+    (source / ".venv-checkov" / "bin").mkdir(parents=True)
+    workspace.mkdir()
+    (workspace / "node_modules").mkdir()  # already there: left alone
+
+    assert bench_run.link_installed_tools(workspace, source) == workspace
+
+    assert (workspace / ".venv-checkov").is_symlink()
+    assert (workspace / ".venv-checkov" / "bin").is_dir()
+    assert not (workspace / "node_modules").is_symlink()
+
+
+def test_handler_variables_come_from_a_synth_that_serves_every_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def synth_once(workspace: Path, script: str, context: str, scratch: Path) -> tuple[float, str | None, Path]:
+        calls.append((script, json.loads(context)))
+        return 1.0, None, scratch / "out"
+
+    monkeypatch.setattr(bench_run, "synth_once", synth_once)
+    assert bench_run.served_synth(tmp_path, tmp_path) == tmp_path / "out"
+    ((script, context),) = calls
+    assert script == "app.py"
+    assert context["approved_models"] == str(tmp_path / "config" / "approved-models.example.json")
+    assert (REPO / "config" / "approved-models.example.json").is_file()
+
+    monkeypatch.setattr(bench_run, "synth_once", lambda *_: (1.0, "RuntimeError: boom", tmp_path / "out"))
+    assert bench_run.served_synth(tmp_path, tmp_path) is None
