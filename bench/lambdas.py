@@ -104,6 +104,7 @@ def guess_value(name: str) -> str:
         (("PREFIX",), "bench/prefix/"),
         (("LOG_LEVEL",), "INFO"),
         (("_ARN",), "arn:aws:sns:eu-west-1:111111111111:bench"),
+        (("QUEUE_URL",), "https://sqs.eu-west-1.amazonaws.com/111111111111/bench"),
         (("_URL",), "https://example.invalid/bench"),
         (("_BYTES",), "65536"),
         (("_OBJECTS",), "1000"),
@@ -140,9 +141,13 @@ def template_environments(templates: list[Path]) -> dict[str, dict[str, object]]
 
 
 def handler_environment(folder: Path, synthesized: Mapping[str, Mapping[str, object]]) -> tuple[dict[str, str], str]:
-    """The variables to import ``folder``'s handler with, and where they came from (``template`` or ``guessed``)."""
+    """The variables to import ``folder``'s handler with, and where they came from (``template`` or ``guessed``).
+
+    A synthesized function gets exactly its template's variables (the ones it leaves out take the handler's
+    defaults); without a template, every variable the source mentions is guessed.
+    """
     from_template = synthesized.get(folder_fingerprint(folder))
-    names = env_var_names(folder) | set(from_template or {})
+    names = set(from_template) if from_template is not None else env_var_names(folder)
     env = {}
     for name in sorted(names):
         value = (from_template or {}).get(name)

@@ -256,9 +256,17 @@ def test_lambda_environment_comes_from_the_template_when_the_asset_matches(tmp_p
     synthesized = lambdas.template_environments([template])
     env, source = lambdas.handler_environment(folder, synthesized)
     assert source == "template"
-    assert env == {"PIPELINE_NAME": "mlops-dev-x-training", "BUCKET": "bench-bucket", "REGION": "eu-west-1"}
+    # Exactly the template's variables (REGION, which the source reads but the function is not given, is left to
+    # the handler's default); tokens get a guessed value.
+    assert env == {"PIPELINE_NAME": "mlops-dev-x-training", "BUCKET": "bench-bucket"}
     guessed_env, guessed = lambdas.handler_environment(folder, {})
-    assert guessed == "guessed" and guessed_env["PIPELINE_NAME"] == "bench-name"
+    assert guessed == "guessed"
+    assert guessed_env == {"PIPELINE_NAME": "bench-name", "REGION": "eu-west-1"}
+
+
+def test_a_queue_url_is_guessed_in_the_shape_sqs_gives_it() -> None:
+    assert lambdas.guess_value("QUEUE_URL") == "https://sqs.eu-west-1.amazonaws.com/111111111111/bench"
+    assert lambdas.guess_value("WEBHOOK_URL") == "https://example.invalid/bench"
 
 
 @pytest.mark.parametrize(
