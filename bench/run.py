@@ -314,8 +314,9 @@ def measure_bus_quotas(
     return quotas.measure_quotas(synth, scratch, models, environments)
 
 
-# Approvals that bring every serving-side function into the templates (batch windows, promotion copiers, monitor
-# bridges): a fresh clone's default synth serves nothing, so those functions would only get guessed variables.
+# Approvals that bring the serving-side functions into the templates (batch windows, promotion copiers): a fresh
+# clone's default synth serves nothing, so those functions would only get guessed variables. The Model Monitor
+# backend's functions are in neither synth and keep guessed ones.
 EXAMPLE_APPROVALS = Path("config") / "approved-models.example.json"
 
 
