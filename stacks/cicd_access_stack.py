@@ -96,14 +96,13 @@ class CicdAccessStack(Stack):
                 package_groups=groups,
                 policy_path=naming.managed_policy_path(config.project),
             )
-            for group in groups:
-                acknowledge(
-                    self.registry_reader,
-                    "AwsSolutions-IAM5",
-                    "The resolver lists and describes the versions of the project's package group; versions are "
-                    "numbered as they are registered, so only a group-scoped wildcard can name them.",
-                    applies_to=[f"Resource::{nag_text(self, group.packages_arn)}"],
-                )
+            acknowledge(
+                self.registry_reader,
+                "AwsSolutions-IAM5",
+                "The resolver lists and describes the versions of the project's package group; versions are "
+                "numbered as they are registered, so only a group-scoped wildcard can name them.",
+                applies_to=[f"Resource::{nag_text(self, group.packages_arn)}" for group in groups],
+            )
             self.approval_dead_letters = EventDeadLetters(
                 self,
                 "ApprovalDeadLetters",
