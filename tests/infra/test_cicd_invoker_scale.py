@@ -63,13 +63,12 @@ def _synth(names: list[str], outdir: Path, *, groups: int = 0) -> dict[str, Any]
             package_groups=package_groups,
             policy_path="/mlops/",
         )
-        for group in package_groups:
-            acknowledge(
-                reader,
-                "AwsSolutions-IAM5",
-                "Package versions are numbered as they are registered: only a group-scoped wildcard names them.",
-                applies_to=[resource_finding(stack, group.packages_arn)],
-            )
+        acknowledge(
+            reader,
+            "AwsSolutions-IAM5",
+            "Package versions are numbered as they are registered: only a group-scoped wildcard names them.",
+            applies_to=[resource_finding(stack, group.packages_arn) for group in package_groups],
+        )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))  # raises on any unacknowledged finding
     template: dict[str, Any] = app.synth().get_stack_by_name("Access").template
     return template
@@ -216,3 +215,36 @@ def test_the_construct_packs_to_the_quotas_the_rule_checks() -> None:
         iam_size.MANAGED_POLICY_CHARACTERS,
         iam_size.MANAGED_POLICIES_PER_ROLE,
     )
+
+
+@pytest.mark.parametrize(
+    ("environment", "fits"),
+    [
+        # Pseudo parameters costed at their longest ("aws-us-gov", "ap-southeast-1"): fits in any partition and Region.
+        (None, 450),
+        # Literal ARNs in an explicit environment are costed at their own length.
+        (cdk.Environment(account=ACCOUNT, region="eu-west-1"), 500),
+    ],
+    ids=["environment-agnostic", "eu-west-1"],
+)
+def test_ten_managed_policies_hold_exactly_so_many_endpoints_of_the_longest_names(
+    environment: cdk.Environment | None, fits: int
+) -> None:
+    """The boundary of the 10-policy quota, with SageMaker's longest endpoint names (63 characters)."""
+    names = [f"{i:04d}".ljust(63, "x") for i in range(fits + 1)]
+
+    def invoker(count: int) -> EndpointInvokerRole:
+        stack = cdk.Stack(cdk.App(context=cdk_feature_flags()), "Access", env=environment)
+        return EndpointInvokerRole(
+            stack,
+            "Invoker",
+            role_name="r",
+            tooling_account="444444444444",
+            tooling_role_name="t",
+            endpoint_names=names[:count],
+            policy_path="/mlops/",
+        )
+
+    assert len(invoker(fits).invoke.policies) == 10
+    with pytest.raises(ValueError, match=rf": {fits + 1} items need 11 managed policies of exact ARNs; "):
+        invoker(fits + 1)
